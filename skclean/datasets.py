@@ -1,0 +1,152 @@
+"""Data loaders and label-noise injection for experiments.
+
+The shipped sets (breast cancer, wine, iris, digits, synthetic blobs) work
+offline; adult, MNIST, Fashion-MNIST and 20 Newsgroups are fetched through
+scikit-learn's fetchers and need a network connection the first time.
+"""
+
+import numpy as np
+from sklearn import datasets as skd
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.utils import check_random_state
+
+__all__ = ["DATASETS", "load_dataset", "make_blobs_dataset", "flip_labels"]
+
+
+def make_blobs_dataset(n_samples=1000, n_features=2, n_classes=2, cluster_std=1.5,
+                       random_state=0):
+    """Synthetic Gaussian blobs ``(X, y)``, one blob per class."""
+    return skd.make_blobs(n_samples=n_samples, n_features=n_features, centers=n_classes,
+                          cluster_std=cluster_std, random_state=random_state)
+
+
+def _openml(name, version):
+    def load():
+        X, y = skd.fetch_openml(name, version=version, as_frame=False, return_X_y=True,
+                                parser="auto")
+        return X, y
+    return load
+
+
+def _adult():
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = skd.fetch_openml("adult", version=2, as_frame=True, parser="auto")
+    X, y = frame.data, frame.target
+    cats = X.select_dtypes(exclude="number").columns
+    enc = make_column_transformer((OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                                   cats), remainder="passthrough")
+    return enc.fit_transform(X).astype(np.float64), np.asarray(y)
+
+
+def _newsgroups():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    data = skd.fetch_20newsgroups(subset="all", remove=("headers", "footers", "quotes"))
+    X = TfidfVectorizer(max_features=2000, stop_words="english").fit_transform(data.data)
+    return X.toarray(), data.target
+
+
+DATASETS = {
+    "breast": lambda: skd.load_breast_cancer(return_X_y=True),
+    "wine": lambda: skd.load_wine(return_X_y=True),
+    "iris": lambda: skd.load_iris(return_X_y=True),
+    "digits": lambda: skd.load_digits(return_X_y=True),
+    "blobs": make_blobs_dataset,
+    "adult": _adult,
+    "mnist": _openml("mnist_784", 1),
+    "fashion_mnist": _openml("Fashion-MNIST", 1),
+    "20ng": _newsgroups,
+}
+_IMAGES = {"digits", "mnist", "fashion_mnist"}
+
+
+def load_dataset(name, *, test_size=0.25, scale=True, random_state=0):
+    """Load a named data set and split it into train and test parts.
+
+    Parameters
+    ----------
+    name : str
+        One of ``"breast"``, ``"wine"``, ``"iris"``, ``"digits"``, ``"blobs"``
+        (offline) or ``"adult"``, ``"mnist"``, ``"fashion_mnist"``, ``"20ng"``
+        (downloaded once, then cached by scikit-learn).
+    test_size : float, default=0.25
+        Share of rows in the stratified test split.
+    scale : bool, default=True
+        Standardise tabular features (fit on the training split); images are
+        scaled to ``[0, 1]``.
+    random_state : int, RandomState or None, default=0
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+    """
+    if name not in DATASETS:
+        raise ValueError(f"Unknown data set {name!r}; choose from {sorted(DATASETS)}.")
+    X, y = DATASETS[name]()
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if y.dtype.kind in "OUS":
+        y = np.unique(y, return_inverse=True)[1]
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, stratify=y,
+                                              random_state=random_state)
+    if scale:
+        scaler = MinMaxScaler() if name in _IMAGES else StandardScaler()
+        X_tr = scaler.fit_transform(X_tr)
+        X_te = scaler.transform(X_te)
+    return X_tr, X_te, y_tr, y_te
+
+
+def flip_labels(y, rate, *, kind="uniform", mapping=None, classes=None, random_state=None):
+    """Corrupt a share of labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Clean labels.
+    rate : float in [0, 1]
+        Share of rows to corrupt (``round(rate · n)`` rows, chosen at random).
+    kind : {"uniform", "structured"}, default="uniform"
+        ``"uniform"``: a corrupted row gets another class drawn uniformly.
+        ``"structured"``: class ``i`` always becomes ``h(i)``, by default the
+        next class in sorted order (``mapping`` overrides it).
+    mapping : dict or callable, default=None
+        ``h`` for ``kind="structured"``.
+    classes : array-like, default=None
+        Label set; defaults to the classes present in ``y``.
+    random_state : int, RandomState or None
+
+    Returns
+    -------
+    y_noisy : ndarray of shape (n,)
+    flipped : ndarray of bool of shape (n,)
+        True where the returned label differs from the given one.
+    """
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be 1-D, got shape {y.shape}.")
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be in [0, 1], got {rate}.")
+    classes = np.unique(y) if classes is None else np.asarray(classes)
+    if len(classes) < 2:
+        raise ValueError("Flipping labels needs at least two classes.")
+    rng = check_random_state(random_state)
+    n_flip = int(round(rate * len(y)))
+    rows = rng.choice(len(y), n_flip, replace=False)
+    y_noisy = y.copy()
+    if kind == "uniform":
+        pos = np.searchsorted(classes, y[rows])
+        shift = rng.randint(1, len(classes), size=n_flip)  # never the same class
+        y_noisy[rows] = classes[(pos + shift) % len(classes)]
+    elif kind == "structured":
+        if mapping is None:
+            h = {c: classes[(i + 1) % len(classes)] for i, c in enumerate(classes)}
+        else:
+            h = mapping
+        fn = h if callable(h) else h.__getitem__
+        y_noisy[rows] = [fn(v) for v in y[rows]]
+    else:
+        raise ValueError(f"kind must be 'uniform' or 'structured', got {kind!r}.")
+    return y_noisy, y_noisy != y

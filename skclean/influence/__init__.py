@@ -1,0 +1,41 @@
+"""Influence core: pure functions over a model adapter, vectorised over examples."""
+
+from .fisher import (
+    SymmetricInverse,
+    full_fisher,
+    full_fisher_diagonal,
+    top_fisher,
+    top_fisher_diagonal,
+    top_fisher_from_outputs,
+    top_fisher_vp,
+)
+from .hessian import cg_solve, exact_inverse_hvp, lissa, minibatch_hvp
+from .scores import removal_influence, retrain_loss_change
+from .similarity import (
+    SIMILARITIES,
+    group_mean_gradients,
+    mean_similarity,
+    pairwise_similarity,
+    tracin_mean_similarity,
+)
+
+__all__ = [
+    "SIMILARITIES",
+    "SymmetricInverse",
+    "cg_solve",
+    "exact_inverse_hvp",
+    "full_fisher",
+    "full_fisher_diagonal",
+    "group_mean_gradients",
+    "lissa",
+    "mean_similarity",
+    "minibatch_hvp",
+    "pairwise_similarity",
+    "removal_influence",
+    "retrain_loss_change",
+    "top_fisher",
+    "top_fisher_diagonal",
+    "top_fisher_from_outputs",
+    "top_fisher_vp",
+    "tracin_mean_similarity",
+]

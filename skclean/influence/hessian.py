@@ -1,0 +1,103 @@
+"""Inverse Hessian-vector products: exact, conjugate gradient and LiSSA."""
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from ..models._base import curvature_matvec
+from .fisher import SymmetricInverse
+
+
+def exact_inverse_hvp(adapter, X, y, v, *, damping=0.0, sample_weight=None, which="last"):
+    """``(H + damping I)^{-1} v`` with the explicit Hessian (small or convex models)."""
+    H = adapter.hessian(X, y, sample_weight=sample_weight, which=which)
+    return SymmetricInverse(H, method="damped", damping=damping)(v.to(H.dtype))
+
+
+def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, x0=None):
+    """Solve ``(A + damping I) x = b`` by conjugate gradient, matrix-free.
+
+    Runs on ``b``'s device in its dtype (scipy's CG would copy to the host at
+    every iteration).  ``A`` must be symmetric positive (semi-)definite on the
+    span of ``b``; stops when ``‖r‖ ≤ tol · ‖b‖``.
+
+    Returns
+    -------
+    x : tensor
+    n_iter : int
+    """
+    maxiter = maxiter or 10 * b.numel()
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    r = b - (matvec(x) + damping * x)
+    p = r.clone()
+    rs = r @ r
+    stop = (tol * torch.linalg.vector_norm(b)) ** 2
+    for it in range(1, maxiter + 1):
+        if rs <= stop:
+            return x, it - 1
+        Ap = matvec(p) + damping * p
+        alpha = rs / (p @ Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        rs_new = r @ r
+        p = r + (rs_new / rs) * p
+        rs = rs_new
+    return x, maxiter
+
+
+def lissa(hvp_batch, v, *, depth=1000, scale=10.0, damping=0.0, samples=1):
+    """LiSSA estimate of ``(H + scale·damping·I)^{-1} v`` (Agarwal et al., 2017).
+
+    Iterates ``h ← v + (1 − damping) h − H_j h / scale`` for ``depth`` steps, with
+    ``H_j`` a mini-batch Hessian from ``hvp_batch(h, j)``, and returns
+    ``h / scale`` averaged over ``samples`` independent recursions.  It converges
+    when ``‖H‖ < scale``; a larger scale is safer and slower.
+
+    Parameters
+    ----------
+    hvp_batch : callable ``(vector, step) -> vector``
+        Stochastic Hessian-vector product, e.g. from :func:`minibatch_hvp`.
+    v : tensor of shape (P,)
+    depth, scale, damping, samples : recursion settings (CINCER's reference
+        code uses depth 1000, one sample, no damping).
+    """
+    estimate = torch.zeros_like(v)
+    step = 0
+    for _ in range(samples):
+        h = v.clone()
+        for _ in range(depth):
+            h = v + (1 - damping) * h - hvp_batch(h, step) / scale
+            step += 1
+        estimate += h / scale
+    return estimate / samples
+
+
+def minibatch_hvp(adapter, X, y, *, batch_size=64, which="last", random_state=None):
+    """A ``(v, step) -> H_batch v`` sampler over random mini-batches, for :func:`lissa`.
+
+    Each mini-batch's Hessian includes the full L2 term of the objective, so
+    its expectation is the Hessian of the whole training objective.  For the
+    last layer the features are computed once and batches index into them.
+    """
+    rng = check_random_state(random_state)
+    X = np.asarray(X)
+    y = np.asarray(y)
+    n = len(X)
+    if batch_size >= n:
+        full = adapter.hvp_fn(X, y, which=which)
+        return lambda v, step: full(v)
+    if which == "last":
+        U1, D, Q = adapter.curvature_pieces(X)
+        reg = adapter.l2 * adapter.last_layer_l2_mask()
+
+        def hvp(v, step):
+            idx = torch.as_tensor(rng.choice(n, batch_size, replace=False), device=U1.device)
+            return curvature_matvec(U1[idx], D[idx], Q[idx], v) / batch_size + reg * v
+
+        return hvp
+
+    def hvp(v, step):
+        idx = rng.choice(n, batch_size, replace=False)
+        return adapter.hvp(v, X[idx], y[idx], which=which)
+
+    return hvp

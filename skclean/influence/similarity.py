@@ -1,0 +1,91 @@
+"""Gradient similarities between training rows and reference rows (GD, GC, IF, TracIn).
+
+All of them are bilinear in the two last-layer gradients (after normalising,
+for GC), so the *mean* similarity of a row to a group of references is the
+similarity to the group's mean (normalised) gradient.  Scoring ``n`` rows
+against ``C`` reference classes therefore costs one ``(n, d') @ (d', C·K)``
+GEMM, however many references there are.
+"""
+
+import torch
+
+SIMILARITIES = ("gd", "gc", "if", "tracin")
+_CHUNK = 65536
+
+
+def _unit(grads, eps):
+    """Row scale factors ``1 / ‖g_i‖`` (0 for a zero gradient)."""
+    norms = grads.sq_norms().sqrt()
+    return torch.where(norms > eps, 1.0 / norms.clamp_min(eps), torch.zeros_like(norms))
+
+
+def group_mean_gradients(ref, groups, n_groups, *, normalize=False, eps=1e-12):
+    """Mean reference gradient of each group, stacked as ``(n_groups, K, d')``.
+
+    ``groups`` holds integer group ids ``0..n_groups-1`` (e.g. class indices);
+    ``normalize=True`` averages unit gradients (for cosine similarity).
+    """
+    w = _unit(ref, eps) if normalize else torch.ones(len(ref), dtype=ref.R.dtype, device=ref.R.device)
+    onehot = (groups[:, None] == torch.arange(n_groups, device=groups.device)).to(ref.R.dtype)
+    counts = onehot.sum(0)
+    if torch.any(counts == 0):
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"No reference rows for group(s) {missing}.")
+    # Σ_j w_j 1[j in k] r_j ⊗ u1_j for all k at once: (C, n)·(n, K) ⊗ … as one einsum.
+    M = torch.einsum("nc,nk,nd->ckd", onehot * w[:, None], ref.R, ref.U1)
+    return M / counts[:, None, None]
+
+
+def mean_similarity(grads, ref, groups, n_groups, *, kind="gd", inverse=None, eps=1e-12):
+    """Mean similarity of every row of ``grads`` to each group of ``ref``: ``(n, n_groups)``.
+
+    Parameters
+    ----------
+    grads, ref : LastLayerGrads
+        Rows to score and reference rows.
+    groups : LongTensor of shape (m,)
+        Group (class) index of each reference row.
+    kind : {"gd", "gc", "if"}
+        Dot product, cosine, or ``g_i^T M^{-1} g_j`` with ``inverse`` applying
+        ``M^{-1}`` (Hessian or Fisher) to flat vectors or columns.
+    """
+    if kind not in ("gd", "gc", "if"):
+        raise ValueError(f"kind must be 'gd', 'gc' or 'if', got {kind!r}")
+    M = group_mean_gradients(ref, groups, n_groups, normalize=(kind == "gc"), eps=eps)
+    if kind == "if":
+        if inverse is None:
+            raise ValueError("kind='if' needs an inverse curvature operator.")
+        flat = M.reshape(n_groups, -1)
+        M = inverse(flat.T).T.reshape(M.shape)
+    out = torch.cat([grads[s : s + _CHUNK].dot_many(M) for s in range(0, len(grads), _CHUNK)])
+    if kind == "gc":
+        out = out * _unit(grads, eps)[:, None]
+    return out
+
+
+def pairwise_similarity(grads, ref, *, kind="gd", inverse=None, eps=1e-12):
+    """All pairwise similarities ``(n, m)`` (for small sets and brute-force checks)."""
+    if kind == "gd":
+        return grads.gram(ref)
+    if kind == "gc":
+        return grads.gram(ref) * _unit(grads, eps)[:, None] * _unit(ref, eps)[None, :]
+    if kind == "if":
+        G = ref.materialize()
+        return grads.materialize() @ inverse(G.T)
+    raise ValueError(f"kind must be 'gd', 'gc' or 'if', got {kind!r}")
+
+
+def tracin_mean_similarity(checkpoints, groups, n_groups):
+    """TracIn: ``Σ_t η_t`` × mean gradient dot product at checkpoint ``t``.
+
+    ``checkpoints`` is an iterable of ``(eta_t, grads_t, ref_t)``, the
+    gradients of the rows and of the references taken with the checkpoint's
+    parameters.
+    """
+    total = None
+    for eta, grads, ref in checkpoints:
+        s = eta * mean_similarity(grads, ref, groups, n_groups, kind="gd")
+        total = s if total is None else total + s
+    if total is None:
+        raise ValueError("TracIn needs at least one checkpoint.")
+    return total

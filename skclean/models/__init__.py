@@ -1,0 +1,81 @@
+"""Model adapters: one interface over every classifier skclean can differentiate."""
+
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from skorch import NeuralNetClassifier
+from torch import nn
+
+from ._base import LastLayerGrads, ModelAdapter
+from ._heads import SigmoidHead, SoftmaxHead
+from ._networks import MLP, SmallCNN, default_classifier
+from ._sklearn import LogisticRegressionAdapter
+from ._torch import TorchAdapter, wrap_module
+
+__all__ = [
+    "LastLayerGrads",
+    "ModelAdapter",
+    "LogisticRegressionAdapter",
+    "TorchAdapter",
+    "MLP",
+    "SmallCNN",
+    "SigmoidHead",
+    "SoftmaxHead",
+    "default_classifier",
+    "make_adapter",
+    "wrap_module",
+]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_dtype(dtype):
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return _DTYPES[str(dtype)]
+    except KeyError:
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from None
+
+
+def make_adapter(estimator, *, device=None, dtype=None, random_state=None, classes=None,
+                 clone_estimator=True, **kwargs):
+    """Return the adapter for ``estimator``, wrapping a clone of it by default.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression, NeuralNetClassifier or torch.nn.Module
+        The classifier to wrap.
+    device : str or torch.device, default=None
+        Where tensors live; ``None`` keeps the estimator's own (``"cpu"`` for
+        scikit-learn models).
+    dtype : {"float32", "float64"} or torch.dtype, default=None
+        ``None`` picks float64 for logistic regression and float32 for networks.
+    random_state : int, RandomState or None
+        Seeds network initialisation and shuffling.
+    classes : array-like, default=None
+        The full label set, when the first training rows may miss some class.
+    clone_estimator : bool, default=True
+        Wrap ``clone(estimator)`` (a deep copy for plain modules) so the
+        caller's object is never trained in place.
+    **kwargs
+        Passed to the adapter (e.g. ``checkpoint_every`` for torch models).
+    """
+    if isinstance(estimator, LogisticRegression):
+        est = clone(estimator) if clone_estimator else estimator
+        adapter = LogisticRegressionAdapter(
+            est, device=device or "cpu", dtype=resolve_dtype(dtype or "float64")
+        )
+    elif isinstance(estimator, NeuralNetClassifier | nn.Module):
+        if isinstance(estimator, NeuralNetClassifier) and clone_estimator:
+            estimator = clone(estimator)
+        adapter = TorchAdapter(estimator, device=device, dtype=resolve_dtype(dtype or "float32"),
+                               random_state=random_state, **kwargs)
+    else:
+        raise TypeError(
+            "skclean can wrap a scikit-learn LogisticRegression, a skorch NeuralNetClassifier "
+            f"or a torch.nn.Module; got {type(estimator).__name__}."
+        )
+    if classes is not None:
+        adapter.set_classes(classes)
+    return adapter

@@ -1,0 +1,332 @@
+"""The adapter interface: the one place that knows what kind of model it holds.
+
+Influence code asks an adapter for features, logits, last-layer gradient
+pieces, per-example gradients and Hessian-vector products, and never branches
+on the model type.  Subclasses provide training and a forward pass; everything
+autograd-based (per-example gradients, HVPs, exact Hessians) is shared here
+through a flat-parameter functional view of the model.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.func import grad, hessian, jvp, vmap
+
+from ._heads import make_head
+
+_CHUNK = 4096  # rows per vmap/forward chunk: bounds memory, keeps GEMMs large
+
+
+@dataclass
+class LastLayerGrads:
+    """Per-example last-layer gradients kept as their two factors.
+
+    The gradient of row ``i`` with respect to the last layer ``[W | b]`` is the
+    outer product ``R[i] ⊗ U1[i]`` (residual of the loss in logit space times the
+    penultimate features with a trailing 1 for the bias).  Keeping the factors
+    lets every inner product be a GEMM over features and residuals, so the
+    ``n × K·d`` gradient matrix is never built unless asked for.
+    """
+
+    U1: torch.Tensor  # (n, d') features, plus a column of ones if the layer has a bias
+    R: torch.Tensor  # (n, K) residuals dl/dlogits
+
+    def __len__(self):
+        return self.U1.shape[0]
+
+    def __getitem__(self, idx):
+        return LastLayerGrads(self.U1[idx], self.R[idx])
+
+    @property
+    def shape(self):
+        """``(K, d')``: the shape of one gradient as a matrix."""
+        return (self.R.shape[1], self.U1.shape[1])
+
+    def materialize(self):
+        """The explicit ``(n, K·d')`` gradient matrix (for tests and small data)."""
+        return (self.R[:, :, None] * self.U1[:, None, :]).reshape(len(self), -1)
+
+    def sq_norms(self):
+        """Squared gradient norms: ``|r|^2 |u1|^2`` per row."""
+        return (self.U1**2).sum(1) * (self.R**2).sum(1)
+
+    def dot(self, V):
+        """Inner products ``<g_i, V>`` with one ``(K, d')`` matrix (or flat vector)."""
+        V = V.reshape(self.shape)
+        return ((self.U1 @ V.T) * self.R).sum(1)
+
+    def dot_many(self, Vs):
+        """Inner products with ``m`` matrices stacked as ``(m, K, d')`` -> ``(n, m)``."""
+        m = Vs.shape[0]
+        Vs = Vs.reshape(m, *self.shape)
+        # (n, d') @ (d', m·K) then contract the K residual axis: one GEMM, no n×K·d' tensor.
+        UV = (self.U1 @ Vs.permute(2, 0, 1).reshape(self.shape[1], -1)).reshape(-1, m, self.shape[0])
+        return torch.einsum("nmk,nk->nm", UV, self.R)
+
+    def gram(self, other):
+        """All pairwise inner products ``(n, m)`` with another set of gradients."""
+        return (self.U1 @ other.U1.T) * (self.R @ other.R.T)
+
+    def weighted_sum(self, weights=None):
+        """``sum_i w_i g_i`` as a ``(K, d')`` matrix."""
+        R = self.R if weights is None else self.R * weights[:, None]
+        return R.T @ self.U1
+
+
+def curvature_matvec(U1, D, Q, v, weights=None):
+    """``Σ_i w_i (A_i V u1_i) ⊗ u1_i`` with ``A_i = diag(D_i) − Q_i Q_i^T``, matrix-free.
+
+    This is ``n`` times the Gauss-Newton (= expected Fisher = Hessian, for a
+    cross-entropy last layer) product with ``v``; two GEMMs over features.
+    """
+    V = v.reshape(D.shape[1], U1.shape[1])
+    S = U1 @ V.T  # (n, K): the direction in logit space
+    AS = D * S - Q * (Q * S).sum(1, keepdim=True)
+    if weights is not None:
+        AS = AS * weights[:, None]
+    return (AS.T @ U1).reshape(v.shape)
+
+
+class ModelAdapter(ABC):
+    """Common interface over the differentiable classifiers skclean wraps.
+
+    Subclasses implement the abstract methods; they set ``classes_``, ``head``,
+    ``has_bias``, ``penalise_bias``, ``l2``, ``n_features``, ``device`` and
+    ``dtype`` when fitted.
+
+    The training objective the influence code differentiates is
+    ``J(θ) = 1/n Σ_i s_i ℓ(z_i; θ) + l2/2 ‖m ⊙ θ‖²`` with ``m`` masking the
+    parameters the model actually penalises.
+    """
+
+    classes_ = None
+    head = None
+    has_bias = True
+    penalise_bias = True
+    l2 = 0.0
+    n_features = None
+
+    # ---------------------------------------------------------------- subclass hooks
+    @abstractmethod
+    def fit(self, X, y, sample_weight=None):
+        """Train from scratch on ``(X, y)``."""
+
+    @abstractmethod
+    def continue_fit(self, X, y, sample_weight=None):
+        """Continue training from the current parameters (warm start)."""
+
+    @abstractmethod
+    def last_layer_outputs(self, X):
+        """Penultimate features ``U`` and logits ``Z`` as tensors, model in eval mode."""
+
+    @abstractmethod
+    def _param_items(self):
+        """``[(name, tensor, penalised)]`` of all trainable parameters, in a fixed order."""
+
+    @abstractmethod
+    def _functional_logits(self, params, X):
+        """Logits for input tensor ``X`` with parameters given as a name -> tensor dict."""
+
+    @abstractmethod
+    def _last_layer(self):
+        """``(W, b)`` of the last linear layer; ``b`` is ``None`` without a bias."""
+
+    # ---------------------------------------------------------------- conversions
+    @property
+    def n_classes(self):
+        return len(self.classes_)
+
+    def to_tensor(self, X):
+        return torch.as_tensor(np.asarray(X), dtype=self.dtype, device=self.device)
+
+    def encode(self, y):
+        """Map labels (or probabilistic targets) to a tensor of class indices / probabilities."""
+        y = np.asarray(y)
+        if y.ndim == 2:
+            return torch.as_tensor(y, dtype=self.dtype, device=self.device)
+        idx = np.searchsorted(self.classes_, y)
+        idx = np.clip(idx, 0, len(self.classes_) - 1)
+        bad = self.classes_[idx] != y
+        if np.any(bad):
+            raise ValueError(
+                f"Unknown labels {np.unique(y[bad])[:5].tolist()}; "
+                f"the model knows {self.classes_.tolist()}."
+            )
+        return torch.as_tensor(idx, dtype=torch.long, device=self.device)
+
+    def _set_classes(self, y):
+        """Fix the label set from ``y`` unless :meth:`set_classes` fixed it already."""
+        if getattr(self, "_given_classes", None) is not None:
+            self.classes_ = self._given_classes
+        else:
+            self.classes_ = np.unique(np.asarray(y))
+        return self.classes_
+
+    def set_classes(self, classes):
+        """Declare the full label set before fitting on rows that may miss some classes."""
+        self._given_classes = np.unique(np.asarray(classes))
+        return self
+
+    # ---------------------------------------------------------------- predictions
+    def logits(self, X):
+        return self.last_layer_outputs(X)[1]
+
+    def features(self, X):
+        return self.last_layer_outputs(X)[0]
+
+    def predict_proba(self, X):
+        with torch.no_grad():
+            return self.head.proba(self.logits(X)).cpu().numpy()
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # ---------------------------------------------------------------- last layer, closed form
+    def _augment(self, U):
+        if not self.has_bias:
+            return U
+        return torch.cat([U, torch.ones(U.shape[0], 1, dtype=U.dtype, device=U.device)], 1)
+
+    def last_layer_grads(self, X, y):
+        """Per-example last-layer gradient factors ``(U1, R)`` for labels ``y``."""
+        with torch.no_grad():
+            U, Z = self.last_layer_outputs(X)
+            return LastLayerGrads(self._augment(U), self.head.residual(Z, self.encode(y)))
+
+    def curvature_pieces(self, X):
+        """``(U1, D, Q)``: features and the logit-space curvature ``diag(D) − Q Q^T``."""
+        with torch.no_grad():
+            U, Z = self.last_layer_outputs(X)
+            D, Q = self.head.curvature_terms(Z)
+            return self._augment(U), D, Q
+
+    def last_layer_l2_mask(self):
+        """Which entries of ``[W | b]`` the L2 term penalises (flat, 0/1)."""
+        K = self.head.n_outputs
+        mask = torch.ones(K, self.last_layer_params().shape[1], dtype=self.dtype,
+                          device=self.device)
+        if self.has_bias and not self.penalise_bias:
+            mask[:, -1] = 0
+        return mask.reshape(-1)
+
+    def last_layer_params(self):
+        """The last layer as one ``(K, d')`` matrix ``[W | b]``."""
+        W, b = self._last_layer()
+        W = W.detach().to(self.dtype)
+        return W if b is None else torch.cat([W, b.detach().to(self.dtype)[:, None]], 1)
+
+    # ---------------------------------------------------------------- functional view
+    def _functional(self, which, X):
+        """``(theta0, f, mask)``: flat parameters, ``f(theta, rows) -> logits``, L2 mask.
+
+        ``which="last"`` differentiates only ``[W | b]`` (row-major, matching
+        :class:`LastLayerGrads`) on top of fixed features; ``which="all"`` every
+        trainable parameter in :meth:`_param_items` order.
+        """
+        if which == "last":
+            with torch.no_grad():
+                U1 = self._augment(self.features(X))
+            V = self.last_layer_params()
+            K, d = V.shape
+
+            def f(theta, rows):
+                return rows @ theta.reshape(K, d).T
+
+            return V.reshape(-1), f, self.last_layer_l2_mask(), U1
+        if which != "all":
+            raise ValueError(f"which must be 'last' or 'all', got {which!r}")
+        items = self._param_items()
+        names = [n for n, _, _ in items]
+        shapes = [t.shape for _, t, _ in items]
+        sizes = [t.numel() for _, t, _ in items]
+        theta0 = torch.cat([t.detach().reshape(-1).to(self.dtype) for _, t, _ in items])
+        mask = torch.cat(
+            [torch.full((t.numel(),), float(p), dtype=self.dtype, device=self.device)
+             for _, t, p in items]
+        )
+
+        def f(theta, rows):
+            parts = torch.split(theta, sizes)
+            params = {n: p.reshape(s) for n, p, s in zip(names, parts, shapes, strict=True)}
+            return self._functional_logits(params, rows)
+
+        return theta0, f, mask, self.to_tensor(X)
+
+    def n_params(self, which="last"):
+        return int(self._functional(which, np.zeros((1, self.n_features)))[0].numel())
+
+    def per_example_grads(self, X, y, which="last"):
+        """Explicit ``(n, P)`` gradients of the per-example loss, by autograd.
+
+        Meant for brute-force checks and small models: the influence code uses
+        :meth:`last_layer_grads` or Hessian-vector products instead.
+        """
+        theta, f, _, rows = self._functional(which, X)
+        t = self.encode(y)
+        head = self.head
+
+        def loss_one(th, r, ti):
+            return head.loss(f(th, r[None]), ti[None])[0]
+
+        g = vmap(grad(loss_one), in_dims=(None, 0, 0))
+        return torch.cat(
+            [g(theta, rows[i : i + _CHUNK], t[i : i + _CHUNK]) for i in range(0, len(rows), _CHUNK)]
+        )
+
+    def objective(self, X, y, sample_weight=None, which="last"):
+        """``(theta0, J)``: the training objective as a function of flat parameters."""
+        theta, f, mask, rows = self._functional(which, X)
+        t = self.encode(y)
+        n = rows.shape[0]
+        w = None if sample_weight is None else self.to_tensor(sample_weight)
+        head, l2 = self.head, self.l2
+
+        def J(th):
+            losses = head.loss(f(th, rows), t)
+            data = (losses if w is None else losses * w).sum() / n
+            return data + 0.5 * l2 * ((mask * th) ** 2).sum()
+
+        return theta, J
+
+    def hvp(self, v, X, y, sample_weight=None, which="last"):
+        """Hessian-vector product ``H v`` of the training objective on ``(X, y)``."""
+        return self.hvp_fn(X, y, sample_weight, which)(v)
+
+    def hvp_fn(self, X, y, sample_weight=None, which="last"):
+        """A reusable ``v -> H v`` closure (the forward pass is done once).
+
+        For the last layer of a cross-entropy model the Hessian does not depend
+        on the labels and has the closed form ``1/n Σ_i w_i A_i ⊗ u1_i u1_i^T``
+        plus the L2 term, applied with two GEMMs; other parameters go through
+        ``torch.func`` (forward-over-reverse).
+        """
+        if which == "last":
+            U1, D, Q = self.curvature_pieces(X)
+            w = None if sample_weight is None else self.to_tensor(sample_weight)
+            reg = self.l2 * self.last_layer_l2_mask()
+            n = U1.shape[0]
+            return lambda v: curvature_matvec(U1, D, Q, v.to(self.dtype), w) / n + reg * v
+        theta, J = self.objective(X, y, sample_weight, which)
+        gJ = grad(J)
+        return lambda v: jvp(gJ, (theta,), (v.to(self.dtype),))[1]
+
+    def hessian(self, X, y, sample_weight=None, which="last"):
+        """The explicit ``(P, P)`` Hessian of the training objective (small models)."""
+        theta, J = self.objective(X, y, sample_weight, which)
+        return hessian(J)(theta)
+
+    def loss_grad(self, X, y, sample_weight=None, which="last"):
+        """Gradient of the training objective."""
+        theta, J = self.objective(X, y, sample_weight, which)
+        return grad(J)(theta)
+
+    def logit_jacobian(self, X, which="all"):
+        """Per-example Jacobians of the logits, ``(n, K, P)`` (small models)."""
+        theta, f, _, rows = self._functional(which, X)
+        jac = vmap(torch.func.jacrev(lambda th, r: f(th, r[None])[0]), in_dims=(None, 0))
+        return torch.cat([jac(theta, rows[i : i + _CHUNK]) for i in range(0, len(rows), _CHUNK)])
+
+    def _init_head(self, n_outputs):
+        self.head = make_head(n_outputs, len(self.classes_))

@@ -1,0 +1,103 @@
+"""Adapter for scikit-learn's ``LogisticRegression`` (binary and multinomial)."""
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import ModelAdapter
+
+
+class LogisticRegressionAdapter(ModelAdapter):
+    """Wrap a (cloned) :class:`~sklearn.linear_model.LogisticRegression`.
+
+    The model is its own last layer: features are the inputs, the logits are
+    ``X @ coef_.T + intercept_``.  Binary problems keep scikit-learn's single
+    sigmoid logit.  scikit-learn minimises ``C Σ s_i ℓ_i + ½‖w‖²`` (the
+    intercept is not penalised); divided by ``n`` that is the adapter's
+    objective with ``l2 = 1 / (C n)``, so influence computed here matches what
+    leave-one-out retraining of the scikit-learn model does.
+    """
+
+    penalise_bias = False
+
+    def __init__(self, estimator, *, device="cpu", dtype=torch.float64):
+        if not isinstance(estimator, LogisticRegression):
+            raise TypeError(f"Expected a LogisticRegression, got {type(estimator).__name__}.")
+        self.estimator = estimator
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self._check_supported()
+        try:
+            check_is_fitted(estimator)
+        except Exception:
+            return
+        self._sync(n_rows=None)
+
+    def _check_supported(self):
+        est = self.estimator
+        penalty = est.get_params().get("penalty", "deprecated")
+        if penalty not in ("deprecated", "l2", None) or (est.l1_ratio or 0) > 0:
+            raise ValueError(
+                "Influence needs a twice-differentiable objective: use an L2 (l1_ratio=0) "
+                "or no penalty with LogisticRegression."
+            )
+        if est.class_weight is not None:
+            raise ValueError(
+                "class_weight changes the objective the influence is taken of; pass the "
+                "equivalent sample_weight to fit instead."
+            )
+
+    def _sync(self, n_rows):
+        est = self.estimator
+        self.classes_ = est.classes_
+        self.n_features = est.coef_.shape[1]
+        self.has_bias = bool(est.fit_intercept)
+        no_penalty = est.get_params().get("penalty") is None or not np.isfinite(est.C)
+        if n_rows is not None:
+            self.n_fit_ = n_rows
+        n = getattr(self, "n_fit_", None)
+        self.l2 = 0.0 if (no_penalty or n is None) else 1.0 / (est.C * n)
+        self._W = torch.as_tensor(est.coef_, dtype=self.dtype, device=self.device)
+        b = est.intercept_ if self.has_bias else np.zeros(est.coef_.shape[0])
+        self._b = torch.as_tensor(np.asarray(b, dtype=float), dtype=self.dtype, device=self.device)
+        self._init_head(est.coef_.shape[0])
+
+    def fit(self, X, y, sample_weight=None):
+        self._check_supported()
+        self.estimator.fit(X, y, sample_weight=sample_weight)
+        self._sync(n_rows=len(X))
+        return self
+
+    def continue_fit(self, X, y, sample_weight=None, epochs=None):
+        """Warm-start the solver from the current coefficients (``epochs`` is unused:
+        the convex problem is solved to convergence)."""
+        if self.classes_ is None or not np.array_equal(np.unique(y), self.classes_):
+            return self.fit(X, y, sample_weight)
+        warm = self.estimator.warm_start
+        self.estimator.set_params(warm_start=True)
+        try:
+            return self.fit(X, y, sample_weight)
+        finally:
+            self.estimator.set_params(warm_start=warm)
+
+    def last_layer_outputs(self, X):
+        U = self.to_tensor(X)
+        return U, U @ self._W.T + self._b
+
+    def _last_layer(self):
+        return self._W, (self._b if self.has_bias else None)
+
+    def _param_items(self):
+        items = [("coef", self._W, True)]
+        if self.has_bias:
+            items.append(("intercept", self._b, False))
+        return items
+
+    def _functional_logits(self, params, X):
+        Z = X @ params["coef"].T
+        return Z + params["intercept"] if "intercept" in params else Z
+
+    def _functional(self, which, X):
+        # The whole model is the last layer: "all" and "last" are the same parameters.
+        return super()._functional("last", X)

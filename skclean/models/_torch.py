@@ -1,0 +1,238 @@
+"""Adapter for skorch ``NeuralNetClassifier`` and plain ``torch.nn.Module`` models."""
+
+import copy
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from skorch import NeuralNetClassifier
+from skorch.callbacks import Callback
+from sklearn.utils import check_random_state
+from torch import nn
+from torch.func import functional_call
+
+from ._base import _CHUNK, ModelAdapter
+
+
+def _last_linear(module):
+    linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("The module has no nn.Linear layer; skclean needs one as its last layer.")
+    return linears[-1]
+
+
+def wrap_module(module, *, device="cpu", max_epochs=100, lr=1e-3, batch_size=64):
+    """Wrap a plain ``nn.Module`` that returns logits into a skorch classifier.
+
+    The defaults follow the CINCER protocol (Adam, 100 epochs).  The whole
+    training set is used for training (``train_split=None``).
+    """
+    return NeuralNetClassifier(
+        module=copy.deepcopy(module),
+        criterion=nn.CrossEntropyLoss,
+        optimizer=torch.optim.Adam,
+        lr=lr,
+        max_epochs=max_epochs,
+        batch_size=batch_size,
+        train_split=None,
+        verbose=0,
+        device=device,
+    )
+
+
+class _Checkpointer(Callback):
+    """Keep ``(epoch, lr, state_dict)`` every ``every`` epochs (for TracIn)."""
+
+    def __init__(self, store, every):
+        self.store = store
+        self.every = every
+
+    def on_epoch_end(self, net, **kwargs):
+        epoch = len(net.history)
+        if epoch % self.every == 0:
+            lr = net.optimizer_.param_groups[0]["lr"]
+            state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+            self.store.append((epoch, lr, state))
+
+
+class TorchAdapter(ModelAdapter):
+    """Wrap a skorch :class:`~skorch.NeuralNetClassifier` (or a plain module).
+
+    The module's last ``nn.Linear`` layer must produce the logits: either the
+    module returns them (``criterion=CrossEntropyLoss``) or it returns their
+    softmax (skorch's default ``NLLLoss``).  Its input, read with a forward
+    hook, is the penultimate feature vector used by last-layer influence.
+
+    Notes
+    -----
+    * ``train_split`` is set to ``None``: skorch would otherwise hold out 20%
+      of the rows, and influence must be computed over the rows actually
+      trained on.
+    * :meth:`fit` restarts from the same initial weights every time (drawn once
+      from ``random_state``), as in CINCER's retrain-per-iteration protocol;
+      :meth:`continue_fit` keeps training from the current weights.
+    * Every training call runs under :func:`torch.random.fork_rng` with a seed
+      drawn from ``random_state``, so results are reproducible and the
+      caller's global torch RNG is left alone.
+    * ``optimizer__weight_decay`` is read as the L2 strength of the objective.
+    """
+
+    def __init__(self, net, *, device=None, dtype=torch.float32, random_state=None,
+                 checkpoint_every=None):
+        if isinstance(net, nn.Module):
+            net = wrap_module(net, device=device or "cpu")
+        elif not isinstance(net, NeuralNetClassifier):
+            raise TypeError(
+                "Expected a skorch NeuralNetClassifier or a torch.nn.Module, "
+                f"got {type(net).__name__}."
+            )
+        elif device is not None:
+            net.set_params(device=device)
+        net.set_params(train_split=None)
+        criterion = net.criterion
+        crit_cls = criterion if isinstance(criterion, type) else type(criterion)
+        if issubclass(crit_cls, nn.NLLLoss):
+            self._outputs_proba = True
+        elif issubclass(crit_cls, nn.CrossEntropyLoss):
+            self._outputs_proba = False
+        else:
+            raise ValueError(
+                "Use criterion=CrossEntropyLoss (module returns logits) or NLLLoss "
+                f"(module returns probabilities); got {crit_cls.__name__}."
+            )
+        self.net = net
+        self.dtype = dtype
+        self.device = torch.device(net.device)
+        self._rng = check_random_state(random_state)
+        self._initial_state = None
+        self.checkpoint_every = checkpoint_every
+        self.checkpoints_ = []
+        if getattr(net, "initialized_", False):
+            self._attach()
+
+    # ------------------------------------------------------------------ training
+    @contextmanager
+    def _seeded(self):
+        seed = int(self._rng.randint(np.iinfo(np.int32).max))
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            yield
+
+    def _attach(self):
+        module = self.net.module_
+        self._linear = _last_linear(module)
+        self.has_bias = self._linear.bias is not None
+        wd = self.net.get_params().get("optimizer__weight_decay", 0.0)
+        self.l2 = float(wd or 0.0)
+
+    def _xy(self, X, y):
+        Xn = np.asarray(X, dtype=torch.empty((), dtype=self.dtype).numpy().dtype)
+        yi = self.encode(y).cpu().numpy().astype(np.int64)
+        return Xn, yi
+
+    def _train(self, X, y, sample_weight, epochs):
+        if sample_weight is not None and not np.allclose(sample_weight, sample_weight[0]):
+            raise ValueError(
+                "Per-row sample_weight is only supported for LogisticRegression models; "
+                "torch models train with equal weights."
+            )
+        Xn, yi = self._xy(X, y)
+        self.checkpoints_ = []
+        callbacks = []
+        if self.checkpoint_every:
+            callbacks = [_Checkpointer(self.checkpoints_, self.checkpoint_every)]
+        saved = self.net.callbacks_
+        self.net.callbacks_ = list(saved) + [(f"_ckpt{id(self)}", cb) for cb in callbacks]
+        try:
+            with self._seeded():
+                self.net.partial_fit(Xn, yi, epochs=epochs)
+        finally:
+            self.net.callbacks_ = saved
+        self.n_fit_ = len(Xn)
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        X = np.asarray(X)
+        if self._initial_state is None:
+            self._set_classes(y)
+        self.n_features = X.shape[1] if X.ndim == 2 else None
+        if self._initial_state is None:
+            with self._seeded():
+                self.net.initialize()
+            self.net.module_.to(device=self.device, dtype=self.dtype)
+            self._attach()
+            self._init_head(self._linear.out_features)
+            self._check_logits(X[: min(len(X), 8)])
+            self._initial_state = copy.deepcopy(self.net.module_.state_dict())
+        else:
+            self.net.module_.load_state_dict(self._initial_state)
+            self.net.initialize_optimizer()
+            self.net.initialize_history()
+        return self._train(X, y, sample_weight, epochs=None)
+
+    def continue_fit(self, X, y, sample_weight=None, epochs=None):
+        if self._initial_state is None:
+            return self.fit(X, y, sample_weight)
+        return self._train(np.asarray(X), y, sample_weight, epochs)
+
+    def _check_logits(self, X):
+        """Fail early if the last nn.Linear does not produce the model's logits."""
+        U, Z = self.last_layer_outputs(X)
+        module = self.net.module_
+        was_training = module.training
+        module.eval()
+        with torch.no_grad():
+            out = module(self.to_tensor(X))
+        module.train(was_training)
+        with torch.no_grad():
+            p_model = out if self._outputs_proba else torch.softmax(out, 1)
+        if not torch.allclose(self.head.proba(Z), p_model, atol=1e-4, rtol=1e-3):
+            raise ValueError(
+                "The module's last nn.Linear layer must produce its logits: return them "
+                "(criterion=CrossEntropyLoss) or their softmax (criterion=NLLLoss)."
+            )
+
+    # ------------------------------------------------------------------ forward
+    def last_layer_outputs(self, X):
+        module = self.net.module_
+        was_training = module.training
+        module.eval()
+        store = []
+        handle = self._linear.register_forward_hook(lambda m, i, o: store.append((i[0], o)))
+        try:
+            Xt = self.to_tensor(X)
+            with torch.no_grad():
+                for s in range(0, len(Xt), _CHUNK):
+                    module(Xt[s : s + _CHUNK])
+        finally:
+            handle.remove()
+            module.train(was_training)
+        U = torch.cat([u.reshape(u.shape[0], -1) for u, _ in store])
+        Z = torch.cat([z for _, z in store])
+        return U, Z
+
+    def _last_layer(self):
+        return self._linear.weight, self._linear.bias
+
+    def _param_items(self):
+        return [(n, p, True) for n, p in self.net.module_.named_parameters() if p.requires_grad]
+
+    def _functional_logits(self, params, X):
+        module = self.net.module_
+        module.eval()  # dropout off, batch-norm statistics frozen: influence is taken at θ
+        out = functional_call(module, params, (X,))
+        # log-softmax outputs are valid logits (softmax is shift-invariant).
+        return torch.log(out) if self._outputs_proba else out
+
+    # ------------------------------------------------------------------ checkpoints
+    @contextmanager
+    def at_checkpoint(self, state):
+        """Temporarily load a saved ``state_dict`` (for TracIn)."""
+        module = self.net.module_
+        current = copy.deepcopy(module.state_dict())
+        module.load_state_dict(state)
+        try:
+            yield self
+        finally:
+            module.load_state_dict(current)

@@ -1,0 +1,268 @@
+"""Adapters: predictions, closed-form last-layer gradients and Hessians vs autograd."""
+
+import numpy as np
+import pytest
+import torch
+from skorch import NeuralNetClassifier
+from sklearn.linear_model import LogisticRegression
+from torch import nn
+
+from skclean.influence import top_fisher_from_outputs
+from skclean.models import (
+    LogisticRegressionAdapter,
+    SigmoidHead,
+    SoftmaxHead,
+    TorchAdapter,
+    make_adapter,
+)
+
+from .conftest import CUDA, small_net
+
+
+def _lr(**kw):
+    return LogisticRegression(tol=1e-10, max_iter=2000, **kw)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("binary", [True, False])
+def test_lr_adapter_matches_sklearn(iris, fit_intercept, binary):
+    X, y = iris
+    if binary:
+        y = (y == 2).astype(int)
+    a = make_adapter(_lr(fit_intercept=fit_intercept)).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), a.estimator.predict_proba(X), atol=1e-12)
+    assert isinstance(a.head, SigmoidHead if binary else SoftmaxHead)
+    assert a.has_bias is fit_intercept
+    np.testing.assert_array_equal(a.predict(X), a.estimator.predict(X))
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_last_layer_grads_equal_autograd(iris, binary):
+    X, y = iris
+    if binary:
+        y = (y == 1).astype(int)
+    a = make_adapter(_lr()).fit(X, y)
+    closed = a.last_layer_grads(X, y).materialize()
+    # Brute force: one backward pass per row, no torch.func.
+    W, b = (t.clone().requires_grad_(True) for t in (a._W, a._b))
+    rows = []
+    for i in range(len(X)):
+        Z = a.to_tensor(X[i : i + 1]) @ W.T + b
+        loss = a.head.loss(Z, a.encode(y[i : i + 1]))[0]
+        gW, gb = torch.autograd.grad(loss, (W, b))
+        rows.append(torch.cat([gW, gb[:, None]], 1).reshape(-1))
+    np.testing.assert_allclose(closed, torch.stack(rows), atol=1e-12)
+    np.testing.assert_allclose(a.per_example_grads(X, y), closed, atol=1e-12)
+
+
+def test_lr_hessian_is_fisher_plus_penalty(breast):
+    """For logistic regression the Hessian equals the expected Fisher plus the L2 term."""
+    X, y = breast[0][:200], breast[1][:200]
+    a = make_adapter(_lr(C=0.3)).fit(X, y)
+    H = a.hessian(X, y)
+    U, Z = a.last_layer_outputs(X)
+    F = top_fisher_from_outputs(a._augment(U), Z, a.head)
+    reg = torch.full((H.shape[0],), 1 / (0.3 * len(X)), dtype=H.dtype)
+    reg[-1] = 0  # intercept not penalised
+    np.testing.assert_allclose(H, F + torch.diag(reg), atol=1e-12)
+    assert a.l2 == pytest.approx(1 / (0.3 * 200))
+
+
+def test_lr_objective_gradient_vanishes_at_sklearn_optimum(breast):
+    X, y = breast
+    a = make_adapter(_lr(C=0.5)).fit(X, y)
+    assert float(a.loss_grad(X, y).abs().max()) < 1e-6
+
+
+def test_hvp_matches_hessian(iris):
+    X, y = iris
+    a = make_adapter(_lr()).fit(X, y)
+    v = torch.randn(a.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(a.hvp(v, X, y), a.hessian(X, y) @ v, atol=1e-10)
+    np.testing.assert_allclose(a.hvp_fn(X, y)(v), a.hessian(X, y) @ v, atol=1e-10)
+
+
+def test_sample_weight_enters_objective(iris):
+    X, y = iris
+    w = np.linspace(0.5, 2.0, len(X))
+    a = make_adapter(_lr()).fit(X, y, sample_weight=w)
+    assert float(a.loss_grad(X, y, sample_weight=w).abs().max()) < 1e-6
+    assert float(a.loss_grad(X, y).abs().max()) > 1e-4
+
+
+def test_lr_adapter_rejects_non_smooth_objectives():
+    with pytest.raises(ValueError, match="twice-differentiable"):
+        make_adapter(LogisticRegression(l1_ratio=1.0, solver="saga"))
+    with pytest.raises(ValueError, match="class_weight"):
+        make_adapter(LogisticRegression(class_weight="balanced"))
+    with pytest.raises(TypeError, match="can wrap"):
+        make_adapter(object())
+
+
+def test_encode_rejects_unknown_labels(iris):
+    X, y = iris
+    a = make_adapter(_lr()).fit(X, y)
+    with pytest.raises(ValueError, match="Unknown labels"):
+        a.encode(np.array([0, 7]))
+
+
+def test_continue_fit_warm_starts(iris):
+    X, y = iris
+    a = make_adapter(_lr(C=1.0)).fit(X[::3], y[::3])
+    a.continue_fit(X, y)
+    ref = _lr(C=1.0).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), ref.predict_proba(X), atol=1e-6)
+    assert a.estimator.warm_start is False
+
+
+# ---------------------------------------------------------------- torch / skorch
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_torch_last_layer_grads_equal_autograd(iris, dtype):
+    X, y = iris
+    a = make_adapter(small_net(4, 3), dtype=dtype, random_state=0).fit(X, y)
+    closed = a.last_layer_grads(X, y).materialize()
+    lin = a._linear
+    rows = []
+    for i in range(len(X)):
+        U, _ = a.last_layer_outputs(X[i : i + 1])
+        W, b = lin.weight.detach().requires_grad_(True), lin.bias.detach().requires_grad_(True)
+        loss = a.head.loss(U @ W.T + b, a.encode(y[i : i + 1]))[0]
+        gW, gb = torch.autograd.grad(loss, (W, b))
+        rows.append(torch.cat([gW, gb[:, None]], 1).reshape(-1))
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(closed, torch.stack(rows), atol=tol)
+    assert closed.dtype == getattr(torch, dtype)
+
+
+def test_torch_all_param_grads_equal_loop(iris):
+    X, y = iris
+    X, y = X[::12], y[::12]
+    a = make_adapter(small_net(4, 3), dtype="float64", random_state=0).fit(X, y)
+    G = a.per_example_grads(X, y, which="all")
+    module = a.net.module_.eval()
+    params = [p for p in module.parameters()]
+    for i in range(len(X)):
+        loss = a.head.loss(module(a.to_tensor(X[i : i + 1])), a.encode(y[i : i + 1]))[0]
+        g = torch.cat([t.reshape(-1) for t in torch.autograd.grad(loss, params)])
+        np.testing.assert_allclose(G[i], g, atol=1e-12)
+
+
+def test_torch_hessian_matches_finite_differences(iris):
+    X, y = iris
+    X, y = X[::5], y[::5]
+    net = small_net(4, 3, optimizer__weight_decay=1e-2)
+    a = make_adapter(net, dtype="float64", random_state=0).fit(X, y)
+    assert a.l2 == pytest.approx(1e-2)
+    theta, J = a.objective(X, y, which="all")
+    H = a.hessian(X, y, which="all")
+    gJ = torch.func.grad(J)
+    eps = 1e-6
+    for j in [0, 5, len(theta) - 1]:
+        e = torch.zeros_like(theta)
+        e[j] = eps
+        fd = (gJ(theta + e) - gJ(theta - e)) / (2 * eps)
+        np.testing.assert_allclose(H[:, j], fd, atol=1e-6)
+
+
+def test_torch_adapter_trains_on_every_row(iris):
+    X, y = iris
+    net = NeuralNetClassifier(nn.Sequential(nn.Linear(4, 3)), criterion=nn.CrossEntropyLoss,
+                              max_epochs=2, verbose=0)
+    assert net.train_split is not None  # skorch default holds out 20%
+    a = make_adapter(net, random_state=0).fit(X, y)
+    assert a.net.train_split is None
+    assert a.net.history[-1, "batches", -1, "train_batch_size"] > 0
+    assert sum(b["train_batch_size"] for b in a.net.history[-1, "batches"]) == len(X)
+    assert net.train_split is not None  # the caller's object is untouched
+
+
+def test_torch_adapter_is_deterministic_and_refits_from_initial_weights(iris):
+    X, y = iris
+    p1 = make_adapter(small_net(4, 3), random_state=3).fit(X, y).predict_proba(X)
+    a = make_adapter(small_net(4, 3), random_state=3)
+    p2 = a.fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(p1, p2, atol=1e-6)
+    init = {k: v.clone() for k, v in a._initial_state.items()}
+    a.continue_fit(X, y, epochs=3)
+    p3 = a.predict_proba(X)
+    assert np.abs(p3 - p2).max() > 1e-4
+    a.fit(X[:50], y[:50])  # from scratch: back to the same initial weights first
+    for k, v in a._initial_state.items():
+        np.testing.assert_array_equal(v, init[k])
+
+
+def test_torch_global_rng_untouched(iris):
+    X, y = iris
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    make_adapter(small_net(4, 3), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+class _SoftmaxModule(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = nn.Linear(4, 6)
+        self.out = nn.Linear(6, 3)
+
+    def forward(self, X):
+        return torch.softmax(self.out(torch.tanh(self.hidden(X))), dim=-1)
+
+
+def test_nllloss_module_returning_probabilities(iris):
+    X, y = iris
+    net = NeuralNetClassifier(_SoftmaxModule, max_epochs=3, lr=0.1, verbose=0)
+    a = make_adapter(net, random_state=0).fit(X, y)
+    np.testing.assert_allclose(a.predict_proba(X), a.net.predict_proba(X.astype("float32")),
+                               atol=1e-6)
+    # log-probabilities are valid logits: all-parameter grads agree with the last-layer closed form
+    G = a.per_example_grads(X[:5], y[:5], which="all")  # ..., out.weight (3x6), out.bias (3)
+    closed = a.last_layer_grads(X[:5], y[:5]).materialize().reshape(5, 3, 7)
+    np.testing.assert_allclose(G[:, -21:-3], closed[:, :, :6].reshape(5, -1), atol=1e-5)
+    np.testing.assert_allclose(G[:, -3:], closed[:, :, 6], atol=1e-5)
+
+
+def test_plain_module_is_wrapped(iris):
+    X, y = iris
+    module = nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3))
+    a = make_adapter(module, random_state=0)
+    assert isinstance(a, TorchAdapter)
+    a.fit(X, y)
+    assert a.predict_proba(X).shape == (150, 3)
+    assert a.net.module_ is not module  # the user's module is never trained in place
+
+
+def test_module_whose_last_linear_is_not_the_output_is_rejected(iris):
+    X, y = iris
+    module = nn.Sequential(nn.Linear(4, 3), nn.Tanh())
+    with pytest.raises(ValueError, match="last nn.Linear"):
+        make_adapter(module).fit(X, y)
+    with pytest.raises(ValueError, match="CrossEntropyLoss"):
+        make_adapter(NeuralNetClassifier(nn.Linear(4, 3), criterion=nn.MSELoss))
+
+
+@CUDA
+@pytest.mark.gpu
+def test_cuda_end_to_end(iris):
+    X, y = iris
+    a = make_adapter(small_net(4, 3), device="cuda", random_state=0).fit(X, y)
+    g = a.last_layer_grads(X, y)
+    assert g.U1.device.type == "cuda"
+    np.testing.assert_allclose(g.materialize().cpu(), a.per_example_grads(X, y).cpu(), atol=1e-5)
+    lr = make_adapter(_lr(), device="cuda").fit(X, y)
+    assert lr.hessian(X, y).device.type == "cuda"
+    assert isinstance(lr, LogisticRegressionAdapter)
+
+
+def test_closed_form_last_layer_hvp_matches_autograd_hessian(iris):
+    """The two-GEMM last-layer HVP equals torch.func's Hessian, weights and decay included."""
+    X, y = iris
+    net = small_net(4, 3, optimizer__weight_decay=0.05)
+    a = make_adapter(net, dtype="float64", random_state=0).fit(X, y)
+    w = np.linspace(0.2, 1.0, len(X))
+    v = torch.randn(a.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    H = a.hessian(X, y, sample_weight=w)  # autograd through the objective
+    np.testing.assert_allclose(a.hvp(v, X, y, sample_weight=w), H @ v, atol=1e-12)
