@@ -1,5 +1,14 @@
 """skclean: find and fix wrong labels with influence functions and an annotator in the loop."""
 
 from ._version import __version__
+from .cleaners import ClassBasedIFDetector, ModelBasedDetector
+from .oracles import ConsoleOracle, MajorityVoteOracle, SimulatedOracle
 
-__all__ = ["__version__"]
+__all__ = [
+    "ClassBasedIFDetector",
+    "ConsoleOracle",
+    "MajorityVoteOracle",
+    "ModelBasedDetector",
+    "SimulatedOracle",
+    "__version__",
+]

@@ -9,13 +9,15 @@ from .fisher import (
     top_fisher_from_outputs,
     top_fisher_vp,
 )
-from .hessian import cg_solve, exact_inverse_hvp, lissa, minibatch_hvp
+from .hessian import cg_solve, exact_inverse_hvp, last_layer_hessian, lissa, minibatch_hvp
 from .scores import removal_influence, retrain_loss_change
 from .similarity import (
     SIMILARITIES,
     group_mean_gradients,
     mean_similarity,
     pairwise_similarity,
+    reference_means,
+    score_against_means,
     tracin_mean_similarity,
 )
 
@@ -27,12 +29,15 @@ __all__ = [
     "full_fisher",
     "full_fisher_diagonal",
     "group_mean_gradients",
+    "last_layer_hessian",
     "lissa",
     "mean_similarity",
     "minibatch_hvp",
     "pairwise_similarity",
+    "reference_means",
     "removal_influence",
     "retrain_loss_change",
+    "score_against_means",
     "top_fisher",
     "top_fisher_diagonal",
     "top_fisher_from_outputs",

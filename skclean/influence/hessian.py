@@ -5,7 +5,24 @@ import torch
 from sklearn.utils import check_random_state
 
 from ..models._base import curvature_matvec
-from .fisher import SymmetricInverse
+from .fisher import SymmetricInverse, top_fisher_from_outputs
+
+
+def last_layer_hessian(adapter, X, sample_weight=None):
+    """Explicit Hessian of the training objective w.r.t. the last layer ``[W | b]``.
+
+    For a cross-entropy head the logits are linear in these parameters, so the
+    Hessian is the (weighted) expected Fisher plus the L2 term: built from
+    features and probabilities with GEMMs, no autograd.
+    """
+    with torch.no_grad():
+        U, Z = adapter.last_layer_outputs(X)
+        U1 = adapter._augment(U)
+        if sample_weight is not None:
+            # A_i scales with w_i: fold sqrt(w_i) into both feature factors
+            U1 = U1 * adapter.to_tensor(sample_weight).sqrt()[:, None]
+        H = top_fisher_from_outputs(U1, Z, adapter.head)
+    return H + torch.diag(adapter.l2 * adapter.last_layer_l2_mask())
 
 
 def exact_inverse_hvp(adapter, X, y, v, *, damping=0.0, sample_weight=None, which="last"):

@@ -36,6 +36,32 @@ def group_mean_gradients(ref, groups, n_groups, *, normalize=False, eps=1e-12):
     return M / counts[:, None, None]
 
 
+def reference_means(ref, groups, n_groups, *, kind="gd", inverse=None, eps=1e-12):
+    """Per-group mean reference gradients, transformed for ``kind``: ``(n_groups, K, d')``.
+
+    ``"gc"`` averages unit gradients; ``"if"`` applies ``inverse`` (``M^{-1}``
+    of the Hessian or Fisher, on flat vectors or columns) to each mean.  Score
+    rows against the result with :func:`score_against_means`.
+    """
+    if kind not in ("gd", "gc", "if"):
+        raise ValueError(f"kind must be 'gd', 'gc' or 'if', got {kind!r}")
+    M = group_mean_gradients(ref, groups, n_groups, normalize=(kind == "gc"), eps=eps)
+    if kind == "if":
+        if inverse is None:
+            raise ValueError("kind='if' needs an inverse curvature operator.")
+        M = inverse(M.reshape(n_groups, -1).T).T.reshape(M.shape)
+    return M
+
+
+def score_against_means(grads, means, *, kind="gd", chunk_size=_CHUNK, eps=1e-12):
+    """Similarity of every row of ``grads`` to each group mean: ``(n, n_groups)``."""
+    out = torch.cat([grads[s : s + chunk_size].dot_many(means)
+                     for s in range(0, len(grads), chunk_size)])
+    if kind == "gc":
+        out = out * _unit(grads, eps)[:, None]
+    return out
+
+
 def mean_similarity(grads, ref, groups, n_groups, *, kind="gd", inverse=None, eps=1e-12):
     """Mean similarity of every row of ``grads`` to each group of ``ref``: ``(n, n_groups)``.
 
@@ -49,18 +75,8 @@ def mean_similarity(grads, ref, groups, n_groups, *, kind="gd", inverse=None, ep
         Dot product, cosine, or ``g_i^T M^{-1} g_j`` with ``inverse`` applying
         ``M^{-1}`` (Hessian or Fisher) to flat vectors or columns.
     """
-    if kind not in ("gd", "gc", "if"):
-        raise ValueError(f"kind must be 'gd', 'gc' or 'if', got {kind!r}")
-    M = group_mean_gradients(ref, groups, n_groups, normalize=(kind == "gc"), eps=eps)
-    if kind == "if":
-        if inverse is None:
-            raise ValueError("kind='if' needs an inverse curvature operator.")
-        flat = M.reshape(n_groups, -1)
-        M = inverse(flat.T).T.reshape(M.shape)
-    out = torch.cat([grads[s : s + _CHUNK].dot_many(M) for s in range(0, len(grads), _CHUNK)])
-    if kind == "gc":
-        out = out * _unit(grads, eps)[:, None]
-    return out
+    M = reference_means(ref, groups, n_groups, kind=kind, inverse=inverse, eps=eps)
+    return score_against_means(grads, M, kind=kind, eps=eps)
 
 
 def pairwise_similarity(grads, ref, *, kind="gd", inverse=None, eps=1e-12):

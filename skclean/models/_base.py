@@ -8,6 +8,7 @@ through a flat-parameter functional view of the model.
 """
 
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +133,33 @@ class ModelAdapter(ABC):
     @abstractmethod
     def _last_layer(self):
         """``(W, b)`` of the last linear layer; ``b`` is ``None`` without a bias."""
+
+    @abstractmethod
+    def get_state(self):
+        """A copy of the trained parameters, to restore with :meth:`set_state`."""
+
+    @abstractmethod
+    def set_state(self, state):
+        """Load parameters saved by :meth:`get_state` (or a training checkpoint)."""
+
+    @abstractmethod
+    def fit_with_checkpoints(self, X, y, n_checkpoints):
+        """Fit from scratch and return ``[(eta_t, state_t)]`` saved along training (TracIn)."""
+
+    @property
+    @abstractmethod
+    def model(self):
+        """The wrapped, trained scikit-learn or skorch object."""
+
+    @contextmanager
+    def at_checkpoint(self, state):
+        """Temporarily evaluate the model with the parameters in ``state``."""
+        current = self.get_state()
+        self.set_state(state)
+        try:
+            yield self
+        finally:
+            self.set_state(current)
 
     # ---------------------------------------------------------------- conversions
     @property

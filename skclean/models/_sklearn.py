@@ -1,7 +1,11 @@
 """Adapter for scikit-learn's ``LogisticRegression`` (binary and multinomial)."""
 
+import warnings
+
 import numpy as np
 import torch
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
@@ -101,3 +105,36 @@ class LogisticRegressionAdapter(ModelAdapter):
     def _functional(self, which, X):
         # The whole model is the last layer: "all" and "last" are the same parameters.
         return super()._functional("last", X)
+
+    @property
+    def model(self):
+        return self.estimator
+
+    def get_state(self):
+        return (self.estimator.coef_.copy(), np.array(self.estimator.intercept_, copy=True))
+
+    def set_state(self, state):
+        coef, intercept = state
+        self.estimator.coef_ = coef.copy()
+        self.estimator.intercept_ = np.array(intercept, copy=True)
+        self._sync(n_rows=None)
+
+    def fit_with_checkpoints(self, X, y, n_checkpoints):
+        """Fit, and return the solver's iterates after 1, 2, 4, … iterations.
+
+        A fresh fit stopped after ``k`` iterations is iterate ``k`` of the same
+        deterministic path; iterates are spaced geometrically because L-BFGS
+        moves most in its first steps.  Each gets weight ``eta_t = 1`` (the
+        solver has no fixed learning rate).
+        """
+        self.fit(X, y)
+        n_iter = int(np.max(self.estimator.n_iter_))
+        steps = np.unique(np.geomspace(1, max(n_iter, 1), n_checkpoints).round().astype(int))
+        states = []
+        for k in steps:
+            est = clone(self.estimator).set_params(max_iter=int(k), warm_start=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                est.fit(X, y)
+            states.append((1.0, (est.coef_.copy(), est.intercept_.copy())))
+        return states

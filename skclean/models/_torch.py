@@ -225,14 +225,27 @@ class TorchAdapter(ModelAdapter):
         # log-softmax outputs are valid logits (softmax is shift-invariant).
         return torch.log(out) if self._outputs_proba else out
 
-    # ------------------------------------------------------------------ checkpoints
-    @contextmanager
-    def at_checkpoint(self, state):
-        """Temporarily load a saved ``state_dict`` (for TracIn)."""
-        module = self.net.module_
-        current = copy.deepcopy(module.state_dict())
-        module.load_state_dict(state)
+    # ------------------------------------------------------------------ state
+    @property
+    def model(self):
+        return self.net
+
+    def get_state(self):
+        return copy.deepcopy(self.net.module_.state_dict())
+
+    def set_state(self, state):
+        self.net.module_.load_state_dict(state)
+
+    def fit_with_checkpoints(self, X, y, n_checkpoints):
+        """Fit from scratch keeping ``n_checkpoints`` evenly spaced epoch snapshots.
+
+        Each checkpoint's weight ``eta_t`` is the learning rate in force at it
+        (TracIn-CP, Pruthi et al. 2020).
+        """
+        every = max(1, self.net.max_epochs // n_checkpoints)
+        previous, self.checkpoint_every = self.checkpoint_every, every
         try:
-            yield self
+            self.fit(X, y)
         finally:
-            module.load_state_dict(current)
+            self.checkpoint_every = previous
+        return [(lr, state) for _, lr, state in self.checkpoints_[-n_checkpoints:]]

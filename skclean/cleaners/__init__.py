@@ -1,0 +1,5 @@
+"""The estimators: one module per paper."""
+
+from ._detection import ClassBasedIFDetector, ModelBasedDetector
+
+__all__ = ["ClassBasedIFDetector", "ModelBasedDetector"]

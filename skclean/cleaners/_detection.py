@@ -1,0 +1,494 @@
+"""Offline error detection: class-based influence and the model-based detector.
+
+Nguyen-Duc et al., "Improved Influence Function for Error Detection" (paper
+004): a row's score is its mean gradient similarity to clean reference rows of
+each class, minimised over classes (Algorithm 2); the model-based detector of
+the companion paper (its Algorithm 2) trains on a growing clean set instead.
+Scores follow scikit-learn's outlier convention: lower means more likely
+mislabeled.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from tqdm.auto import tqdm
+
+from ..datasets import flip_labels
+from ..influence import (
+    SymmetricInverse,
+    last_layer_hessian,
+    reference_means,
+    score_against_means,
+)
+from ..oracles import query_oracle
+from ._base import MODEL_CONSTRAINTS, AdapterMixin
+
+
+class _DetectorMixin:
+    """Threshold, ``predict`` and ``fit_predict`` from ``score_samples`` (IsolationForest-style)."""
+
+    def decision_function(self, X, y):
+        """``score_samples(X, y) - offset_``: negative for rows flagged as mislabeled."""
+        return self.score_samples(X, y) - self.offset_
+
+    def predict(self, X, y):
+        """``-1`` for rows flagged as mislabeled, ``1`` otherwise."""
+        return np.where(self.decision_function(X, y) < 0, -1, 1)
+
+    def fit_predict(self, X, y, **fit_params):
+        """Fit on ``(X, y)`` and flag its rows."""
+        return self.fit(X, y, **fit_params).predict(X, y)
+
+    def _set_offset(self, train_scores):
+        # The contamination-quantile of the training scores: that share of rows is flagged.
+        self.offset_ = float(np.percentile(train_scores, 100.0 * self.contamination))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
+
+def _check_reference(X, y, X_ref, y_ref, reference_mask, n_features):
+    if len(np.unique(y)) < 2:
+        raise ValueError("Error detection needs labels of at least 2 classes; y has 1 class.")
+    if reference_mask is not None:
+        if X_ref is not None or y_ref is not None:
+            raise ValueError("Pass either X_ref/y_ref or reference_mask, not both.")
+        mask = np.asarray(reference_mask)
+        if mask.dtype == bool:
+            if mask.shape != (len(X),):
+                raise ValueError(f"reference_mask must have shape ({len(X)},), got {mask.shape}.")
+            idx = np.flatnonzero(mask)
+        else:
+            idx = mask.astype(int).ravel()
+            if idx.size and (idx.min() < 0 or idx.max() >= len(X)):
+                raise ValueError("reference_mask indices are out of range.")
+        return X[idx], y[idx]
+    if X_ref is None or y_ref is None:
+        raise ValueError(
+            "A small clean reference set is required: pass X_ref and y_ref to fit, or a "
+            "reference_mask marking the rows of X whose labels are verified."
+        )
+    X_ref = check_array(X_ref)
+    y_ref = np.asarray(y_ref)
+    if X_ref.shape[1] != n_features:
+        raise ValueError(f"X_ref has {X_ref.shape[1]} features, X has {n_features}.")
+    if y_ref.shape != (len(X_ref),):
+        raise ValueError(f"y_ref must have shape ({len(X_ref)},), got {y_ref.shape}.")
+    return X_ref, y_ref
+
+
+class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
+    """Error detection with class-based influence functions (GD, GC, IF, TracIn).
+
+    Fits the model on the noisy data, then scores each row by how its
+    last-layer loss gradient relates to those of a small clean reference set:
+    for each class ``k`` the mean similarity ``s_k`` to the references of
+    class ``k``, and the row's score ``min_k s_k``.  A mislabeled row pulls
+    against the references of its true class, so its score is low.
+
+    Read more in the :ref:`User Guide <detection>`.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression, NeuralNetClassifier, torch.nn.Module or None
+        The classifier; ``None`` uses :func:`~skclean.models.default_classifier`.
+        Cloned unless ``prefit=True``.
+    similarity : {"gd", "gc", "if", "tracin"}, default="gd"
+        Gradient dot product, cosine, influence ``g_i^T H^{-1} g_j`` with the
+        last-layer Hessian of the training objective, or TracIn summed over
+        ``n_checkpoints`` checkpoints saved while training.
+    class_based : bool, default=True
+        ``False`` gives the paper's baseline: the mean similarity over all
+        references.
+    contamination : float in (0, 0.5], default=0.1
+        Share of training rows flagged by :meth:`predict` (sets ``offset_``).
+    n_reference_per_class : int or None, default=None
+        Use at most this many reference rows per class (drawn with
+        ``random_state``); ``None`` uses them all.
+    damping : float, default=1e-3
+        Added to the Hessian's diagonal for ``similarity="if"``.
+    n_checkpoints : int, default=5
+        Checkpoints for ``similarity="tracin"``.
+    prefit : bool, default=False
+        Use ``estimator`` as already trained on ``(X, y)`` (no cloning, no fit).
+        Not available with TracIn, which needs the training trajectory.
+    chunk_size : int, default=65536
+        Rows scored per GEMM block; bounds memory.
+    n_jobs : int or None, default=None
+        Threads torch may use while scoring (``None`` leaves its setting).
+    device : str or None, default=None
+        ``"cpu"``, ``"cuda"``…; ``None`` keeps the estimator's own.
+    dtype : {"float32", "float64"} or None, default=None
+        ``None``: float64 for logistic regression, float32 for networks.
+    random_state : int, RandomState or None, default=None
+        Seeds network training and reference sub-sampling.
+
+    Attributes
+    ----------
+    estimator_ : object
+        The fitted model.
+    adapter_ : ModelAdapter
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+    reference_counts_ : ndarray of shape (n_classes,)
+        Reference rows used per class.
+    offset_ : float
+        Scores below it are flagged.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skclean import ClassBasedIFDetector
+    >>> from skclean.datasets import load_dataset, flip_labels
+    >>> X, X_ref, y, y_ref = load_dataset("breast", test_size=0.2, random_state=0)
+    >>> y_noisy, flipped = flip_labels(y, 0.1, random_state=0)
+    >>> det = ClassBasedIFDetector(LogisticRegression(), contamination=0.1)
+    >>> flags = det.fit_predict(X, y_noisy, X_ref=X_ref, y_ref=y_ref)
+    >>> bool((flipped[flags == -1]).mean() > 0.5)
+    True
+    """
+
+    _parameter_constraints = {
+        **MODEL_CONSTRAINTS,
+        "similarity": [StrOptions({"gd", "gc", "if", "tracin"})],
+        "class_based": ["boolean"],
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "n_reference_per_class": [Interval(Integral, 1, None, closed="left"), None],
+        "damping": [Interval(Real, 0, None, closed="left")],
+        "n_checkpoints": [Interval(Integral, 1, None, closed="left")],
+        "prefit": ["boolean"],
+        "chunk_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, estimator=None, *, similarity="gd", class_based=True, contamination=0.1,
+                 n_reference_per_class=None, damping=1e-3, n_checkpoints=5, prefit=False,
+                 chunk_size=65536, n_jobs=None, device=None, dtype=None, random_state=None):
+        self.estimator = estimator
+        self.similarity = similarity
+        self.class_based = class_based
+        self.contamination = contamination
+        self.n_reference_per_class = n_reference_per_class
+        self.damping = damping
+        self.n_checkpoints = n_checkpoints
+        self.prefit = prefit
+        self.chunk_size = chunk_size
+        self.n_jobs = n_jobs
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, X_ref=None, y_ref=None, reference_mask=None):
+        """Fit the model on noisy ``(X, y)`` and summarise the clean reference set.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Possibly wrong labels.
+        X_ref, y_ref : array-like, default=None
+            The small clean reference set.
+        reference_mask : array-like of bool or int, default=None
+            Instead of ``X_ref, y_ref``: rows of ``X`` whose labels are verified.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y)
+        X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
+        return self._fit(X, y, X_ref, y_ref)
+
+    def _fit(self, X, y, X_ref, y_ref):
+        if self.prefit and self.similarity == "tracin":
+            raise ValueError("similarity='tracin' needs the training trajectory: use prefit=False.")
+        rng = check_random_state(self.random_state)
+        self.classes_ = np.unique(np.concatenate([np.unique(y), np.unique(y_ref)]))
+        X_ref, y_ref = self._subsample(X_ref, y_ref, rng)
+        adapter = self.initialize_adapter(X.shape[1], self.classes_,
+                                          clone_estimator=not self.prefit)
+        checkpoints = None
+        if self.prefit:
+            if adapter.classes_ is None:
+                raise ValueError("prefit=True needs an estimator that is already fitted.")
+        elif self.similarity == "tracin":
+            checkpoints = adapter.fit_with_checkpoints(X, y, self.n_checkpoints)
+        else:
+            adapter.fit(X, y)
+        groups = torch.as_tensor(np.searchsorted(self.classes_, y_ref), device=adapter.device)
+        self.reference_counts_ = np.bincount(groups.cpu().numpy(), minlength=len(self.classes_))
+        if self.class_based and np.any(self.reference_counts_ == 0):
+            missing = self.classes_[self.reference_counts_ == 0].tolist()
+            raise ValueError(f"The reference set has no rows of class(es) {missing}; the "
+                             "class-based score needs references for every class.")
+        with self._threads():
+            if checkpoints is None:
+                self._means = [(1.0, None, self._reference_means(X, y, X_ref, y_ref, groups))]
+            else:
+                self._means = []
+                for eta, state in checkpoints:
+                    with adapter.at_checkpoint(state):
+                        M = self._reference_means(X, y, X_ref, y_ref, groups)
+                    self._means.append((eta, state, M))
+            self._set_offset(self._score(X, y))
+        return self
+
+    def _subsample(self, X_ref, y_ref, rng):
+        m = self.n_reference_per_class
+        if m is None:
+            return X_ref, y_ref
+        keep = np.concatenate([
+            rng.permutation(np.flatnonzero(y_ref == c))[:m] for c in np.unique(y_ref)
+        ])
+        keep.sort()
+        return X_ref[keep], y_ref[keep]
+
+    def _reference_means(self, X, y, X_ref, y_ref, groups):
+        adapter = self.adapter_
+        ref = adapter.last_layer_grads(X_ref, y_ref)
+        kind = {"tracin": "gd"}.get(self.similarity, self.similarity)
+        inverse = None
+        if kind == "if":
+            H = last_layer_hessian(adapter, X)
+            inverse = SymmetricInverse(H, method="damped", damping=self.damping)
+        return reference_means(ref, groups, len(self.classes_), kind=kind, inverse=inverse)
+
+    def _threads(self):
+        detector = self
+
+        class _Scope:
+            def __enter__(self):
+                self.saved = torch.get_num_threads()
+                if detector.n_jobs is not None:
+                    torch.set_num_threads(detector.n_jobs)
+
+            def __exit__(self, *exc):
+                torch.set_num_threads(self.saved)
+
+        return _Scope()
+
+    def _score(self, X, y):
+        adapter = self.adapter_
+        kind = {"tracin": "gd"}.get(self.similarity, self.similarity)
+        total = None
+        for eta, state, M in self._means:
+            if state is None:
+                per_class = self._class_scores(X, y, M, kind)
+            else:
+                with adapter.at_checkpoint(state):
+                    per_class = self._class_scores(X, y, M, kind)
+            total = eta * per_class if total is None else total + eta * per_class
+        if self.class_based:
+            return total.min(1).values.cpu().numpy().astype(np.float64)
+        # mean over all references = class means weighted by reference counts
+        w = torch.as_tensor(self.reference_counts_ / self.reference_counts_.sum(),
+                            dtype=total.dtype, device=total.device)
+        return (total @ w).cpu().numpy().astype(np.float64)
+
+    def _class_scores(self, X, y, M, kind):
+        parts = []
+        for s in range(0, len(X), self.chunk_size):
+            grads = self.adapter_.last_layer_grads(X[s : s + self.chunk_size],
+                                                   y[s : s + self.chunk_size])
+            parts.append(score_against_means(grads, M, kind=kind, chunk_size=self.chunk_size))
+        return torch.cat(parts)
+
+    def score_samples(self, X, y):
+        """Class-based influence score of each row; lower = more likely mislabeled.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            The labels to judge.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        y = np.asarray(y)
+        if y.shape != (len(X),):
+            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
+        with self._threads():
+            return self._score(X, y)
+
+
+class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
+    """Model-based error detection with active learning (companion paper, Algorithm 2).
+
+    Trains the model on the clean reference set only, grows that set by
+    asking the ``oracle`` to clean the ``query_size`` rows of highest
+    predictive entropy each round, and keeps the round whose model best
+    detects errors on a corrupted copy of a clean validation set.  A row's
+    score is the log-probability of its given label under that model (the
+    negative loss): lower means more likely mislabeled.
+
+    Read more in the :ref:`User Guide <detection>`.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression, NeuralNetClassifier, torch.nn.Module or None
+        The classifier; ``None`` uses :func:`~skclean.models.default_classifier`.
+    oracle : callable or None, default=None
+        Cleans the queried rows (see :mod:`skclean.oracles`); ``None`` trains
+        on the reference set alone (no active learning).
+    n_rounds : int, default=5
+        Rounds ``T``.
+    epochs_per_round : int, default=7
+        Epochs ``u`` of training per round for networks (convex models are
+        solved to convergence each round).
+    query_size : int, default=100
+        Rows ``r`` cleaned per round.
+    validation_fraction : float, default=0.3
+        Share of the reference rows held out as the detection validation set
+        when ``X_val`` is not given.
+    validation_noise : float, default=0.5
+        Share of validation rows corrupted; the detection accuracy is the share
+        of corrupted rows among that many lowest-scored ones (the paper's p = 50%).
+    contamination : float in (0, 0.5], default=0.1
+        Share of training rows flagged by :meth:`predict`.
+    verbose : int, default=0
+        Show a progress bar over rounds.
+    device, dtype, random_state
+        As in :class:`ClassBasedIFDetector`.
+
+    Attributes
+    ----------
+    estimator_, adapter_, classes_, n_features_in_, offset_
+    best_round_ : int
+        The round whose model is kept.
+    history_ : list of dict
+        Per round: clean-set size, validation detection accuracy, rows queried.
+    cleaned_mask_ : ndarray of bool
+        Rows of ``X`` the oracle cleaned.
+    y_cleaned_ : ndarray
+        ``y`` with the oracle's answers applied.
+    """
+
+    _parameter_constraints = {
+        **MODEL_CONSTRAINTS,
+        "oracle": [callable, None],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "epochs_per_round": [Interval(Integral, 1, None, closed="left")],
+        "query_size": [Interval(Integral, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_noise": [Interval(Real, 0, 1, closed="neither")],
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, estimator=None, *, oracle=None, n_rounds=5, epochs_per_round=7,
+                 query_size=100, validation_fraction=0.3, validation_noise=0.5,
+                 contamination=0.1, verbose=0, device=None, dtype=None, random_state=None):
+        self.estimator = estimator
+        self.oracle = oracle
+        self.n_rounds = n_rounds
+        self.epochs_per_round = epochs_per_round
+        self.query_size = query_size
+        self.validation_fraction = validation_fraction
+        self.validation_noise = validation_noise
+        self.contamination = contamination
+        self.verbose = verbose
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, X_ref=None, y_ref=None, X_val=None, y_val=None, reference_mask=None):
+        """Run the rounds and keep the best detector.
+
+        Parameters
+        ----------
+        X, y : noisy data to score.
+        X_ref, y_ref : the small clean training set (or ``reference_mask``).
+        X_val, y_val : clean validation rows, corrupted internally; by default
+            a ``validation_fraction`` of the reference rows.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y)
+        X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
+        rng = check_random_state(self.random_state)
+        if X_val is None:
+            perm = rng.permutation(len(X_ref))
+            n_val = max(2, int(round(self.validation_fraction * len(X_ref))))
+            X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
+            X_ref, y_ref = X_ref[perm[n_val:]], y_ref[perm[n_val:]]
+        else:
+            X_val = check_array(X_val)
+            y_val = np.asarray(y_val)
+        self.classes_ = np.unique(np.concatenate([y, y_ref, y_val]))
+        y_val_noisy, corrupted = flip_labels(y_val, self.validation_noise, classes=self.classes_,
+                                             random_state=rng)
+        return self._fit(X, y, X_ref, y_ref, X_val, y_val_noisy, corrupted, rng)
+
+    def _fit(self, X, y, X_ref, y_ref, X_val, y_val, corrupted, rng):
+        adapter = self.initialize_adapter(X.shape[1], self.classes_)
+        self.cleaned_mask_ = np.zeros(len(X), dtype=bool)
+        self.y_cleaned_ = y.copy()
+        self.history_ = []
+        best = (-np.inf, None, 0)
+        n_top = max(1, int(corrupted.sum()))
+        for t in tqdm(range(1, self.n_rounds + 1), disable=not self.verbose, desc="rounds"):
+            Xc = np.concatenate([X_ref, X[self.cleaned_mask_]])
+            yc = np.concatenate([y_ref, self.y_cleaned_[self.cleaned_mask_]])
+            if t == 1:
+                adapter.fit(Xc, yc)
+            else:
+                adapter.continue_fit(Xc, yc, epochs=self.epochs_per_round)
+            val_scores = self._log_proba_of(X_val, y_val)
+            accuracy = float(corrupted[np.argsort(val_scores, kind="stable")[:n_top]].mean())
+            if accuracy > best[0]:
+                best = (accuracy, adapter.get_state(), t)
+            queried = self._grow_clean_set(X, y) if t < self.n_rounds else 0
+            self.history_.append({"round": t, "n_clean": len(Xc), "val_accuracy": accuracy,
+                                  "n_queried": queried})
+        self.best_round_ = best[2]
+        adapter.set_state(best[1])
+        self._set_offset(self._log_proba_of(X, y))
+        return self
+
+    def _log_proba_of(self, X, y):
+        P = self.adapter_.predict_proba(X)
+        idx = np.searchsorted(self.classes_, y)
+        return np.log(np.clip(P[np.arange(len(y)), idx], 1e-300, None))
+
+    def _grow_clean_set(self, X, y):
+        if self.oracle is None or self.query_size == 0:
+            return 0
+        pool = np.flatnonzero(~self.cleaned_mask_)
+        if len(pool) == 0:
+            return 0
+        P = self.adapter_.predict_proba(X[pool])
+        entropy = -(P * np.log(np.clip(P, 1e-300, None))).sum(1)
+        pick = pool[np.argsort(-entropy, kind="stable")[: self.query_size]]
+        answers = query_oracle(self.oracle, X[pick], self.y_cleaned_[pick], self.classes_,
+                               role=np.full(len(pick), "candidate"),
+                               predicted=self.adapter_.predict(X[pick]))
+        self.y_cleaned_[pick] = answers
+        self.cleaned_mask_[pick] = True
+        return len(pick)
+
+    def score_samples(self, X, y):
+        """Log-probability of each given label under the kept model; lower = more suspicious."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        y = np.asarray(y)
+        if y.shape != (len(X),):
+            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
+        unknown = ~np.isin(y, self.classes_)
+        if unknown.any():
+            raise ValueError(f"Unknown labels {np.unique(y[unknown]).tolist()}.")
+        return self._log_proba_of(X, y)

@@ -1,0 +1,216 @@
+"""ClassBasedIFDetector / ModelBasedDetector against brute force and their contracts."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from skclean import ClassBasedIFDetector, ModelBasedDetector, SimulatedOracle
+from skclean.datasets import flip_labels, load_dataset
+from skclean.oracles import OracleError
+
+from .conftest import small_net
+
+
+@pytest.fixture(scope="module")
+def noisy_wine():
+    X, X_ref, y, y_ref = load_dataset("wine", test_size=0.3, random_state=0)
+    y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    return X, y_noisy, flipped, X_ref, y_ref, y
+
+
+def _brute_scores(det, X, y, X_ref, y_ref):
+    """Per-pair similarities from autograd per-example gradients, class means, then min."""
+    a = det.adapter_
+    G = a.per_example_grads(X, y).numpy()
+    R = a.per_example_grads(X_ref, y_ref).numpy()
+    if det.similarity == "if":
+        H = a.hessian(X, y).numpy()
+        Minv = np.linalg.inv(H + det.damping * np.eye(len(H)))
+        S = G @ Minv @ R.T
+    elif det.similarity == "gc":
+        S = (G / np.linalg.norm(G, axis=1)[:, None]) @ (R / np.linalg.norm(R, axis=1)[:, None]).T
+    else:
+        S = G @ R.T
+    if not det.class_based:
+        return S.mean(1)
+    return np.min([S[:, y_ref == c].mean(1) for c in det.classes_], axis=0)
+
+
+@pytest.mark.parametrize("similarity", ["gd", "gc", "if"])
+@pytest.mark.parametrize("class_based", [True, False])
+def test_scores_equal_brute_force(noisy_wine, similarity, class_based):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
+                               class_based=class_based).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    np.testing.assert_allclose(det.score_samples(X, y), _brute_scores(det, X, y, X_ref, y_ref),
+                               rtol=1e-8, atol=1e-10)
+
+
+def test_tracin_equals_sum_over_checkpoints(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity="tracin",
+                               n_checkpoints=4).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    per_ckpt = []
+    for eta, state, _ in det._means:
+        with det.adapter_.at_checkpoint(state):
+            G = det.adapter_.per_example_grads(X, y).numpy()
+            R = det.adapter_.per_example_grads(X_ref, y_ref).numpy()
+        per_ckpt.append(eta * np.stack([(G @ R[y_ref == c].T).mean(1) for c in det.classes_], 1))
+    expected = np.sum(per_ckpt, axis=0).min(1)
+    assert len(per_ckpt) >= 3
+    np.testing.assert_allclose(det.score_samples(X, y), expected, rtol=1e-8, atol=1e-10)
+    # the model itself is left at the final parameters
+    np.testing.assert_allclose(det.adapter_.predict_proba(X),
+                               LogisticRegression(max_iter=1000).fit(X, y).predict_proba(X),
+                               atol=1e-8)
+
+
+def test_torch_tracin_and_if(noisy_wine):
+    X, y, flipped, X_ref, y_ref, _ = noisy_wine
+    for sim in ["tracin", "if"]:
+        det = ClassBasedIFDetector(small_net(13, 3, max_epochs=40, lr=1e-2), similarity=sim,
+                                   n_checkpoints=3, random_state=0)
+        s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+        assert roc_auc_score(flipped, -s) > 0.8
+    assert len(det.adapter_.checkpoints_) == 0 or sim == "if"
+
+
+def test_flags_mislabeled_rows_and_sign_convention(noisy_wine):
+    X, y, flipped, X_ref, y_ref, y_true = noisy_wine
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), contamination=0.2)
+    flags = det.fit_predict(X, y, X_ref=X_ref, y_ref=y_ref)
+    assert flipped[flags == -1].mean() > 0.7  # 20% base rate
+    s_noisy = det.score_samples(X, y)
+    s_clean = det.score_samples(X, y_true)
+    assert np.mean(s_clean[flipped] > s_noisy[flipped]) > 0.9  # fixing a label raises its score
+    assert roc_auc_score(flipped, -s_noisy) > 0.9
+
+
+def test_contamination_sets_share_flagged(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    for c in [0.05, 0.1, 0.3]:
+        det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), contamination=c)
+        flags = det.fit_predict(X, y, X_ref=X_ref, y_ref=y_ref)
+        assert abs((flags == -1).mean() - c) <= 1.0 / len(X) + 1e-12
+        np.testing.assert_allclose(det.decision_function(X, y), det.score_samples(X, y) - det.offset_)
+
+
+def test_class_based_beats_plain_on_digits_gd():
+    X, X_ref, y, y_ref = load_dataset("digits", test_size=0.2, random_state=0)
+    y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    auc = {}
+    for cb in (True, False):
+        det = ClassBasedIFDetector(LogisticRegression(max_iter=500), class_based=cb)
+        auc[cb] = roc_auc_score(flipped, -det.fit(X, y_noisy, X_ref=X_ref, y_ref=y_ref)
+                                .score_samples(X, y_noisy))
+    assert auc[True] > auc[False] + 0.1
+
+
+def test_reference_validation(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000))
+    with pytest.raises(ValueError, match="reference set is required"):
+        det.fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        det.fit(X, y, X_ref=X_ref[:, :3], y_ref=y_ref)
+    with pytest.raises(ValueError, match="y_ref must have shape"):
+        det.fit(X, y, X_ref=X_ref, y_ref=y_ref[:-1])
+    with pytest.raises(ValueError, match="no rows of class"):
+        det.fit(X, y, X_ref=X_ref[y_ref != 2], y_ref=y_ref[y_ref != 2])
+    with pytest.raises(ValueError, match="either"):
+        det.fit(X, y, X_ref=X_ref, y_ref=y_ref, reference_mask=np.ones(len(X), bool))
+    with pytest.raises(ValueError, match="NaN"):
+        bad = X_ref.copy()
+        bad[0, 0] = np.nan
+        det.fit(X, y, X_ref=bad, y_ref=y_ref)
+    mask = np.zeros(len(X), bool)
+    mask[::4] = True
+    det.fit(X, y, reference_mask=mask)
+    assert det.reference_counts_.sum() == mask.sum()
+    det.fit(X, y, reference_mask=np.flatnonzero(mask))
+    assert det.reference_counts_.sum() == mask.sum()
+
+
+def test_n_reference_per_class(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), n_reference_per_class=5,
+                               random_state=0).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    np.testing.assert_array_equal(det.reference_counts_, [5, 5, 5])
+
+
+def test_score_samples_input_errors(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    with pytest.raises(ValueError, match="Unknown labels"):
+        det.score_samples(X[:2], np.array([0, 5]))
+    with pytest.raises(ValueError, match="shape"):
+        det.score_samples(X[:2], y[:3])
+    with pytest.raises(ValueError, match="features"):
+        det.score_samples(X[:2, :4], y[:2])
+    with pytest.raises(ValueError):
+        det.score_samples(np.full((2, 13), np.inf), y[:2])
+
+
+def test_prefit_uses_the_given_model(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    lr = LogisticRegression(max_iter=1000).fit(X, y)
+    det = ClassBasedIFDetector(lr, prefit=True).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    assert det.estimator_ is lr
+    ref = ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(X, y, X_ref=X_ref,
+                                                                      y_ref=y_ref)
+    np.testing.assert_allclose(det.score_samples(X, y), ref.score_samples(X, y))
+    with pytest.raises(ValueError, match="already fitted"):
+        ClassBasedIFDetector(LogisticRegression(), prefit=True).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    with pytest.raises(ValueError, match="trajectory"):
+        ClassBasedIFDetector(lr, prefit=True, similarity="tracin").fit(X, y, X_ref=X_ref,
+                                                                        y_ref=y_ref)
+
+
+def test_chunking_and_threads_do_not_change_scores(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    base = ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(X, y, X_ref=X_ref,
+                                                                       y_ref=y_ref)
+    chunked = clone(base).set_params(chunk_size=7, n_jobs=1).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    np.testing.assert_allclose(chunked.score_samples(X, y), base.score_samples(X, y), rtol=1e-12)
+    assert torch.get_num_threads() >= 1
+
+
+def test_invalid_params(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    with pytest.raises(ValueError, match="similarity"):
+        ClassBasedIFDetector(similarity="cosine").fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    with pytest.raises(ValueError, match="contamination"):
+        ClassBasedIFDetector(contamination=0.9).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    with pytest.raises(TypeError, match="can wrap"):
+        ClassBasedIFDetector(estimator="svm").fit(X, y, X_ref=X_ref, y_ref=y_ref)
+
+
+# ---------------------------------------------------------------- model-based detector
+
+
+def test_model_based_detector(noisy_wine):
+    X, y, flipped, X_ref, y_ref, y_true = noisy_wine
+    oracle = SimulatedOracle(X, y_true)
+    det = ModelBasedDetector(LogisticRegression(max_iter=1000), oracle=oracle, n_rounds=3,
+                             query_size=10, random_state=0).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    assert det.cleaned_mask_.sum() == 20 and oracle.n_queries_ == 20
+    np.testing.assert_array_equal(det.y_cleaned_[det.cleaned_mask_], y_true[det.cleaned_mask_])
+    assert [h["n_clean"] for h in det.history_] == [len(X_ref) - round(0.3 * len(X_ref)) + k
+                                                    for k in (0, 10, 20)]
+    s = det.score_samples(X, y)
+    assert roc_auc_score(flipped, -s) > 0.9
+    # score is the log-probability of the given label under the kept model
+    P = det.adapter_.predict_proba(X)
+    np.testing.assert_allclose(s, np.log(P[np.arange(len(y)), y]))
+    assert 1 <= det.best_round_ <= 3
+
+
+def test_model_based_detector_oracle_failure_is_clear(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ModelBasedDetector(LogisticRegression(max_iter=1000), oracle=lambda X, y, **c: y[:1],
+                             n_rounds=2, query_size=5)
+    with pytest.raises(OracleError, match="one label per queried row"):
+        det.fit(X, y, X_ref=X_ref, y_ref=y_ref)
