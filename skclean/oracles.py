@@ -233,7 +233,8 @@ class ConsoleOracle(BaseOracle):
         role = role[i] if role is not None and not isinstance(role, str) else role
         out(f"--- row {i + 1}" + (f" ({role})" if role else "") + " ---")
         names = self.feature_names or [f"x{j}" for j in range(len(x))]
-        shown = ", ".join(f"{n}={v:.4g}" for n, v in list(zip(names, x, strict=False))[: self.max_features])
+        pairs = list(zip(names, x, strict=False))[: self.max_features]
+        shown = ", ".join(f"{n}={v:.4g}" for n, v in pairs)
         more = f" … (+{len(x) - self.max_features})" if len(x) > self.max_features else ""
         out(f"  features: {shown}{more}")
         out(f"  current label: {label}")

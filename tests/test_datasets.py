@@ -45,7 +45,8 @@ def test_flip_labels_uniform_reaches_every_other_class(rng):
 
 def test_flip_labels_custom_mapping_and_errors():
     y = np.array(["a", "b", "c"] * 10)
-    y_noisy, flipped = flip_labels(y, 1.0, kind="structured", mapping={"a": "c", "b": "a", "c": "b"})
+    h = {"a": "c", "b": "a", "c": "b"}
+    y_noisy, flipped = flip_labels(y, 1.0, kind="structured", mapping=h)
     np.testing.assert_array_equal(y_noisy[:3], ["c", "a", "b"])
     with pytest.raises(ValueError, match="rate"):
         flip_labels(y, 2.0)

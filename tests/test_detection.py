@@ -95,7 +95,8 @@ def test_contamination_sets_share_flagged(noisy_wine):
         det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), contamination=c)
         flags = det.fit_predict(X, y, X_ref=X_ref, y_ref=y_ref)
         assert abs((flags == -1).mean() - c) <= 1.0 / len(X) + 1e-12
-        np.testing.assert_allclose(det.decision_function(X, y), det.score_samples(X, y) - det.offset_)
+        np.testing.assert_allclose(det.decision_function(X, y),
+                                   det.score_samples(X, y) - det.offset_)
 
 
 def test_class_based_beats_plain_on_digits_gd():
@@ -143,7 +144,8 @@ def test_n_reference_per_class(noisy_wine):
 
 def test_score_samples_input_errors(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
-    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000))
+    det.fit(X, y, X_ref=X_ref, y_ref=y_ref)
     with pytest.raises(ValueError, match="Unknown labels"):
         det.score_samples(X[:2], np.array([0, 5]))
     with pytest.raises(ValueError, match="shape"):

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from skorch import NeuralNetClassifier
 from sklearn.linear_model import LogisticRegression
+from skorch import NeuralNetClassifier
 from torch import nn
 
 from skclean.influence import top_fisher_from_outputs

@@ -25,7 +25,8 @@ def group_mean_gradients(ref, groups, n_groups, *, normalize=False, eps=1e-12):
     ``groups`` holds integer group ids ``0..n_groups-1`` (e.g. class indices);
     ``normalize=True`` averages unit gradients (for cosine similarity).
     """
-    w = _unit(ref, eps) if normalize else torch.ones(len(ref), dtype=ref.R.dtype, device=ref.R.device)
+    ones = torch.ones(len(ref), dtype=ref.R.dtype, device=ref.R.device)
+    w = _unit(ref, eps) if normalize else ones
     onehot = (groups[:, None] == torch.arange(n_groups, device=groups.device)).to(ref.R.dtype)
     counts = onehot.sum(0)
     if torch.any(counts == 0):

@@ -63,7 +63,8 @@ class LastLayerGrads:
         m = Vs.shape[0]
         Vs = Vs.reshape(m, *self.shape)
         # (n, d') @ (d', m·K) then contract the K residual axis: one GEMM, no n×K·d' tensor.
-        UV = (self.U1 @ Vs.permute(2, 0, 1).reshape(self.shape[1], -1)).reshape(-1, m, self.shape[0])
+        K, d = self.shape
+        UV = (self.U1 @ Vs.permute(2, 0, 1).reshape(d, -1)).reshape(-1, m, K)
         return torch.einsum("nmk,nk->nm", UV, self.R)
 
     def gram(self, other):

@@ -48,7 +48,8 @@ class SmallCNN(nn.Module):
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
         )
         flat = 64 * (side // 2) ** 2
-        self.dense = nn.Sequential(nn.Flatten(), nn.Linear(flat, 64), nn.ReLU(), nn.Dropout(dropout))
+        self.dense = nn.Sequential(nn.Flatten(), nn.Linear(flat, 64), nn.ReLU(),
+                                   nn.Dropout(dropout))
         self.output = nn.Linear(64, n_classes)
 
     def forward(self, X):

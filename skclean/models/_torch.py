@@ -5,9 +5,9 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback
-from sklearn.utils import check_random_state
 from torch import nn
 from torch.func import functional_call
 
