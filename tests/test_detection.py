@@ -216,3 +216,13 @@ def test_model_based_detector_oracle_failure_is_clear(noisy_wine):
                              n_rounds=2, query_size=5)
     with pytest.raises(OracleError, match="one label per queried row"):
         det.fit(X, y, X_ref=X_ref, y_ref=y_ref)
+
+
+def test_prefit_skorch_net(noisy_wine):
+    X, y, flipped, X_ref, y_ref, _ = noisy_wine
+    net = small_net(13, 3, max_epochs=40, lr=1e-2).fit(X.astype(np.float32), y)
+    det = ClassBasedIFDetector(net, prefit=True).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    assert det.estimator_ is net
+    np.testing.assert_allclose(det.adapter_.predict_proba(X), net.predict_proba(
+        X.astype(np.float32)), atol=1e-6)
+    assert roc_auc_score(flipped, -det.score_samples(X, y)) > 0.8

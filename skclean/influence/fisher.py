@@ -20,19 +20,24 @@ from ..models._base import curvature_matvec
 def top_fisher_from_outputs(U1, Z, head):
     """Expected Fisher of the last layer ``[W | b]`` from features and logits.
 
-    ``A_i = diag(D_i) − Q_i Q_i^T`` splits the build into ``K`` weighted
-    ``d' × d'`` Gram blocks on the diagonal and one ``(K·d')²`` Gram of
-    ``Q ⊗ U1``: ``O(n K d'² + n K² d'²)`` flops with no ``n × K × K`` tensor.
+    Block ``(c, c')`` is ``1/n U1^T diag(A[:, c, c']) U1`` with
+    ``A_i = diag(D_i) − Q_i Q_i^T``.  The matrix is symmetric, so only the
+    ``K(K+1)/2`` upper blocks are computed, each one GEMM over the rows:
+    ``O(n K² d'² / 2)`` flops and no ``n × K·d'`` intermediate.
     """
     n, d = U1.shape
     D, Q = head.curvature_terms(Z)
     K = D.shape[1]
-    F = torch.zeros(K, d, K, d, dtype=U1.dtype, device=U1.device)
-    for c in range(K):  # K is the number of classes, not examples
-        F[c, :, c, :] = (U1 * D[:, c : c + 1]).T @ U1
-    if torch.any(Q != 0):
-        QU = (Q[:, :, None] * U1[:, None, :]).reshape(n, K * d)
-        F = F.reshape(K * d, K * d) - QU.T @ QU
+    F = torch.empty(K, d, K, d, dtype=U1.dtype, device=U1.device)
+    for c in range(K):  # K is the number of classes, not of examples
+        for c2 in range(c, K):
+            a = -Q[:, c] * Q[:, c2]
+            if c == c2:
+                a = a + D[:, c]
+            block = (U1 * a[:, None]).T @ U1
+            F[c, :, c2, :] = block
+            if c2 != c:
+                F[c2, :, c, :] = block.T
     return F.reshape(K * d, K * d) / n
 
 

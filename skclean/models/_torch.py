@@ -119,6 +119,19 @@ class TorchAdapter(ModelAdapter):
             torch.manual_seed(seed)
             yield
 
+    def set_classes(self, classes):
+        super().set_classes(classes)
+        if getattr(self.net, "initialized_", False) and self._initial_state is None:
+            # an already-trained net (prefit): its label set is the one declared here
+            self.classes_ = self._given_classes
+            self._init_head(self._linear.out_features)
+            self.n_features = self._first_width()
+        return self
+
+    def _first_width(self):
+        first = next((m for m in self.net.module_.modules() if isinstance(m, nn.Linear)), None)
+        return None if first is None else first.in_features
+
     def _attach(self):
         module = self.net.module_
         self._linear = _last_linear(module)

@@ -1,0 +1,59 @@
+"""
+=====================================================
+Class-based vs plain influence for error detection
+=====================================================
+
+A network trained on digits with 20% of its labels flipped. Each training
+row is scored by the similarity of its last-layer gradient to those of a
+small clean reference set: averaged over all references ("plain"), or per
+class and then minimised over classes ("class-based", Algorithm 2 of
+Nguyen-Duc et al.). The lower the score, the more likely the label is wrong.
+"""
+
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from skclean import ClassBasedIFDetector
+from skclean.datasets import flip_labels, load_dataset
+from skclean.models import default_classifier
+
+X, X_hold, y_true, y_hold = load_dataset("digits", test_size=0.3, random_state=0)
+y, flipped = flip_labels(y_true, 0.2, random_state=0)
+
+# %%
+# 20 clean reference rows per class, from the held-out split.
+rng = np.random.RandomState(0)
+ref = np.concatenate([rng.choice(np.flatnonzero(y_hold == c), 20, replace=False)
+                      for c in range(10)])
+X_ref, y_ref = X_hold[ref], y_hold[ref]
+
+# %%
+# Train the network once and score with both rules (``prefit=True`` reuses it).
+net = default_classifier(64, 10, max_epochs=40, lr=3e-3).fit(X.astype(np.float32), y)
+scores = {}
+for similarity in ["gd", "if"]:
+    for class_based in [False, True]:
+        det = ClassBasedIFDetector(net, similarity=similarity, class_based=class_based,
+                                   prefit=True)
+        s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+        name = f"{similarity.upper()} {'class-based' if class_based else 'plain'}"
+        scores[name] = s
+        top = np.argsort(s)[: len(s) // 5]
+        print(f"{name:16s} ROC AUC {roc_auc_score(flipped, -s):.3f}   "
+              f"flipped among lowest 20%: {flipped[top].mean():.0%}")
+
+# %%
+# Score distributions: flipped rows sit far lower with the class-based rule.
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+for ax, name in zip(axes, ["GD plain", "GD class-based"], strict=True):
+    s = scores[name]
+    bins = np.linspace(np.percentile(s, 0.5), np.percentile(s, 99.5), 40)
+    ax.hist(s[~flipped], bins=bins, alpha=0.7, label="correct label")
+    ax.hist(s[flipped], bins=bins, alpha=0.7, label="flipped label")
+    ax.set_title(name)
+    ax.set_xlabel("score (lower = more suspicious)")
+axes[0].set_ylabel("rows")
+axes[0].legend()
+fig.tight_layout()
+plt.show()
