@@ -45,7 +45,8 @@ def main(argv=None):
           f"P={adapter.n_params()} last-layer parameters, device: {machine(args.device)}")
 
     # refresh (once per model update): factors, Top Fisher, its pseudo-inverse
-    t_factors = median_time(lambda: adapter.last_layer_grads(X, y), args.repeats, device=args.device)
+    t_factors = median_time(lambda: adapter.last_layer_grads(X, y), args.repeats,
+                            device=args.device)
     t_fisher = median_time(lambda: top_fisher(adapter, X), args.repeats, device=args.device)
     F = top_fisher(adapter, X)
     t_pinv = median_time(lambda: SymmetricInverse(F), 3, device=args.device)

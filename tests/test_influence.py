@@ -74,6 +74,11 @@ def test_symmetric_inverse(rng):
     v = torch.as_tensor(rng.randn(6))
     np.testing.assert_allclose(SymmetricInverse(M)(v), np.linalg.pinv(M.numpy()) @ v.numpy(),
                                atol=1e-10)
+    # eigenvalues below sqrt(eps)·λ_max count as zero
+    Q, _ = np.linalg.qr(rng.randn(6, 6))
+    N = torch.as_tensor(Q @ np.diag([1.0, 0.5, 1e-9, 1e-12, 0, 0]) @ Q.T)
+    np.testing.assert_allclose(SymmetricInverse(N)(v),
+                               Q[:, :2] @ np.diag([1.0, 2.0]) @ Q[:, :2].T @ v.numpy(), atol=1e-6)
     damped = SymmetricInverse(M, method="damped", damping=0.1)
     np.testing.assert_allclose(damped(v), np.linalg.solve(M.numpy() + 0.1 * np.eye(6), v.numpy()),
                                atol=1e-10)

@@ -8,7 +8,13 @@ from torch import nn
 
 from ._base import LastLayerGrads, ModelAdapter
 from ._heads import SigmoidHead, SoftmaxHead
-from ._networks import MLP, SmallCNN, default_classifier
+from ._networks import (
+    MLP,
+    SmallCNN,
+    StopAtTrainAccuracy,
+    default_classifier,
+    train_accuracy_stop,
+)
 from ._sklearn import LogisticRegressionAdapter
 from ._torch import TorchAdapter, wrap_module
 
@@ -21,8 +27,10 @@ __all__ = [
     "SmallCNN",
     "SigmoidHead",
     "SoftmaxHead",
+    "StopAtTrainAccuracy",
     "default_classifier",
     "make_adapter",
+    "train_accuracy_stop",
     "wrap_module",
 ]
 

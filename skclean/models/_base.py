@@ -168,7 +168,9 @@ class ModelAdapter(ABC):
         return len(self.classes_)
 
     def to_tensor(self, X):
-        return torch.as_tensor(np.asarray(X), dtype=self.dtype, device=self.device)
+        # np.require copies read-only inputs (e.g. memmaps), which torch cannot wrap
+        X = np.require(np.asarray(X), requirements="W")
+        return torch.as_tensor(X, dtype=self.dtype, device=self.device)
 
     def encode(self, y):
         """Map labels (or probabilistic targets) to a tensor of class indices / probabilities."""

@@ -1,0 +1,284 @@
+"""CincerCleaner: Eq. 12 against brute force, Algorithm 1 semantics, rollback."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skclean import CincerCleaner, SimulatedOracle
+from skclean.datasets import flip_labels, load_dataset
+from skclean.oracles import OracleError
+
+from .conftest import small_net
+
+
+@pytest.fixture(scope="module")
+def stream():
+    X, X_test, y, y_test = load_dataset("breast", random_state=0)
+    y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    return X, y, y_noisy, flipped
+
+
+def _lr():
+    return LogisticRegression(max_iter=1000)
+
+
+def _first_suspicious(c, X, y):
+    mu = -c.score_samples(X, y)
+    return int(np.flatnonzero(mu >= c.threshold)[0])
+
+
+def _expected_fisher(adapter, X, which):
+    P = torch.as_tensor(adapter.predict_proba(X), dtype=adapter.dtype)
+    F = 0
+    for j, label in enumerate(adapter.classes_):
+        G = adapter.per_example_grads(X, np.full(len(X), label), which=which)
+        F = F + (G * P[:, j : j + 1]).T @ G
+    return (F / len(X)).numpy()
+
+
+@pytest.mark.parametrize("strategy", ["top_fisher", "practical_fisher", "full_fisher"])
+def test_counterexample_is_brute_force_argmax_of_eq12(stream, strategy):
+    X, y, y_noisy, _ = stream
+    est = _lr() if strategy != "full_fisher" else small_net(30, 2, max_epochs=20)
+    c = CincerCleaner(est, counterexample=strategy, dtype="float64", random_state=0)
+    c.fit(X[:120], y_noisy[:120])
+    a = c.adapter_
+    which = "all" if strategy == "full_fisher" else "last"
+    G = a.per_example_grads(c.X_, c.y_, which=which).numpy()  # autograd, one row each
+    M = np.eye(G.shape[1]) if strategy == "practical_fisher" else np.linalg.pinv(
+        _expected_fisher(a, c.X_, which), rcond=np.finfo(np.float64).eps ** 0.5, hermitian=True)
+    checked = 0
+    for t in range(150, 300):
+        x, yt = X[t], y_noisy[t]
+        pred = c.predict(x[None])[0]
+        if pred == yt:  # only suspicious rows get counter-examples (their gradient is not ~0)
+            continue
+        g_t = a.per_example_grads(x[None], [yt], which=which).numpy()[0]
+        scores = -(G @ M @ g_t)
+        cand = np.flatnonzero(c.y_ == pred)
+        expected = cand[np.argmax(scores[cand])]
+        assert c.rank_counterexamples(x, yt)[0] == expected
+        ranked = c.rank_counterexamples(x, yt, k=5)
+        np.testing.assert_array_equal(ranked, cand[np.argsort(-scores[cand], kind="stable")][:5])
+        checked += 1
+    assert checked >= 10
+
+
+def test_influence_strategy_follows_exact_inverse_hessian(stream):
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(LogisticRegression(C=0.1, max_iter=1000), counterexample="influence",
+                      lissa_depth=3000, lissa_scale=20.0, lissa_batch_size=120, random_state=0)
+    c.fit(X[:120], y_noisy[:120])
+    a = c.adapter_
+    Hinv = np.linalg.inv(a.hessian(c.X_, c.y_).numpy())
+    G = a.per_example_grads(c.X_, c.y_).numpy()
+    x, yt = X[130], 1 - y_noisy[130]
+    pred = c.predict(x[None])[0]
+    g_t = a.per_example_grads(x[None], [yt]).numpy()[0]
+    cand = np.flatnonzero(c.y_ == pred)
+    expected = cand[np.argsort(-(-(G @ Hinv @ g_t))[cand], kind="stable")]
+    assert c.rank_counterexamples(x, yt)[0] == expected[0]
+    np.testing.assert_array_equal(c.rank_counterexamples(x, yt, k=5), expected[:5])
+
+
+def test_algorithm_1_with_counterexamples(stream):
+    X, y, y_noisy, flipped = stream
+    calls = []
+    truth = SimulatedOracle(X, y)
+
+    def oracle(Xq, yq, **ctx):
+        calls.append((len(Xq), list(ctx["role"])))
+        return truth(Xq, yq)
+
+    c = CincerCleaner(_lr(), oracle=oracle, random_state=0).fit(X[:100], y_noisy[:100])
+    c.partial_fit(X[100:200], y_noisy[100:200])
+    assert len(c.X_) == 200 and c.n_seen_ == 100
+    assert c.n_queries_ == len(calls) == len(c.history_) > 0
+    assert all(n == 2 and roles == ["suspicious", "counterexample"] for n, roles in calls)
+    # every queried label is now the truth; every unqueried stream row is as given
+    queried = {100 + h["position"] for h in c.history_}
+    for h in c.history_:
+        assert c.y_[100 + h["position"]] == y[100 + h["position"]]
+    untouched = [i for i in range(100, 200) if i not in queried]
+    np.testing.assert_array_equal(c.y_[[i for i in untouched]], y_noisy[untouched])
+    # the counter-example got its true label, and it was pertinent (label = prediction)
+    for h in c.history_:
+        assert h["counterexample_label"] == h["predicted"]
+        assert h["counterexample_answer"] == y[h["counterexample"]]
+    report = c.cleaning_report()
+    assert len(report) == c.n_queries_
+    assert int(report["cleaned_suspicious"].sum() + report["cleaned_counterexample"].sum()) \
+        == c.n_cleaned_
+    # margins below the threshold were never queried
+    assert all(h["margin"] >= c.threshold for h in c.history_)
+
+
+def test_no_counterexample_asks_only_about_the_suspicious_row(stream):
+    X, y, y_noisy, _ = stream
+    sizes = []
+    truth = SimulatedOracle(X, y)
+
+    def oracle(Xq, yq, **ctx):
+        sizes.append(len(Xq))
+        assert list(ctx["role"]) == ["suspicious"]
+        return truth(Xq, yq)
+
+    c = CincerCleaner(_lr(), oracle=oracle, counterexample=None).fit(X[:100], y_noisy[:100])
+    y_before = c.y_.copy()
+    c.partial_fit(X[100:160], y_noisy[100:160])
+    assert set(sizes) == {1}
+    np.testing.assert_array_equal(c.y_[:100], y_before)  # the past is never cleaned
+    assert all(h["counterexample"] is None for h in c.history_)
+    with pytest.raises(ValueError, match="ranks no"):
+        c.rank_counterexamples(X[0], y[0])
+
+
+def test_drop_ce_semantics(stream):
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(_lr(), counterexample="drop").fit(X[:100], y_noisy[:100])
+    t = 100 + _first_suspicious(c, X[100:], y_noisy[100:])
+    x, yt = X[t], y_noisy[t]
+    k = c.rank_counterexamples(x, yt)[0]  # Top Fisher choice
+    dropped_row = c.X_[k].copy()
+    # the oracle keeps the suspicious label: z_k is dropped from the data
+    c.set_params(oracle=lambda Xq, yq, **ctx: yq)
+    n = len(c.X_)
+    c.partial_fit(x[None], [yt])
+    assert len(c.X_) == n  # one dropped, one added
+    assert not any(np.array_equal(r, dropped_row) for r in c.X_)
+    assert c.history_[-1]["dropped"] and c.history_[-1]["counterexample"] == k
+    # the oracle relabels it: nothing is dropped
+    c2 = CincerCleaner(_lr(), counterexample="drop").fit(X[:100], y_noisy[:100])
+    c2.set_params(oracle=lambda Xq, yq, **ctx: 1 - yq)
+    c2.partial_fit(x[None], [yt])
+    assert len(c2.X_) == 101 and not c2.history_[-1]["dropped"]
+    assert c2.y_[-1] == 1 - yt
+
+
+def test_pertinence_and_distance_restrictions(stream):
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(_lr()).fit(X[:150], y_noisy[:150])
+    x, yt = X[160], y_noisy[160]
+    pred = c.predict(x[None])[0]
+    ranked = c.rank_counterexamples(x, yt)
+    assert set(ranked) == set(np.flatnonzero(c.y_ == pred))
+    c.set_params(pertinent=False)
+    assert set(c.rank_counterexamples(x, yt)) == set(range(150))
+    d = np.linalg.norm(c.X_ - x, axis=1)
+    c.set_params(pertinent=True, n_neighbors=10)
+    near = c.rank_counterexamples(x, yt)
+    pert = np.flatnonzero(c.y_ == pred)
+    np.testing.assert_array_equal(np.sort(near), np.sort(pert[np.argsort(d[pert])[:10]]))
+    r = np.median(d)
+    c.set_params(n_neighbors=None, radius=r)
+    assert set(c.rank_counterexamples(x, yt)) == set(pert[d[pert] <= r])
+    c.set_params(radius=None, counterexample="nearest")
+    assert c.rank_counterexamples(x, yt)[0] == pert[np.argmin(d[pert])]
+
+
+@pytest.mark.parametrize("fault", ["raises", "shape", "label"])
+def test_oracle_fault_rolls_back(stream, fault):
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(_lr(), oracle=SimulatedOracle(X, y)).fit(X[:100], y_noisy[:100])
+    t = 100 + _first_suspicious(c, X[100:], y_noisy[100:])
+    c.partial_fit(X[100:t], y_noisy[100:t])  # the rows before the failing query
+    snap = (c.X_.copy(), c.y_.copy(), list(c.history_), c.n_queries_, c.n_seen_,
+            c.predict_proba(X))
+    bad = {
+        "raises": lambda Xq, yq, **k: (_ for _ in ()).throw(RuntimeError("gone")),
+        "shape": lambda Xq, yq, **k: yq[:1],
+        "label": lambda Xq, yq, **k: np.full(len(yq), 7),
+    }[fault]
+    c.set_params(oracle=bad)
+    with pytest.raises(OracleError):
+        c.partial_fit(X[t : t + 5], y_noisy[t : t + 5])
+    np.testing.assert_array_equal(c.X_, snap[0])
+    np.testing.assert_array_equal(c.y_, snap[1])
+    assert c.history_ == snap[2] and c.n_queries_ == snap[3] and c.n_seen_ == snap[4]
+    np.testing.assert_allclose(c.predict_proba(X), snap[5])
+
+
+def test_keyboard_interrupt_keeps_answered_queries(stream):
+    X, y, y_noisy, _ = stream
+    truth = SimulatedOracle(X, y)
+    answered = []
+
+    def oracle(Xq, yq, **ctx):
+        if len(answered) == 2:
+            raise KeyboardInterrupt
+        answered.append(1)
+        return truth(Xq, yq)
+
+    c = CincerCleaner(_lr(), oracle=oracle).fit(X[:100], y_noisy[:100])
+    with pytest.raises(KeyboardInterrupt):
+        c.partial_fit(X[100:300], y_noisy[100:300])
+    assert c.n_queries_ == 2 and len(c.history_) == 2
+    assert len(c.X_) == 100 + c.n_seen_
+    for h in c.history_:
+        assert c.y_[100 + h["position"]] == y[100 + h["position"]]
+
+
+def test_input_validation_before_any_change(stream):
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(_lr(), oracle=SimulatedOracle(X, y)).fit(X[:100], y_noisy[:100])
+    n = len(c.X_)
+    with pytest.raises(ValueError, match="Unknown labels"):
+        c.partial_fit(X[100:110], np.r_[y_noisy[100:109], 5])
+    bad = X[100:110].copy()
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        c.partial_fit(bad, y_noisy[100:110])
+    with pytest.raises(ValueError, match="features"):
+        c.partial_fit(X[100:110, :5], y_noisy[100:110])
+    assert len(c.X_) == n and c.n_seen_ == 0
+    with pytest.raises(ValueError, match="oracle"):
+        CincerCleaner(_lr()).fit(X[:50], y[:50]).partial_fit(X[50:60], y[50:60])
+
+
+def test_score_samples_is_negative_margin(stream):
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(_lr()).fit(X[:100], y_noisy[:100])
+    P = c.predict_proba(X)
+    np.testing.assert_allclose(c.score_samples(X, y), P[np.arange(len(y)), y] - P.max(1))
+    assert np.all(c.score_samples(X, y) <= 0)
+
+
+def test_deterministic_with_random_state(stream):
+    X, y, y_noisy, _ = stream
+    runs = []
+    for _ in range(2):
+        c = CincerCleaner(small_net(30, 2, max_epochs=10), oracle=SimulatedOracle(X, y),
+                          refit_epochs=2, random_state=7)
+        c.fit(X[:60], y_noisy[:60]).partial_fit(X[60:90], y_noisy[60:90])
+        runs.append(c)
+    assert [h["counterexample"] for h in runs[0].history_] == \
+        [h["counterexample"] for h in runs[1].history_]
+    np.testing.assert_allclose(runs[0].predict_proba(X), runs[1].predict_proba(X), atol=1e-6)
+
+
+def test_scratch_refit_retrains_from_initial_weights(stream):
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(small_net(30, 2, max_epochs=5), oracle=SimulatedOracle(X, y),
+                      refit="scratch", random_state=0).fit(X[:60], y_noisy[:60])
+    init = {k: v.clone() for k, v in c.adapter_._initial_state.items()}
+    c.partial_fit(X[60:65], y_noisy[60:65])
+    for k, v in c.adapter_._initial_state.items():
+        np.testing.assert_array_equal(v, init[k])
+    assert len(c.adapter_.net.history) == 5  # a full schedule, not a continuation
+
+
+def test_pipeline_clone_and_default_network(stream):
+    X, y, y_noisy, _ = stream
+    pipe = make_pipeline(StandardScaler(), CincerCleaner(_lr()))
+    pipe.fit(X[:100], y_noisy[:100])
+    assert pipe.score(X[100:], y[100:]) > 0.8
+    c = CincerCleaner(_lr(), threshold=0.3, counterexample="nearest")
+    c2 = clone(c)
+    assert c2.get_params()["threshold"] == 0.3 and c2.get_params()["counterexample"] == "nearest"
+    net = CincerCleaner(random_state=0).fit(X[:60].astype(np.float32), y_noisy[:60])
+    assert net.predict(X[:5]).shape == (5,)
+    assert type(net.estimator_).__name__ == "NeuralNetClassifier"
