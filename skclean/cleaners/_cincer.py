@@ -25,8 +25,9 @@ from ..influence import (
     full_fisher,
     lissa,
     minibatch_hvp,
-    top_fisher,
+    top_fisher_from_outputs,
 )
+from ..models import LastLayerGrads
 from ..oracles import query_oracle
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, records_table
 
@@ -323,7 +324,7 @@ class CincerCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
         return record
 
     def _refit(self):
-        self._cache = {}
+        self._cache = {}  # every cached quantity belongs to the model being replaced
         if self.refit == "scratch":
             self.adapter_.fit(self.X_, self.y_)
         else:
@@ -362,7 +363,9 @@ class CincerCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
             g_t = a.last_layer_grads(xq, yq).materialize()[0]
             if strategy != "practical_fisher":
                 g_t = self._inverse("top")(g_t)
-            s = a.last_layer_grads(self.X_[cand], self.y_[cand]).dot(g_t)
+            U1, Z = self._train_outputs()
+            grads = LastLayerGrads(U1[cand], a.head.residual(Z[cand], a.encode(self.y_[cand])))
+            s = grads.dot(g_t)
         elif strategy == "full_fisher":
             g_t = self._inverse("full")(a.per_example_grads(xq, yq, which="all")[0])
             s = a.per_example_grads(self.X_[cand], self.y_[cand], which="all") @ g_t
@@ -379,10 +382,21 @@ class CincerCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
                 s = a.per_example_grads(self.X_[cand], self.y_[cand], which="all") @ v
         return cand, (-s).detach().cpu().numpy().astype(np.float64)
 
+    def _train_outputs(self):
+        """Features (with bias column) and logits of ``X_``: one forward pass per model."""
+        if "outputs" not in self._cache:
+            U, Z = self.adapter_.last_layer_outputs(self.X_)
+            self._cache["outputs"] = (self.adapter_._augment(U), Z)
+        return self._cache["outputs"]
+
     def _inverse(self, which):
         """The (pseudo-)inverse Fisher over the current training set, cached per model."""
         if which not in self._cache:
-            F = (top_fisher if which == "top" else full_fisher)(self.adapter_, self.X_)
+            if which == "top":
+                U1, Z = self._train_outputs()
+                F = top_fisher_from_outputs(U1, Z, self.adapter_.head)
+            else:
+                F = full_fisher(self.adapter_, self.X_)
             if self.fisher_damping > 0:
                 inv = SymmetricInverse(F, method="damped", damping=self.fisher_damping)
             else:

@@ -4,7 +4,6 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from ..models._base import curvature_matvec
 from .fisher import SymmetricInverse, top_fisher_from_outputs
 
 
@@ -93,8 +92,8 @@ def minibatch_hvp(adapter, X, y, *, batch_size=64, which="last", random_state=No
     """A ``(v, step) -> H_batch v`` sampler over random mini-batches, for :func:`lissa`.
 
     Each mini-batch's Hessian includes the full L2 term of the objective, so
-    its expectation is the Hessian of the whole training objective.  For the
-    last layer the features are computed once and batches index into them.
+    its expectation is the Hessian of the whole training objective.  The
+    forward setup is done once; every step only indexes a batch.
     """
     rng = check_random_state(random_state)
     X = np.asarray(X)
@@ -103,18 +102,11 @@ def minibatch_hvp(adapter, X, y, *, batch_size=64, which="last", random_state=No
     if batch_size >= n:
         full = adapter.hvp_fn(X, y, which=which)
         return lambda v, step: full(v)
-    if which == "last":
-        U1, D, Q = adapter.curvature_pieces(X)
-        reg = adapter.l2 * adapter.last_layer_l2_mask()
-
-        def hvp(v, step):
-            idx = torch.as_tensor(rng.choice(n, batch_size, replace=False), device=U1.device)
-            return curvature_matvec(U1[idx], D[idx], Q[idx], v) / batch_size + reg * v
-
-        return hvp
+    batch = adapter.batch_hvp_fn(X, y, which=which)
+    device = adapter.device
 
     def hvp(v, step):
-        idx = rng.choice(n, batch_size, replace=False)
-        return adapter.hvp(v, X[idx], y[idx], which=which)
+        idx = torch.as_tensor(rng.choice(n, batch_size, replace=False), device=device)
+        return batch(v, idx)
 
     return hvp

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.func import grad, hessian, jvp, vmap
+from torch.func import grad, hessian, vmap
 
 from ._heads import make_head
 
@@ -89,6 +89,18 @@ def curvature_matvec(U1, D, Q, v, weights=None):
     if weights is not None:
         AS = AS * weights[:, None]
     return (AS.T @ U1).reshape(v.shape)
+
+
+def _hvp_autograd(J, theta, v):
+    """``∇²J(θ) v`` by double backward (reverse-over-reverse).
+
+    In eager mode this is about three times faster than ``torch.func``'s
+    forward-over-reverse ``jvp(grad(J))`` for the small networks skclean
+    wraps, with the same result.
+    """
+    th = theta.detach().requires_grad_(True)
+    (g,) = torch.autograd.grad(J(th), th, create_graph=True)
+    return torch.autograd.grad(g @ v, th)[0]
 
 
 class ModelAdapter(ABC):
@@ -340,8 +352,33 @@ class ModelAdapter(ABC):
             n = U1.shape[0]
             return lambda v: curvature_matvec(U1, D, Q, v.to(self.dtype), w) / n + reg * v
         theta, J = self.objective(X, y, sample_weight, which)
-        gJ = grad(J)
-        return lambda v: jvp(gJ, (theta,), (v.to(self.dtype),))[1]
+        return lambda v: _hvp_autograd(J, theta, v.to(self.dtype))
+
+    def batch_hvp_fn(self, X, y, which="last"):
+        """``(v, idx) -> H_idx v``: Hessian-vector products over row subsets.
+
+        The forward setup (features for ``"last"``, the functional view for
+        ``"all"``) is done once, so stochastic solvers such as LiSSA only pay
+        for the product itself at every step.  ``H_idx`` includes the full L2
+        term, so its expectation over random subsets is the Hessian.
+        """
+        if which == "last":
+            U1, D, Q = self.curvature_pieces(X)
+            reg = self.l2 * self.last_layer_l2_mask()
+            return lambda v, idx: curvature_matvec(U1[idx], D[idx], Q[idx], v) / len(idx) + reg * v
+        theta, f, mask, rows = self._functional(which, X)
+        t = self.encode(y)
+        head, l2 = self.head, self.l2
+
+        def hvp(v, idx):
+            r, ti = rows[idx], t[idx]
+
+            def J(th):
+                return head.loss(f(th, r), ti).mean() + 0.5 * l2 * ((mask * th) ** 2).sum()
+
+            return _hvp_autograd(J, theta, v.to(self.dtype))
+
+        return hvp
 
     def hessian(self, X, y, sample_weight=None, which="last"):
         """The explicit ``(P, P)`` Hessian of the training objective (small models)."""

@@ -191,14 +191,9 @@ class TorchAdapter(ModelAdapter):
 
     def _check_logits(self, X):
         """Fail early if the last nn.Linear does not produce the model's logits."""
-        U, Z = self.last_layer_outputs(X)
-        module = self.net.module_
-        was_training = module.training
-        module.eval()
+        U, Z = self.last_layer_outputs(X)  # leaves the module in eval mode
         with torch.no_grad():
-            out = module(self.to_tensor(X))
-        module.train(was_training)
-        with torch.no_grad():
+            out = self.net.module_(self.to_tensor(X))
             p_model = out if self._outputs_proba else torch.softmax(out, 1)
         if not torch.allclose(self.head.proba(Z), p_model, atol=1e-4, rtol=1e-3):
             raise ValueError(
@@ -209,8 +204,10 @@ class TorchAdapter(ModelAdapter):
     # ------------------------------------------------------------------ forward
     def last_layer_outputs(self, X):
         module = self.net.module_
-        was_training = module.training
-        module.eval()
+        if module.training:
+            # left in eval mode: skorch switches to train mode at every epoch itself,
+            # and toggling a module tree costs more than a small forward pass
+            module.eval()
         store = []
         handle = self._linear.register_forward_hook(lambda m, i, o: store.append((i[0], o)))
         try:
@@ -220,7 +217,6 @@ class TorchAdapter(ModelAdapter):
                     module(Xt[s : s + _CHUNK])
         finally:
             handle.remove()
-            module.train(was_training)
         U = torch.cat([u.reshape(u.shape[0], -1) for u, _ in store])
         Z = torch.cat([z for _, z in store])
         return U, Z
@@ -231,10 +227,13 @@ class TorchAdapter(ModelAdapter):
     def _param_items(self):
         return [(n, p, True) for n, p in self.net.module_.named_parameters() if p.requires_grad]
 
+    def _functional(self, which, X):
+        # dropout off, batch-norm statistics frozen: influence is taken at θ
+        self.net.module_.eval()
+        return super()._functional(which, X)
+
     def _functional_logits(self, params, X):
-        module = self.net.module_
-        module.eval()  # dropout off, batch-norm statistics frozen: influence is taken at θ
-        out = functional_call(module, params, (X,))
+        out = functional_call(self.net.module_, params, (X,))
         # log-softmax outputs are valid logits (softmax is shift-invariant).
         return torch.log(out) if self._outputs_proba else out
 
