@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skclean import CincerCleaner, ClassBasedIFDetector, ModelBasedDetector
+from skclean import ChefCleaner, CincerCleaner, ClassBasedIFDetector, ModelBasedDetector
 
 
 def _first_rows_per_class(y, k=2):
@@ -50,7 +50,8 @@ EXPECTED_FAILURES = {
 }
 
 
-# CincerCleaner is a classifier whose fit() is the bootstrap: only score_samples differs.
+# The cleaners are classifiers (fit() trains and, for CHEF, runs the rounds): only
+# score_samples(X, y), which judges given labels, differs.
 CINCER_EXPECTED_FAILURES = {
     "check_methods_subset_invariance": "score_samples(X, y) judges the given labels",
     "check_methods_sample_order_invariance": "score_samples(X, y) judges the given labels",
@@ -63,7 +64,7 @@ def keep_every_label(X, y, **context):
 
 
 def _expected(estimator):
-    if isinstance(estimator, CincerCleaner):
+    if isinstance(estimator, CincerCleaner | ChefCleaner):
         return CINCER_EXPECTED_FAILURES
     return EXPECTED_FAILURES
 
@@ -74,6 +75,8 @@ def _expected(estimator):
         SelfReferencedIFDetector(LogisticRegression(max_iter=200), similarity="if"),
         SelfReferencedModelDetector(LogisticRegression(max_iter=200), n_rounds=2),
         CincerCleaner(LogisticRegression(max_iter=200), oracle=keep_every_label),
+        ChefCleaner(LogisticRegression(max_iter=200), label_source="suggested", budget=2,
+                    batch_size=1),
     ],
     expected_failed_checks=_expected,
 )
@@ -81,7 +84,8 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("cls", [ClassBasedIFDetector, ModelBasedDetector, CincerCleaner])
+@pytest.mark.parametrize(
+    "cls", [ClassBasedIFDetector, ModelBasedDetector, CincerCleaner, ChefCleaner])
 def test_init_only_stores_parameters(cls):
     est = cls(estimator="anything")  # no validation before fit
     assert est.get_params()["estimator"] == "anything"

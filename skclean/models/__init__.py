@@ -16,6 +16,7 @@ from ._networks import (
     train_accuracy_stop,
 )
 from ._sklearn import LogisticRegressionAdapter
+from ._softmax import SoftmaxRegression, soft_targets
 from ._torch import TorchAdapter, wrap_module
 
 __all__ = [
@@ -27,10 +28,12 @@ __all__ = [
     "SmallCNN",
     "SigmoidHead",
     "SoftmaxHead",
+    "SoftmaxRegression",
     "StopAtTrainAccuracy",
     "default_classifier",
     "make_adapter",
     "train_accuracy_stop",
+    "soft_targets",
     "wrap_module",
 ]
 
@@ -69,7 +72,7 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
     **kwargs
         Passed to the adapter (e.g. ``checkpoint_every`` for torch models).
     """
-    if isinstance(estimator, LogisticRegression):
+    if isinstance(estimator, LogisticRegression | SoftmaxRegression):
         est = clone(estimator) if clone_estimator else estimator
         adapter = LogisticRegressionAdapter(
             est, device=device or "cpu", dtype=resolve_dtype(dtype or "float64")

@@ -1,4 +1,5 @@
-"""Adapter for scikit-learn's ``LogisticRegression`` (binary and multinomial)."""
+"""Adapter for linear softmax models: scikit-learn's ``LogisticRegression``
+(binary and multinomial) and skclean's SGD-trained ``SoftmaxRegression``."""
 
 import warnings
 
@@ -10,6 +11,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import ModelAdapter
+from ._softmax import SoftmaxRegression
+
+
+def _expand_soft(X, Y, sample_weight, classes):
+    """Rows with probabilistic labels as C weighted hard-label copies.
+
+    ``Σ_c p_c ℓ(x, c)`` is the soft-label cross-entropy, so a solver for
+    weighted hard labels minimises exactly the soft-label objective.
+    """
+    n, C = Y.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    W = (w[:, None] * Y).ravel()
+    keep = W > 0
+    return np.repeat(X, C, axis=0)[keep], np.tile(classes, n)[keep], W[keep]
 
 
 class LogisticRegressionAdapter(ModelAdapter):
@@ -26,7 +41,7 @@ class LogisticRegressionAdapter(ModelAdapter):
     penalise_bias = False
 
     def __init__(self, estimator, *, device="cpu", dtype=torch.float64):
-        if not isinstance(estimator, LogisticRegression):
+        if not isinstance(estimator, LogisticRegression | SoftmaxRegression):
             raise TypeError(f"Expected a LogisticRegression, got {type(estimator).__name__}.")
         self.estimator = estimator
         self.device = torch.device(device)
@@ -40,6 +55,8 @@ class LogisticRegressionAdapter(ModelAdapter):
 
     def _check_supported(self):
         est = self.estimator
+        if isinstance(est, SoftmaxRegression):
+            return
         penalty = est.get_params().get("penalty", "deprecated")
         if penalty not in ("deprecated", "l2", None) or (est.l1_ratio or 0) > 0:
             raise ValueError(
@@ -56,27 +73,51 @@ class LogisticRegressionAdapter(ModelAdapter):
         est = self.estimator
         self.classes_ = est.classes_
         self.n_features = est.coef_.shape[1]
-        self.has_bias = bool(est.fit_intercept)
-        no_penalty = est.get_params().get("penalty") is None or not np.isfinite(est.C)
+        self.has_bias = bool(getattr(est, "fit_intercept", True))
         if n_rows is not None:
             self.n_fit_ = n_rows
-        n = getattr(self, "n_fit_", None)
-        self.l2 = 0.0 if (no_penalty or n is None) else 1.0 / (est.C * n)
+        if isinstance(est, SoftmaxRegression):
+            self.l2 = float(est.alpha)  # its objective is the mean loss + alpha/2 ‖W‖²
+        else:
+            no_penalty = est.get_params().get("penalty") is None or not np.isfinite(est.C)
+            n = getattr(self, "n_fit_", None)
+            self.l2 = 0.0 if (no_penalty or n is None) else 1.0 / (est.C * n)
         self._W = torch.as_tensor(est.coef_, dtype=self.dtype, device=self.device)
         b = est.intercept_ if self.has_bias else np.zeros(est.coef_.shape[0])
         self._b = torch.as_tensor(np.asarray(b, dtype=float), dtype=self.dtype, device=self.device)
         self._init_head(est.coef_.shape[0])
 
     def fit(self, X, y, sample_weight=None):
+        """Fit on hard labels, or on probabilistic labels ``(n, C)`` (columns: ``classes_``)."""
         self._check_supported()
-        self.estimator.fit(X, y, sample_weight=sample_weight)
+        y = np.asarray(y)
+        X = np.asarray(X)
+        if y.ndim == 2 and isinstance(self.estimator, LogisticRegression):
+            classes = self._given_classes if getattr(self, "_given_classes", None) is not None \
+                else np.arange(y.shape[1])
+            self.estimator.fit(*_expand_soft(X, y, sample_weight, classes))
+        else:
+            if y.ndim == 2 and getattr(self, "_given_classes", None) is not None:
+                self.estimator.set_params(classes=self._given_classes)
+            self.estimator.fit(X, y, sample_weight=sample_weight)
         self._sync(n_rows=len(X))
+        return self
+
+    def deltagrad_update(self, X, y_new, w_new, changed, y_old, w_old, **kwargs):
+        """DeltaGrad-L update of a :class:`SoftmaxRegression` (see its method)."""
+        if not isinstance(self.estimator, SoftmaxRegression):
+            raise TypeError("DeltaGrad-L needs the SGD-trained SoftmaxRegression model.")
+        self.estimator.deltagrad_update(X, y_new, w_new, changed, y_old=y_old,
+                                        sample_weight_old=w_old, **kwargs)
+        self._sync(n_rows=None)
         return self
 
     def continue_fit(self, X, y, sample_weight=None, epochs=None):
         """Warm-start the solver from the current coefficients (``epochs`` is unused:
         the convex problem is solved to convergence)."""
-        if self.classes_ is None or not np.array_equal(np.unique(y), self.classes_):
+        hard = np.asarray(y).ndim == 1
+        if (self.classes_ is None or isinstance(self.estimator, SoftmaxRegression)
+                or (hard and not np.array_equal(np.unique(y), self.classes_))):
             return self.fit(X, y, sample_weight)
         warm = self.estimator.warm_start
         self.estimator.set_params(warm_start=True)

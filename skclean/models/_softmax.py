@@ -1,0 +1,241 @@
+"""Softmax regression trained by mini-batch SGD, with DeltaGrad-L updates.
+
+CHEF (Wu et al., PVLDB 2021) updates its model after a round of label
+cleaning with DeltaGrad-L: it replays the cached SGD trajectory with the
+changed rows' gradients corrected, computing the full mini-batch gradient
+exactly only during a burn-in of ``j0`` iterations and every ``T0``
+iterations, and approximating it in between with an L-BFGS model of the
+mini-batch Hessian built from the last ``m0`` exact steps.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+def soft_targets(y, classes):
+    """Hard labels (n,) -> one-hot (n, C); probabilistic (n, C) pass through."""
+    y = np.asarray(y)
+    if y.ndim == 2:
+        return y.astype(np.float64)
+    return (y[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
+
+
+def _lbfgs_product(S, Y, v):
+    """``B v`` with ``B`` the compact L-BFGS Hessian model of pairs ``(S, Y)``.
+
+    Byrd, Nocedal & Schnabel (1994): ``B = σI − [σS Y] M⁻¹ [σSᵀ; Yᵀ]`` with
+    ``M = [[σSᵀS, L], [Lᵀ, −D]]``, ``L`` the strictly lower part of ``SᵀY``,
+    ``D`` its diagonal and ``σ = yᵀy / sᵀy`` of the newest pair.
+    """
+    sy = S.T @ Y  # (m, m)
+    sigma = (Y[:, -1] @ Y[:, -1]) / sy[-1, -1]
+    L = torch.tril(sy, diagonal=-1)
+    D = torch.diag(torch.diagonal(sy))
+    M = torch.cat([torch.cat([sigma * (S.T @ S), L], 1), torch.cat([L.T, -D], 1)], 0)
+    Q = torch.cat([sigma * S, Y], 1)  # (P, 2m)
+    return sigma * v - Q @ torch.linalg.solve(M, Q.T @ v)
+
+
+class SoftmaxRegression(ClassifierMixin, BaseEstimator):
+    """Multinomial logistic regression trained by mini-batch SGD, on hard or soft labels.
+
+    Minimises ``1/n Σ_i s_i CE(t_i, softmax(W x_i + b)) + alpha/2 ‖W‖²``
+    (bias unpenalised) with plain mini-batch SGD.  The batches are drawn
+    from ``random_state``, and the trajectory (parameters and mini-batch
+    gradients at every iteration) is kept when ``keep_trajectory=True``, so
+    :meth:`deltagrad_update` can replay it after labels change.
+
+    Parameters
+    ----------
+    alpha : float, default=1e-3
+        L2 strength (strong convexity, as CHEF assumes).
+    learning_rate : float, default=0.1
+    n_epochs : int, default=100
+    batch_size : int, default=256
+    keep_trajectory : bool, default=True
+        Keep ``2 · iterations · P`` floats for DeltaGrad-L.
+    classes : array-like or None, default=None
+        Label set; needed for probabilistic targets (column order).
+    random_state : int, RandomState or None, default=0
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_classes, n_features)
+    intercept_ : ndarray of shape (n_classes,)
+    classes_ : ndarray
+    n_iter_ : int
+        SGD iterations run.
+    trajectory_memory_ : int
+        Floats kept for DeltaGrad-L.
+    """
+
+    _parameter_constraints = {
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "n_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "keep_trajectory": ["boolean"],
+        "classes": ["array-like", None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, alpha=1e-3, learning_rate=0.1, n_epochs=100, batch_size=256,
+                 keep_trajectory=True, classes=None, random_state=0):
+        self.alpha = alpha
+        self.learning_rate = learning_rate
+        self.n_epochs = n_epochs
+        self.batch_size = batch_size
+        self.keep_trajectory = keep_trajectory
+        self.classes = classes
+        self.random_state = random_state
+
+    # -------------------------------------------------------------- pieces shared by fit and update
+    def _batches(self, n):
+        rng = check_random_state(self.random_state)
+        out = []
+        for _ in range(self.n_epochs):
+            perm = rng.permutation(n)
+            out.extend(perm[s : s + self.batch_size] for s in range(0, n, self.batch_size))
+        return out
+
+    def _batch_grad(self, theta, X1, T, w, idx):
+        """Mean weighted CE gradient over rows ``idx`` (data term only), flat ``[W | b]``."""
+        C = T.shape[1]
+        Wb = theta.reshape(C, -1)
+        Xb = X1[idx]
+        P = torch.softmax(Xb @ Wb.T, dim=1)
+        R = (P - T[idx]) * w[idx, None]
+        return (R.T @ Xb).reshape(-1) / len(idx)
+
+    def _reg(self, theta, C):
+        m = torch.ones(C, theta.numel() // C, dtype=theta.dtype)
+        m[:, -1] = 0
+        return self.alpha * m.reshape(-1) * theta
+
+    def _prepare(self, X, y, sample_weight):
+        T = torch.as_tensor(soft_targets(y, self.classes_))
+        X1 = torch.as_tensor(np.hstack([X, np.ones((len(X), 1))]))
+        w = torch.ones(len(X), dtype=torch.float64) if sample_weight is None else \
+            torch.as_tensor(np.asarray(sample_weight, dtype=np.float64))
+        return X1, T, w
+
+    def _set_params(self, theta):
+        Wb = theta.reshape(len(self.classes_), -1).numpy()
+        self.coef_ = Wb[:, :-1].copy()
+        self.intercept_ = Wb[:, -1].copy()
+
+    # -------------------------------------------------------------- public API
+    def fit(self, X, y, sample_weight=None):
+        """Train by mini-batch SGD; ``y`` is hard labels or ``(n, C)`` probabilities."""
+        self._validate_params()
+        y = np.asarray(y)
+        X = validate_data(self, X, dtype=np.float64)
+        if y.ndim == 2:
+            if self.classes is None:
+                raise ValueError("Probabilistic targets need `classes` (their column order).")
+            self.classes_ = np.asarray(self.classes)
+            if y.shape != (len(X), len(self.classes_)):
+                raise ValueError(f"y must have shape ({len(X)}, {len(self.classes_)}).")
+        else:
+            self.classes_ = np.unique(y) if self.classes is None else np.asarray(self.classes)
+        X1, T, w = self._prepare(X, y, sample_weight)
+        C = T.shape[1]
+        theta = torch.zeros(C * X1.shape[1], dtype=torch.float64)
+        self._batches_ = self._batches(len(X))
+        params, grads = [], []
+        for idx in self._batches_:
+            g = self._batch_grad(theta, X1, T, w, torch.as_tensor(idx))
+            if self.keep_trajectory:
+                params.append(theta)
+                grads.append(g)
+            theta = theta - self.learning_rate * (g + self._reg(theta, C))
+        self.n_iter_ = len(self._batches_)
+        self._trajectory = (params, grads) if self.keep_trajectory else None
+        self.trajectory_memory_ = 2 * len(params) * theta.numel()
+        self._set_params(theta)
+        return self
+
+    def deltagrad_update(self, X, y_new, sample_weight_new, changed, *, y_old=None,
+                         sample_weight_old=None, j0=10, T0=20, m0=2):
+        """Update after the rows ``changed`` got new targets and weights (DeltaGrad-L).
+
+        Replays the cached trajectory with the same mini-batches.  At every
+        iteration the batch gradient at the new parameters is
+        ``g_old(w_t) + B_t (w'_t − w_t)`` plus the exact correction for the
+        changed rows in the batch (old target and weight out, new in); the
+        first ``j0`` iterations and every ``T0``-th are computed exactly and
+        feed the L-BFGS model ``B_t`` (last ``m0`` pairs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n, d)
+            The training rows (unchanged).
+        y_new, sample_weight_new : new targets and weights of every row.
+        changed : array-like of int
+            Rows whose target or weight changed.
+        y_old, sample_weight_old : targets and weights the trajectory was trained with.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self)
+        if self._trajectory is None:
+            raise ValueError("deltagrad_update needs keep_trajectory=True at fit.")
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X1, T_new, w_new = self._prepare(X, y_new, sample_weight_new)
+        _, T_old, w_old = self._prepare(X, y_old, sample_weight_old)
+        C = T_new.shape[1]
+        changed_mask = np.zeros(len(X), dtype=bool)
+        changed_mask[np.asarray(changed, dtype=int)] = True
+        params, grads = self._trajectory
+        theta = params[0].clone()
+        S, Yd = [], []
+        new_params, new_grads = [], []
+        for t, idx in enumerate(self._batches_):
+            idx_t = torch.as_tensor(idx)
+            hit = idx[changed_mask[idx]]
+            exact = t < j0 or (t - j0) % T0 == 0 or len(S) == 0
+            if exact:
+                g = self._batch_grad(theta, X1, T_new, w_new, idx_t)
+                # the pair compares the *old* batch objective at both points
+                g_old_at_new = self._batch_grad(theta, X1, T_old, w_old, idx_t)
+                s, yv = theta - params[t], g_old_at_new - grads[t]
+                if float(s @ yv) > 1e-12:
+                    S.append(s)
+                    Yd.append(yv)
+                    S, Yd = S[-m0:], Yd[-m0:]
+            else:
+                Sm, Ym = torch.stack(S, 1), torch.stack(Yd, 1)
+                g = grads[t] + _lbfgs_product(Sm, Ym, theta - params[t])
+                if len(hit):
+                    h = torch.as_tensor(hit)
+                    # exact swap for the changed rows: Σ (w'∇ℓ(t') − w∇ℓ(t)) / |B|
+                    g = g + (self._batch_grad(theta, X1, T_new, w_new, h)
+                             - self._batch_grad(theta, X1, T_old, w_old, h)) * len(hit) / len(idx)
+            new_params.append(theta)
+            new_grads.append(g)
+            theta = theta - self.learning_rate * (g + self._reg(theta, C))
+        self._trajectory = (new_params, new_grads)
+        self._set_params(theta)
+        return self
+
+    def decision_function(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return X @ self.coef_.T + self.intercept_
+
+    def predict_proba(self, X):
+        Z = self.decision_function(X)
+        Z = Z - Z.max(1, keepdims=True)
+        E = np.exp(Z)
+        return E / E.sum(1, keepdims=True)
+
+    def predict(self, X):
+        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
