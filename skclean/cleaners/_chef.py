@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d,
 from tqdm.auto import tqdm
 
 from ..influence import SymmetricInverse, cg_solve, last_layer_hessian
-from ..models import SoftmaxRegression, SoftmaxHead, soft_targets
+from ..models import SoftmaxHead, SoftmaxRegression, soft_targets
 from ..oracles import query_oracle
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, records_table
 
@@ -420,8 +420,10 @@ class ChefCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
         c = self._incremental
         a = self.adapter_
         idx = torch.as_tensor(unc, device=c["U1"].device)
-        A = c["U1"][idx] @ V.T  # (n, K): one GEMM, no forward pass through the model
-        center = -(A[:, None, :] * c["R0"][idx]).sum(2)  # (n, C)
+        # one GEMM over the cached features (no forward pass), then index the small result
+        A = (c["U1"] @ V.T)[idx]
+        center = torch.einsum("nk,nck->nc", A, c["R0"][idx])
+        center = -center
         if fresh:
             return self._top(unc, center.cpu().numpy(), b) + (len(unc),)
         dW = float((a.last_layer_params() - c["W0"]).norm())

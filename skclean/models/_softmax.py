@@ -26,6 +26,22 @@ def soft_targets(y, classes):
     return (y[:, None] == np.asarray(classes)[None, :]).astype(np.float64)
 
 
+def _lbfgs_max_eigenvalue(S, Y):
+    """Largest eigenvalue of the compact L-BFGS matrix ``B`` (see :func:`_lbfgs_product`).
+
+    ``B = σI − Q M⁻¹ Qᵀ`` differs from ``σI`` only on ``span(Q)``; with
+    ``Q = U R`` its spectrum there is that of ``σI − R M⁻¹ Rᵀ`` (2m × 2m).
+    """
+    sy = S.T @ Y
+    sigma = (Y[:, -1] @ Y[:, -1]) / sy[-1, -1]
+    L = torch.tril(sy, diagonal=-1)
+    D = torch.diag(torch.diagonal(sy))
+    M = torch.cat([torch.cat([sigma * (S.T @ S), L], 1), torch.cat([L.T, -D], 1)], 0)
+    _, R = torch.linalg.qr(torch.cat([sigma * S, Y], 1))
+    inner = sigma * torch.eye(len(R), dtype=S.dtype) - R @ torch.linalg.solve(M, R.T)
+    return float(max(sigma, torch.linalg.eigvalsh((inner + inner.T) / 2).max()))
+
+
 def _lbfgs_product(S, Y, v):
     """``B v`` with ``B`` the compact L-BFGS Hessian model of pairs ``(S, Y)``.
 
@@ -113,6 +129,14 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         R = (P - T[idx]) * w[idx, None]
         return (R.T @ Xb).reshape(-1) / len(idx)
 
+    def _swap(self, theta, X1, T_new, w_new, T_old, w_old, hit, batch_len):
+        """Exact gradient change from the changed rows of a batch: Σ (w'∇ℓ(t') − w∇ℓ(t)) / |B|."""
+        if len(hit) == 0:
+            return torch.zeros_like(theta)
+        h = torch.as_tensor(hit)
+        return (self._batch_grad(theta, X1, T_new, w_new, h)
+                - self._batch_grad(theta, X1, T_old, w_old, h)) * len(hit) / batch_len
+
     def _reg(self, theta, C):
         m = torch.ones(C, theta.numel() // C, dtype=theta.dtype)
         m[:, -1] = 0
@@ -170,7 +194,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         ``g_old(w_t) + B_t (w'_t − w_t)`` plus the exact correction for the
         changed rows in the batch (old target and weight out, new in); the
         first ``j0`` iterations and every ``T0``-th are computed exactly and
-        feed the L-BFGS model ``B_t`` (last ``m0`` pairs).
+        feed the L-BFGS model ``B_t`` (last ``m0`` pairs).  Approximate steps
+        are only taken while ``learning_rate · λ_max(B_t) < 1``; otherwise the
+        step is computed exactly (``deltagrad_exact_steps_`` counts them), so
+        an over-curved model cannot make the replay diverge.
 
         Parameters
         ----------
@@ -198,27 +225,33 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         theta = params[0].clone()
         S, Yd = [], []
         new_params, new_grads = [], []
+        stable = False  # whether lr · λ_max(B) keeps the replayed error dynamics contracting
+        self.deltagrad_exact_steps_ = 0
         for t, idx in enumerate(self._batches_):
             idx_t = torch.as_tensor(idx)
             hit = idx[changed_mask[idx]]
-            exact = t < j0 or (t - j0) % T0 == 0 or len(S) == 0
+            exact = t < j0 or (t - j0) % T0 == 0 or not stable
             if exact:
-                g = self._batch_grad(theta, X1, T_new, w_new, idx_t)
-                # the pair compares the *old* batch objective at both points
+                self.deltagrad_exact_steps_ += 1
+                # the pair compares the *old* batch objective at both points; the new batch
+                # gradient differs from it only on the changed rows
                 g_old_at_new = self._batch_grad(theta, X1, T_old, w_old, idx_t)
+                g = g_old_at_new + self._swap(theta, X1, T_new, w_new, T_old, w_old, hit,
+                                              len(idx))
                 s, yv = theta - params[t], g_old_at_new - grads[t]
                 if float(s @ yv) > 1e-12:
                     S.append(s)
                     Yd.append(yv)
                     S, Yd = S[-m0:], Yd[-m0:]
+                    # Secant pairs from different mini-batches can overstate curvature; an
+                    # approximate step with lr·λ_max(B) ≥ 2 would amplify the error at every
+                    # iteration, so such a model is not used until newer pairs replace it.
+                    lam = _lbfgs_max_eigenvalue(torch.stack(S, 1), torch.stack(Yd, 1))
+                    stable = self.learning_rate * (lam + self.alpha) < 1.0
             else:
                 Sm, Ym = torch.stack(S, 1), torch.stack(Yd, 1)
                 g = grads[t] + _lbfgs_product(Sm, Ym, theta - params[t])
-                if len(hit):
-                    h = torch.as_tensor(hit)
-                    # exact swap for the changed rows: Σ (w'∇ℓ(t') − w∇ℓ(t)) / |B|
-                    g = g + (self._batch_grad(theta, X1, T_new, w_new, h)
-                             - self._batch_grad(theta, X1, T_old, w_old, h)) * len(hit) / len(idx)
+                g = g + self._swap(theta, X1, T_new, w_new, T_old, w_old, hit, len(idx))
             new_params.append(theta)
             new_grads.append(g)
             theta = theta - self.learning_rate * (g + self._reg(theta, C))
