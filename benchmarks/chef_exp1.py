@@ -77,8 +77,8 @@ def main(argv=None):
     p.add_argument("--seeds", type=int, default=3)
     args = p.parse_args(argv)
     for name in args.datasets:
-        rows = [["uncleaned", f"{np.mean([uncleaned(name, s) for s in range(args.seeds)]):.3f}",
-                 "", ""]]
+        base = np.mean([uncleaned(name, s) for s in range(args.seeds)])
+        rows = [["uncleaned", f"{base:.3f}", "", ""]]
         for method in METHODS:
             cells = [method]
             agree_all = []

@@ -59,7 +59,7 @@ def main(argv=None):
                    zip(res["full"][0].history_, res["incremental"][0].history_, strict=True))
         rows = []
         # round 1 of the incremental run is its initialisation round; later rounds prune
-        for s, (c, solve, rank, n_exact) in res.items():
+        for s, (_, solve, rank, n_exact) in res.items():
             later = slice(1, None)
             rows.append([s, f"{np.median(solve[later]):.2f}", f"{np.median(rank[later]):.3f}",
                          f"{np.median(solve[later] + rank[later]):.2f}",

@@ -54,7 +54,8 @@ def main(argv=None):
         c.fit(X, y_noisy)
         fitted[name] = c
         t = np.median([h["time_update"] for h in c.history_])
-        rows.append([name, f"{t:.3f}", f"{f1_score(y_test, c.predict(X_test), average='macro'):.4f}",
+        f1 = f1_score(y_test, c.predict(X_test), average="macro")
+        rows.append([name, f"{t:.3f}", f"{f1:.4f}",
                      f"{c.deltagrad_memory_ * 8 / 2**20:.0f}" if c.deltagrad_memory_ else "-"])
     base = float(rows[1][1])
     for r in rows[:2]:
