@@ -92,7 +92,8 @@ def main(argv=None):
             rows.append(cells)
         n = len(setup(name, 0)[0])
         print_table(f"{name}: weighted test F1 after cleaning {budget_for(n)} of {n} rows, "
-                    f"{args.seeds} seeds (mean ± std)", ["method", "b=100", "b=10", "suggestions = truth"], rows)
+                    f"{args.seeds} seeds (mean ± std)",
+                    ["method", "b=100", "b=10", "suggestions = truth"], rows)
 
 
 if __name__ == "__main__":
