@@ -40,7 +40,8 @@ intersphinx_timeout = 5
 sphinx_gallery_conf = {
     "examples_dirs": ["../examples"],
     "gallery_dirs": ["auto_examples"],
-    "subsection_order": ["../examples/detection", "../examples/influence"],
+    "subsection_order": ["../examples/cleaning", "../examples/detection",
+                         "../examples/influence"],
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
     "remove_config_comments": True,
@@ -60,6 +61,9 @@ exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
 def _skip_metadata_routing(app, what, name, obj, skip, options):
     # scikit-learn's generated set_*_request methods cite sklearn's own glossary.
     if name == "get_metadata_routing" or (name.startswith("set_") and name.endswith("_request")):
+        return True
+    # ClassifierMixin.score's docstring links into scikit-learn's own user guide
+    if getattr(obj, "__qualname__", "").startswith("ClassifierMixin."):
         return True
     return skip
 
