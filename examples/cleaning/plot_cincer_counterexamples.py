@@ -12,7 +12,6 @@ asks the annotator about both.
 """
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from skclean import CincerCleaner, SimulatedOracle

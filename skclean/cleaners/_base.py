@@ -2,6 +2,7 @@
 
 import numpy as np
 from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..models import default_classifier, make_adapter
 
@@ -50,6 +51,34 @@ class AdapterMixin:
     def estimator_(self):
         """The fitted clone of ``estimator`` (scikit-learn model or skorch net)."""
         return self.adapter_.model
+
+
+def check_judged(estimator, X, y):
+    """Validate rows and the labels a fitted estimator is asked to judge (score_samples)."""
+    check_is_fitted(estimator)
+    X = validate_data(estimator, X, reset=False)
+    y = np.asarray(y)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
+    unknown = ~np.isin(y, estimator.classes_)
+    if unknown.any():
+        raise ValueError(f"Unknown labels {np.unique(y[unknown]).tolist()}; "
+                         f"classes are {estimator.classes_.tolist()}.")
+    return X, y
+
+
+class ModelDelegateMixin:
+    """``predict_proba`` and ``predict`` of the wrapped model, for the cleaners."""
+
+    def predict_proba(self, X):
+        """Class probabilities of the current model."""
+        check_is_fitted(self)
+        return self.adapter_.predict_proba(validate_data(self, X, reset=False))
+
+    def predict(self, X):
+        """Labels predicted by the current model."""
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
 
 def records_table(records):

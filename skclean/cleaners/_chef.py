@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from ..influence import SymmetricInverse, cg_solve, last_layer_hessian
 from ..models import SoftmaxHead, SoftmaxRegression, soft_targets
 from ..oracles import query_oracle
-from ._base import MODEL_CONSTRAINTS, AdapterMixin, records_table
+from ._base import MODEL_CONSTRAINTS, AdapterMixin, ModelDelegateMixin, records_table
 
 
 def check_label_matrix(y, n_classes=None):
@@ -43,7 +43,7 @@ def check_label_matrix(y, n_classes=None):
     return Y
 
 
-class ChefCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
+class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimator):
     """Budgeted, influence-guided label cleaning with suggested labels (CHEF).
 
     Read more in the :ref:`User Guide <chef>`.
@@ -438,16 +438,6 @@ class ChefCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
         return self._top(cand, I, b) + (len(cand),)
 
     # ------------------------------------------------------------------ estimator API
-    def predict_proba(self, X):
-        """Class probabilities of the current model."""
-        check_is_fitted(self)
-        return self.adapter_.predict_proba(validate_data(self, X, reset=False))
-
-    def predict(self, X):
-        """Labels predicted by the current model."""
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
     def score_samples(self, X, y):
         """Best INFL value of each row as an uncleaned row labelled ``y``.
 

@@ -29,13 +29,19 @@ from ..influence import (
 )
 from ..models import LastLayerGrads
 from ..oracles import query_oracle
-from ._base import MODEL_CONSTRAINTS, AdapterMixin, records_table
+from ._base import (
+    MODEL_CONSTRAINTS,
+    AdapterMixin,
+    ModelDelegateMixin,
+    check_judged,
+    records_table,
+)
 
 COUNTEREXAMPLES = ("top_fisher", "practical_fisher", "full_fisher", "influence", "nearest",
                    "random", "drop")
 
 
-class CincerCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
+class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimator):
     """Sequential label cleaning with influence-based counter-examples (CINCER).
 
     :meth:`fit` trains the model on a bootstrap set; :meth:`partial_fit`
@@ -430,17 +436,7 @@ class CincerCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
         order = cand[np.argsort(-scores, kind="stable")]
         return order if k is None else order[:k]
 
-    # ------------------------------------------------------------------ delegation
-    def predict_proba(self, X):
-        """Class probabilities of the current model."""
-        check_is_fitted(self)
-        return self.adapter_.predict_proba(validate_data(self, X, reset=False))
-
-    def predict(self, X):
-        """Labels predicted by the current model."""
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
+    # ------------------------------------------------------------------ scores
     def score_samples(self, X, y):
         """Negative margin ``−μ = P(y|x) − P(ŷ|x)``: lower = more suspicious.
 
@@ -448,13 +444,7 @@ class CincerCleaner(AdapterMixin, ClassifierMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
-        if not np.all(np.isin(y, self.classes_)):
-            raise ValueError("y has unknown labels.")
+        X, y = check_judged(self, X, y)
         return -self._margin(X, y)[0]
 
     # ------------------------------------------------------------------ records

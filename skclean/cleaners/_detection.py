@@ -15,7 +15,7 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, validate_data
 from tqdm.auto import tqdm
 
 from ..datasets import flip_labels
@@ -26,7 +26,7 @@ from ..influence import (
     score_against_means,
 )
 from ..oracles import query_oracle
-from ._base import MODEL_CONSTRAINTS, AdapterMixin
+from ._base import MODEL_CONSTRAINTS, AdapterMixin, check_judged
 
 
 class _DetectorMixin:
@@ -314,11 +314,7 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         -------
         ndarray of shape (n_samples,)
         """
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
+        X, y = check_judged(self, X, y)
         with self._threads():
             return self._score(X, y)
 
@@ -483,12 +479,5 @@ class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
 
     def score_samples(self, X, y):
         """Log-probability of each given label under the kept model; lower = more suspicious."""
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
-        unknown = ~np.isin(y, self.classes_)
-        if unknown.any():
-            raise ValueError(f"Unknown labels {np.unique(y[unknown]).tolist()}.")
+        X, y = check_judged(self, X, y)
         return self._log_proba_of(X, y)

@@ -57,6 +57,13 @@ class SmallCNN(nn.Module):
         return self.output(self.dense(self.conv(X.reshape(-1, 1, self.side, self.side))))
 
 
+def skorch_defaults(*, device="cpu", max_epochs=100, lr=1e-3, batch_size=64):
+    """skorch settings of CINCER's protocol: logits + cross-entropy, Adam, every row trained on."""
+    return dict(criterion=nn.CrossEntropyLoss, optimizer=torch.optim.Adam, lr=lr,
+                max_epochs=max_epochs, batch_size=batch_size, train_split=None, verbose=0,
+                device=device)
+
+
 class StopAtTrainAccuracy(Callback):
     """Stop training once the epoch's training accuracy reaches ``threshold``.
 
@@ -94,16 +101,7 @@ def default_classifier(n_features, n_classes, *, hidden=(64, 32), dropout=0.2, d
     """
     if stop_at_train_accuracy is not None:
         net_kwargs.setdefault("callbacks", train_accuracy_stop(stop_at_train_accuracy))
-    params = dict(
-        criterion=nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=lr,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        train_split=None,
-        verbose=0,
-        device=device,
-    )
+    params = skorch_defaults(device=device, max_epochs=max_epochs, lr=lr, batch_size=batch_size)
     params.update(net_kwargs)
     return NeuralNetClassifier(
         MLP,

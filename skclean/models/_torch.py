@@ -12,6 +12,7 @@ from torch import nn
 from torch.func import functional_call
 
 from ._base import _CHUNK, ModelAdapter
+from ._networks import skorch_defaults
 
 
 def _last_linear(module):
@@ -29,14 +30,7 @@ def wrap_module(module, *, device="cpu", max_epochs=100, lr=1e-3, batch_size=64)
     """
     return NeuralNetClassifier(
         module=copy.deepcopy(module),
-        criterion=nn.CrossEntropyLoss,
-        optimizer=torch.optim.Adam,
-        lr=lr,
-        max_epochs=max_epochs,
-        batch_size=batch_size,
-        train_split=None,
-        verbose=0,
-        device=device,
+        **skorch_defaults(device=device, max_epochs=max_epochs, lr=lr, batch_size=batch_size),
     )
 
 
