@@ -201,3 +201,31 @@ def test_update_policies_reach_similar_models(wine, update):
         # round's approximate trajectory): after four rounds DeltaGrad-L is still far closer
         # to retraining than the stale model, and within 25% of it
         assert rel["dg"] < 0.25 and rel["dg"] < 0.5 * rel["stale"]
+
+
+def test_networks_train_on_weighted_soft_labels(wine):
+    """Torch models: INFL on the last layer, weighted soft-label training, warm-start update."""
+    import torch
+
+    from skclean.models._torch import WeightedSoftCrossEntropy
+
+    from .conftest import small_net
+
+    logits = torch.randn(5, 3, generator=torch.Generator().manual_seed(0))
+    T = torch.softmax(torch.randn(5, 3, generator=torch.Generator().manual_seed(1)), 1)
+    w = torch.tensor([0.8, 1.0, 0.8, 0.8, 1.0])
+    expected = (w * -(T * torch.log_softmax(logits, 1)).sum(1)).mean()
+    packed = torch.cat([T, w[:, None]], 1)
+    assert torch.allclose(WeightedSoftCrossEntropy()(logits, packed), expected)
+
+    X, y, y_noisy, _, X_val, y_val = wine
+    c = ChefCleaner(small_net(13, 3, max_epochs=10, lr=1e-2), oracle=SimulatedOracle(X, y),
+                    budget=10, batch_size=5, random_state=0).fit(X, y_noisy, X_val=X_val,
+                                                                  y_val=y_val)
+    assert c.n_cleaned_ == 10 and len(c.history_) == 2
+    rows = np.concatenate([h["rows"] for h in c.history_])
+    np.testing.assert_array_equal(c.classes_[c.y_[rows].argmax(1)], y[rows])
+    assert c.score_samples(X[:5], y_noisy[:5]).shape == (5,)
+    with pytest.raises(ValueError, match="SoftmaxRegression"):
+        ChefCleaner(small_net(13, 3), label_source="suggested", update="deltagrad").fit(
+            X, y_noisy, X_val=X_val, y_val=y_val)

@@ -50,10 +50,13 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
 
     Parameters
     ----------
-    estimator : LogisticRegression, SoftmaxRegression or None
-        A strongly convex linear softmax model, as CHEF assumes.  ``None``:
+    estimator : LogisticRegression, SoftmaxRegression, NeuralNetClassifier, nn.Module or None
+        CHEF assumes a strongly convex linear softmax model.  ``None``:
         ``LogisticRegression(C=1.0)`` (``update`` "warm_start"/"retrain") or
         :class:`~skclean.models.SoftmaxRegression` (``update="deltagrad"``).
+        Networks are accepted too: INFL then works on the last layer (its
+        Hessian given the penultimate features), and ``update`` is
+        ``"warm_start"`` (a few more epochs) or ``"retrain"``.
     oracle : callable or None
         Answers ``oracle(X_rows, y_current, suggested=..., role=...)``; a
         :class:`~skclean.MajorityVoteOracle` of annotators for INFL (one).

@@ -7,12 +7,12 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 from skorch import NeuralNetClassifier
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, EpochScoring
 from torch import nn
 from torch.func import functional_call
 
 from ._base import _CHUNK, ModelAdapter
-from ._networks import skorch_defaults
+from ._networks import StopAtTrainAccuracy, skorch_defaults
 
 
 def _last_linear(module):
@@ -32,6 +32,18 @@ def wrap_module(module, *, device="cpu", max_epochs=100, lr=1e-3, batch_size=64)
         module=copy.deepcopy(module),
         **skorch_defaults(device=device, max_epochs=max_epochs, lr=lr, batch_size=batch_size),
     )
+
+
+class WeightedSoftCrossEntropy(nn.Module):
+    """Cross-entropy on soft targets with per-row weights, packed as ``[T | w]``.
+
+    Lets a skorch net train on CHEF's objective (Eq. 1): probabilistic labels,
+    uncleaned rows weighted by γ, mean over rows.
+    """
+
+    def forward(self, logits, packed):
+        T, w = packed[:, :-1], packed[:, -1]
+        return (w * -(T * torch.log_softmax(logits, dim=1)).sum(1)).mean()
 
 
 class _Checkpointer(Callback):
@@ -139,11 +151,10 @@ class TorchAdapter(ModelAdapter):
         return Xn, yi
 
     def _train(self, X, y, sample_weight, epochs):
-        if sample_weight is not None and not np.allclose(sample_weight, sample_weight[0]):
-            raise ValueError(
-                "Per-row sample_weight is only supported for LogisticRegression models; "
-                "torch models train with equal weights."
-            )
+        y = np.asarray(y)
+        weighted = sample_weight is not None and not np.allclose(sample_weight, sample_weight[0])
+        if y.ndim == 2 or weighted:
+            return self._train_weighted(X, y, sample_weight, epochs)
         Xn, yi = self._xy(X, y)
         self.checkpoints_ = []
         callbacks = []
@@ -159,9 +170,42 @@ class TorchAdapter(ModelAdapter):
         self.n_fit_ = len(Xn)
         return self
 
+    def _train_weighted(self, X, y, sample_weight, epochs):
+        """Train on soft targets and/or row weights through a packed-target criterion.
+
+        The net's criterion is swapped for :class:`WeightedSoftCrossEntropy`
+        for this call only (its prediction path is unchanged).
+        """
+        if self._outputs_proba:
+            raise ValueError("Soft or weighted training needs a module that returns logits "
+                             "(criterion=CrossEntropyLoss).")
+        np_dtype = torch.empty((), dtype=self.dtype).numpy().dtype
+        T = self.encode(y).cpu().numpy()
+        if T.ndim == 1:
+            T = (T[:, None] == np.arange(len(self.classes_))[None]).astype(np_dtype)
+        w = np.ones(len(T)) if sample_weight is None else np.asarray(sample_weight)
+        packed = np.hstack([T, w[:, None]]).astype(np_dtype)
+        net = self.net
+        saved, saved_cbs = net.criterion_, net.callbacks_
+        net.criterion_ = WeightedSoftCrossEntropy()
+        # scoring callbacks (e.g. train accuracy) cannot read packed targets: bypassed here
+        net.callbacks_ = [(n, cb) for n, cb in saved_cbs
+                          if not isinstance(cb, EpochScoring | StopAtTrainAccuracy)]
+        try:
+            with self._seeded():
+                net.fit_loop(np.asarray(X, dtype=np_dtype), packed, epochs=epochs)
+        except KeyboardInterrupt:  # skorch's early-stop signal inside fit_loop
+            pass
+        finally:
+            net.criterion_, net.callbacks_ = saved, saved_cbs
+        self.n_fit_ = len(T)
+        return self
+
     def fit(self, X, y, sample_weight=None):
         X = np.asarray(X)
         if self._initial_state is None:
+            if np.asarray(y).ndim == 2 and getattr(self, "_given_classes", None) is None:
+                self._given_classes = np.arange(np.asarray(y).shape[1])
             self._set_classes(y)
         self.n_features = X.shape[1] if X.ndim == 2 else None
         if self._initial_state is None:
