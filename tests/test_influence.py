@@ -190,3 +190,22 @@ def test_dot_many_matches_materialized(iris, net_adapter):
     np.testing.assert_allclose(g.dot(Vs[0]), g.materialize() @ Vs[0].reshape(-1), atol=1e-12)
     np.testing.assert_allclose(g.sq_norms(), (g.materialize() ** 2).sum(1), atol=1e-12)
     np.testing.assert_allclose(g.weighted_sum().reshape(-1), g.materialize().sum(0), atol=1e-12)
+
+
+def test_symmetric_inverse_survives_eigh_failure(monkeypatch):
+    """If the symmetric eigensolver fails, the SVD-based pseudo-inverse is used."""
+    real = torch.linalg.pinv
+
+    def flaky(M, *args, hermitian=False, **kw):
+        if hermitian:
+            raise torch.linalg.LinAlgError("eigh failed to converge")
+        return real(M, *args, **kw)
+
+    monkeypatch.setattr(torch.linalg, "pinv", flaky)
+    A = torch.randn(5, 3, dtype=torch.float32, generator=torch.Generator().manual_seed(0))
+    M = A @ A.T
+    v = torch.randn(5, dtype=torch.float32, generator=torch.Generator().manual_seed(1))
+    out = SymmetricInverse(M)(v)
+    assert out.dtype == torch.float32
+    np.testing.assert_allclose(out, np.linalg.pinv(M.double().numpy(), rcond=3.5e-4) @ v.numpy(),
+                               rtol=1e-4, atol=1e-5)

@@ -108,7 +108,14 @@ class SymmetricInverse:
         if method == "pinv":
             if rtol is None:
                 rtol = float(torch.finfo(M.dtype).eps) ** 0.5
-            self._inv = torch.linalg.pinv(M, hermitian=True, rtol=rtol)
+            # float32 eigensolvers can fail to converge on ill-conditioned Fishers (seen with
+            # CNN features): decompose in float64, and fall back to the SVD, which always does
+            M64 = M.to(torch.float64)
+            try:
+                inv = torch.linalg.pinv(M64, hermitian=True, rtol=rtol)
+            except torch.linalg.LinAlgError:
+                inv = torch.linalg.pinv(M64, rtol=rtol)
+            self._inv = inv.to(M.dtype)
         elif method == "damped":
             eye = torch.eye(M.shape[0], dtype=M.dtype, device=M.device)
             self._chol = torch.linalg.cholesky(M + damping * eye)
