@@ -240,6 +240,7 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
 
     # ------------------------------------------------------------------ the pipeline
     def _fit(self, X, Y, X_val, y_val):
+        self._v_prev = None
         self.X_, self.y_ = X, Y.copy()
         self.X_val_, self.y_val_ = X_val, y_val
         self.cleaned_mask_ = np.zeros(len(X), dtype=bool)
@@ -329,8 +330,12 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
             # of all class biases; ∇L_val is orthogonal to it, so the pseudo-inverse is exact.
             method = "damped" if self.damping > 0 else "pinv"
             return SymmetricInverse(H, method=method, damping=self.damping)(g_val)
-        v, _ = cg_solve(a.hvp_fn(self.X_, self.y_, sample_weight=w), g_val,
-                        damping=self.damping)
+        # warm start from the last round's solution: cleaning b rows moves v only a little
+        x0 = getattr(self, "_v_prev", None)
+        x0 = x0 if x0 is not None and x0.shape == g_val.shape else None
+        v, self.cg_iterations_ = cg_solve(a.hvp_fn(self.X_, self.y_, sample_weight=w), g_val,
+                                          damping=self.damping, x0=x0, tol=1e-8)
+        self._v_prev = v
         return v
 
     def _infl_pieces(self, rows, V):
