@@ -31,3 +31,13 @@ def small_net(n_features, n_classes, **kw):
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+def brute_expected_fisher(adapter, X, which):
+    """1/n Σ_i Σ_c p_ic g_ic g_icᵀ from autograd gradients for every possible label."""
+    P = torch.as_tensor(adapter.predict_proba(X), dtype=adapter.dtype)
+    F = 0
+    for c, label in enumerate(adapter.classes_):
+        G = adapter.per_example_grads(X, np.full(len(X), label), which=which)
+        F = F + (G * P[:, c : c + 1]).T @ G
+    return F / len(X)

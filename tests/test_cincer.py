@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -12,7 +11,7 @@ from skclean import CincerCleaner, SimulatedOracle
 from skclean.datasets import flip_labels, load_dataset
 from skclean.oracles import OracleError
 
-from .conftest import small_net
+from .conftest import brute_expected_fisher, small_net
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +30,6 @@ def _first_suspicious(c, X, y):
     return int(np.flatnonzero(mu >= c.threshold)[0])
 
 
-def _expected_fisher(adapter, X, which):
-    P = torch.as_tensor(adapter.predict_proba(X), dtype=adapter.dtype)
-    F = 0
-    for j, label in enumerate(adapter.classes_):
-        G = adapter.per_example_grads(X, np.full(len(X), label), which=which)
-        F = F + (G * P[:, j : j + 1]).T @ G
-    return (F / len(X)).numpy()
-
-
 @pytest.mark.parametrize("strategy", ["top_fisher", "practical_fisher", "full_fisher"])
 def test_counterexample_is_brute_force_argmax_of_eq12(stream, strategy):
     X, y, y_noisy, _ = stream
@@ -50,7 +40,7 @@ def test_counterexample_is_brute_force_argmax_of_eq12(stream, strategy):
     which = "all" if strategy == "full_fisher" else "last"
     G = a.per_example_grads(c.X_, c.y_, which=which).numpy()  # autograd, one row each
     M = np.eye(G.shape[1]) if strategy == "practical_fisher" else np.linalg.pinv(
-        _expected_fisher(a, c.X_, which), rcond=np.finfo(np.float64).eps ** 0.5, hermitian=True)
+        brute_expected_fisher(a, c.X_, which).numpy(), rcond=np.finfo(np.float64).eps ** 0.5, hermitian=True)
     checked = 0
     for t in range(150, 300):
         x, yt = X[t], y_noisy[t]

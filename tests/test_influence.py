@@ -26,17 +26,7 @@ from skclean.influence import (
 )
 from skclean.models import make_adapter
 
-from .conftest import small_net
-
-
-def _brute_expected_fisher(adapter, X, which):
-    """1/n Σ_i Σ_c p_ic g_ic g_ic^T from autograd gradients for every possible label."""
-    P = torch.as_tensor(adapter.predict_proba(X), dtype=adapter.dtype)
-    F = 0
-    for c, label in enumerate(adapter.classes_):
-        G = adapter.per_example_grads(X, np.full(len(X), label), which=which)
-        F = F + (G * P[:, c : c + 1]).T @ G
-    return F / len(X)
+from .conftest import brute_expected_fisher, small_net
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +38,7 @@ def net_adapter(iris):
 def test_top_fisher_equals_expected_outer_products(iris, net_adapter):
     X, _ = iris
     F = top_fisher(net_adapter, X)
-    np.testing.assert_allclose(F, _brute_expected_fisher(net_adapter, X, "last"), atol=1e-12)
+    np.testing.assert_allclose(F, brute_expected_fisher(net_adapter, X, "last"), atol=1e-12)
     np.testing.assert_allclose(top_fisher_diagonal(net_adapter, X), torch.diagonal(F), atol=1e-12)
     v = torch.randn(F.shape[0], dtype=F.dtype, generator=torch.Generator().manual_seed(1))
     np.testing.assert_allclose(top_fisher_vp(net_adapter, X)(v), F @ v, atol=1e-12)
@@ -57,13 +47,13 @@ def test_top_fisher_equals_expected_outer_products(iris, net_adapter):
 def test_top_fisher_binary_sigmoid(breast):
     X, y = breast
     a = make_adapter(LogisticRegression(max_iter=1000)).fit(X, y)
-    np.testing.assert_allclose(top_fisher(a, X), _brute_expected_fisher(a, X, "last"), atol=1e-12)
+    np.testing.assert_allclose(top_fisher(a, X), brute_expected_fisher(a, X, "last"), atol=1e-12)
 
 
 def test_full_fisher_equals_expected_outer_products(iris, net_adapter):
     X = iris[0][::5]
     F = full_fisher(net_adapter, X)
-    np.testing.assert_allclose(F, _brute_expected_fisher(net_adapter, X, "all"), atol=1e-12)
+    np.testing.assert_allclose(F, brute_expected_fisher(net_adapter, X, "all"), atol=1e-12)
     np.testing.assert_allclose(full_fisher_diagonal(net_adapter, X), torch.diagonal(F),
                                atol=1e-12)
 
