@@ -39,8 +39,9 @@ def test_counterexample_is_brute_force_argmax_of_eq12(stream, strategy):
     a = c.adapter_
     which = "all" if strategy == "full_fisher" else "last"
     G = a.per_example_grads(c.X_, c.y_, which=which).numpy()  # autograd, one row each
+    rcond = np.finfo(np.float64).eps ** 0.5
     M = np.eye(G.shape[1]) if strategy == "practical_fisher" else np.linalg.pinv(
-        brute_expected_fisher(a, c.X_, which).numpy(), rcond=np.finfo(np.float64).eps ** 0.5, hermitian=True)
+        brute_expected_fisher(a, c.X_, which).numpy(), rcond=rcond, hermitian=True)
     checked = 0
     for t in range(150, 300):
         x, yt = X[t], y_noisy[t]
