@@ -8,6 +8,7 @@ Scores follow scikit-learn's outlier convention: lower means more likely
 mislabeled.
 """
 
+from contextlib import contextmanager
 from numbers import Integral, Real
 
 import numpy as np
@@ -261,19 +262,16 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
             inverse = SymmetricInverse(H, method="damped", damping=self.damping)
         return reference_means(ref, groups, len(self.classes_), kind=kind, inverse=inverse)
 
+    @contextmanager
     def _threads(self):
-        detector = self
-
-        class _Scope:
-            def __enter__(self):
-                self.saved = torch.get_num_threads()
-                if detector.n_jobs is not None:
-                    torch.set_num_threads(detector.n_jobs)
-
-            def __exit__(self, *exc):
-                torch.set_num_threads(self.saved)
-
-        return _Scope()
+        """Let torch use ``n_jobs`` threads while scoring, then restore its setting."""
+        saved = torch.get_num_threads()
+        if self.n_jobs is not None:
+            torch.set_num_threads(self.n_jobs)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(saved)
 
     def _score(self, X, y):
         adapter = self.adapter_
