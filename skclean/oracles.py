@@ -2,69 +2,29 @@
 
 An oracle is any callable ``oracle(X_query, y_query, **context) -> labels``:
 one label per queried row, in the classes' own label space; returning the
-given label keeps it.  Cleaners pass ``context`` keys such as ``role`` (per
-row: ``"suspicious"``, ``"counterexample"`` or ``"candidate"``),
-``predicted``, ``suggested``, ``scores`` and ``classes``; oracles ignore what
-they do not use.  :func:`query_oracle` validates every answer before a
-cleaner touches its state.
+given label keeps it, :data:`~skclean.questions.SKIP` gives no judgement.
+Cleaners pass ``context`` keys ``row_ids`` (the user's row ids of the queried
+rows), ``role`` (per row: ``"suspicious"``, ``"counterexample"`` or
+``"candidate"``), ``predicted``, ``suggested``, ``scores`` and ``classes``;
+oracles ignore what they do not use.  How questions are asked, validated and
+journaled lives in :mod:`skclean.questions`.
 """
 
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .questions import SKIP, OracleError, OracleStop, query_oracle
+
 __all__ = [
+    "SKIP",
     "BaseOracle",
     "ConsoleOracle",
     "MajorityVoteOracle",
     "OracleError",
+    "OracleStop",
     "SimulatedOracle",
     "query_oracle",
 ]
-
-
-class OracleError(RuntimeError):
-    """The oracle failed or gave an answer that cannot be applied."""
-
-
-def query_oracle(oracle, X, y, classes, **context):
-    """Ask ``oracle`` about rows ``X`` with current labels ``y`` and validate the answer.
-
-    Returns
-    -------
-    labels : ndarray of shape (len(X),)
-        The answer, cast to the dtype of ``classes``.
-
-    Raises
-    ------
-    OracleError
-        If the oracle raises, or answers with the wrong number of labels or a
-        label outside ``classes``.  ``KeyboardInterrupt`` passes through.
-    """
-    classes = np.asarray(classes)
-    try:
-        answer = oracle(X, y, classes=classes, **context)
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as exc:
-        raise OracleError(f"The oracle raised {type(exc).__name__}: {exc}") from exc
-    try:
-        answer = np.asarray(answer)
-    except Exception as exc:
-        raise OracleError(f"The oracle's answer is not array-like: {exc}") from exc
-    if answer.ndim == 0:
-        answer = answer.reshape(1)
-    if answer.shape != (len(X),):
-        raise OracleError(
-            f"The oracle must return one label per queried row: expected shape ({len(X)},), "
-            f"got {answer.shape}."
-        )
-    known = np.isin(answer, classes)
-    if not np.all(known):
-        raise OracleError(
-            f"The oracle answered unknown label(s) {answer[~known].tolist()}; "
-            f"known classes are {classes.tolist()}."
-        )
-    return answer.astype(classes.dtype, copy=False)
 
 
 class BaseOracle:
@@ -74,30 +34,45 @@ class BaseOracle:
         return self.query(np.asarray(X), np.asarray(y), **context)
 
     def query(self, X, y, **context):
-        """Return one label per row of ``X``."""
+        """Return one label per row of ``X`` (or ``SKIP``)."""
         raise TypeError(f"{type(self).__name__} must implement query().")
 
     def __repr__(self):
         return f"{type(self).__name__}()"
 
 
-def _row_key(row):
-    # float32 bytes: a row cast to float32 on its way through a torch model
-    # still finds itself, and float64 originals map to the same key.
-    return np.ascontiguousarray(row, dtype=np.float32).tobytes()
+def _row_ids_of(X):
+    """The user's row ids: a DataFrame's index, else positions."""
+    index = getattr(X, "index", None)
+    return list(index) if index is not None else list(range(len(X)))
+
+
+def _content_keys(row):
+    row = np.asarray(row, dtype=np.float64)
+    return (np.ascontiguousarray(row).tobytes(),
+            np.ascontiguousarray(row, dtype=np.float32).tobytes())
+
+
+def _row_key(row_id):
+    return row_id.item() if isinstance(row_id, np.generic) else row_id
 
 
 class SimulatedOracle(BaseOracle):
-    """An annotator that knows the true labels, found by row content.
+    """An annotator that knows the true labels.
 
-    Looking rows up by their values (not by position) lets the same oracle
-    answer for streamed rows, shuffled copies and counter-examples drawn from
-    a training set.
+    Each queried row is found by its values when they identify it
+    unambiguously (exactly, or after a float32 round trip), else by the row
+    id the cleaner passes (``row_ids`` in the context: the DataFrame index,
+    or the position in the ``X`` given to the cleaner).  Looking rows up by
+    value lets one oracle answer for streamed rows, shuffled copies and
+    counter-examples; the row id answers for rows a Pipeline transformed
+    before the cleaner saw them, and for duplicate rows with different
+    labels.
 
     Parameters
     ----------
-    X : array-like of shape (n, d)
-        Rows the oracle knows.
+    X : array-like or DataFrame of shape (n, d)
+        Rows the oracle knows (the user's raw rows).
     y_true : array-like of shape (n,)
         Their true labels.
     error_rate : float, default=0.0
@@ -105,35 +80,61 @@ class SimulatedOracle(BaseOracle):
         classes), to simulate a fallible annotator.
     random_state : int, RandomState or None
         Seeds the annotator's mistakes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclean import SimulatedOracle
+    >>> X = np.array([[0.0, 1.0], [2.0, 3.0]])
+    >>> oracle = SimulatedOracle(X, ["cat", "dog"])
+    >>> oracle(X[::-1], np.array(["cat", "cat"])).tolist()
+    ['dog', 'cat']
     """
 
     def __init__(self, X, y_true, *, error_rate=0.0, random_state=None):
-        X = np.asarray(X)
+        ids = _row_ids_of(X)
+        X = np.asarray(X, dtype=np.float64)
         y_true = np.asarray(y_true)
         if X.ndim != 2 or len(X) != len(y_true):
             raise ValueError("X must be 2-D with one true label per row.")
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError(f"error_rate must be in [0, 1], got {error_rate}.")
+        if len(set(map(_row_key, ids))) != len(ids):
+            raise ValueError("The row ids (the DataFrame index) of X must be unique.")
         self.error_rate = error_rate
         self.classes_ = np.unique(y_true)
         self._rng = check_random_state(random_state)
-        self._labels = {}
+        self._by_id = dict(zip(map(_row_key, ids), y_true, strict=True))
+        self._by_value = ({}, {})  # exact bytes / float32 bytes -> set of labels
         for row, label in zip(X, y_true, strict=True):
-            self._labels.setdefault(_row_key(row), label)
+            for table, key in zip(self._by_value, _content_keys(row), strict=True):
+                table.setdefault(key, set()).add(label)
         self.n_queries_ = 0
 
-    def true_labels(self, X):
-        """The true label of each row of ``X`` (``KeyError`` for an unknown row)."""
+    def true_labels(self, X, row_ids=None):
+        """The true label of each row of ``X``.
+
+        Raises ``KeyError`` for a row found neither by value nor by id.
+        """
         out = []
-        for i, row in enumerate(np.asarray(X)):
-            try:
-                out.append(self._labels[_row_key(row)])
-            except KeyError:
-                raise KeyError(f"Row {i} of the query is not among the oracle's rows.") from None
+        for i, row in enumerate(np.asarray(X, dtype=np.float64)):
+            label = None
+            for table, key in zip(self._by_value, _content_keys(row), strict=True):
+                found = table.get(key)
+                if found is not None and len(found) == 1:
+                    label = next(iter(found))
+                    break
+            if label is None and row_ids is not None:
+                label = self._by_id.get(_row_key(row_ids[i]))
+            if label is None:
+                hint = "" if row_ids is not None else " (no row id was given)"
+                raise KeyError(f"Row {i} of the query is not among the oracle's rows, or its "
+                               f"values match rows with different labels{hint}.")
+            out.append(label)
         return np.asarray(out, dtype=self.classes_.dtype)
 
-    def query(self, X, y, **context):
-        labels = self.true_labels(X)
+    def query(self, X, y, row_ids=None, **context):
+        labels = self.true_labels(X, row_ids)
         self.n_queries_ += len(labels)
         if self.error_rate > 0:
             wrong = self._rng.rand(len(labels)) < self.error_rate
@@ -143,7 +144,7 @@ class SimulatedOracle(BaseOracle):
         return labels
 
     def __repr__(self):
-        return f"SimulatedOracle(n_rows={len(self._labels)}, error_rate={self.error_rate})"
+        return f"SimulatedOracle(n_rows={len(self._by_id)}, error_rate={self.error_rate})"
 
 
 class MajorityVoteOracle(BaseOracle):
@@ -175,22 +176,33 @@ class MajorityVoteOracle(BaseOracle):
         self._rng = check_random_state(random_state)
 
     def query(self, X, y, **context):
-        votes = np.stack([np.asarray(o(X, y, **context)) for o in self.oracles], axis=1)
+        votes = np.stack([np.asarray(o(X, y, **context), dtype=object) for o in self.oracles],
+                         axis=1)
         self.last_votes_ = votes
         return np.asarray([self._decide(row, cur) for row, cur in zip(votes, y, strict=True)],
-                          dtype=votes.dtype)
+                          dtype=object)
 
     def _decide(self, row, current):
-        labels, first_pos, counts = np.unique(row, return_index=True, return_counts=True)
-        tied = labels[counts == counts.max()]
+        row = [v for v in row if v is not SKIP]  # an abstention is no vote
+        if not row:
+            return SKIP
+        labels, first_pos, counts = [], [], []
+        for pos, v in enumerate(row):
+            if v in labels:
+                counts[labels.index(v)] += 1
+            else:
+                labels.append(v)
+                first_pos.append(pos)
+                counts.append(1)
+        best = max(counts)
+        tied = [lab for lab, c in zip(labels, counts, strict=True) if c == best]
         if len(tied) == 1:
             return tied[0]
         if self.tie_break == "keep" and current in tied:
             return current
         if self.tie_break == "random":
             return tied[self._rng.randint(len(tied))]
-        order = np.argsort(first_pos[counts == counts.max()])
-        return tied[order[0]]
+        return tied[0]  # labels are in order of first appearance
 
     def __repr__(self):
         return f"MajorityVoteOracle({len(self.oracles)} oracles, tie_break={self.tie_break!r})"
@@ -199,24 +211,39 @@ class MajorityVoteOracle(BaseOracle):
 class ConsoleOracle(BaseOracle):
     """Ask a person at a terminal.
 
-    For each queried row it prints the row's role, its features (the first
-    ``max_features``), the current label and the model's prediction and
-    suggestion when given, then reads an answer:
+    For each queried row it prints the question number, the row id, the
+    row's role, its features (the first ``max_features``), its current label
+    and, when the cleaner gives them, the model's prediction and the
+    suggested label, then reads an answer:
 
-    * a class label (as printed in the list of classes) sets that label,
-    * an empty line or ``keep`` keeps the current label,
-    * ``skip`` keeps the current labels of this row and of the rest of the query.
+    * a class label (as printed) sets that label;
+    * an empty line accepts the suggestion shown, or keeps the current label
+      when there is none (the prompt says which);
+    * ``keep`` keeps the current label (a confirmation: the row is cleaned);
+    * ``skip`` gives no judgement: the row stays as it is, not cleaned;
+    * ``stop``, or end of input (Ctrl-D), ends the cleaning cleanly: every
+      answer given so far is kept.
 
     Anything else is reported and asked again.
 
     Parameters
     ----------
     classes : array-like, default=None
-        Allowed labels; by default the ``classes`` the cleaner passes in the context.
+        Allowed labels; by default the ``classes`` the cleaner passes.
     feature_names : list of str, default=None
     max_features : int, default=10
     input_fn, print_fn : callables, default=input, print
         Replace them to drive the oracle from another interface or a test.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclean import ConsoleOracle
+    >>> typed = iter(["dog", ""])
+    >>> oracle = ConsoleOracle(input_fn=lambda prompt: next(typed), print_fn=lambda s: None)
+    >>> oracle(np.zeros((2, 1)), np.array(["cat", "cat"]), classes=np.array(["cat", "dog"]),
+    ...        suggested=np.array(["dog", "dog"])).tolist()
+    ['dog', 'dog']
     """
 
     def __init__(self, *, classes=None, feature_names=None, max_features=10, input_fn=input,
@@ -226,39 +253,71 @@ class ConsoleOracle(BaseOracle):
         self.max_features = max_features
         self.input_fn = input_fn
         self.print_fn = print_fn
+        self.n_asked_ = 0
+
+    @staticmethod
+    def _at(context, key, i):
+        val = context.get(key)
+        if val is None or isinstance(val, str):
+            return val
+        return np.asarray(val, dtype=object)[i]
 
     def _describe(self, i, x, label, context):
         out = self.print_fn
-        role = context.get("role")
-        role = role[i] if role is not None and not isinstance(role, str) else role
-        out(f"--- row {i + 1}" + (f" ({role})" if role else "") + " ---")
+        self.n_asked_ += 1
+        role = self._at(context, "role", i)
+        rid = self._at(context, "row_ids", i)
+        head = f"--- question {self.n_asked_}"
+        head += f": row {rid}" if rid is not None else f": row {i + 1} of this query"
+        out(head + (f" ({role})" if role else "") + " ---")
         names = self.feature_names or [f"x{j}" for j in range(len(x))]
         pairs = list(zip(names, x, strict=False))[: self.max_features]
-        shown = ", ".join(f"{n}={v:.4g}" for n, v in pairs)
-        more = f" … (+{len(x) - self.max_features})" if len(x) > self.max_features else ""
+        shown = ", ".join(f"{n}={v:.4g}" if isinstance(v, float | np.floating) else f"{n}={v}"
+                          for n, v in pairs)
+        more = f" … (+{len(x) - self.max_features} more)" if len(x) > self.max_features else ""
         out(f"  features: {shown}{more}")
         out(f"  current label: {label}")
-        for key in ("predicted", "suggested", "scores"):
-            if context.get(key) is not None:
-                out(f"  {key}: {np.asarray(context[key])[i]}")
+        pred = self._at(context, "predicted", i)
+        if pred is not None:
+            out(f"  predicted: {pred}   (what the model predicts for this row)")
+        sugg = self._at(context, "suggested", i)
+        if sugg is not None:
+            out(f"  suggested: {sugg}   (the label the cleaner proposes)")
+        return sugg
 
     def query(self, X, y, **context):
         classes = np.asarray(self.classes if self.classes is not None else context.get("classes"))
         if classes.ndim == 0:
             raise ValueError("ConsoleOracle needs the classes (pass classes=...).")
         by_text = {str(c): c for c in classes}
-        answers = list(y)
+        answers = [SKIP] * len(y)
+        keys = "a label, Enter = {}, 'keep', 'skip' (no judgement), 'stop'"
         for i, (x, label) in enumerate(zip(X, y, strict=True)):
-            self._describe(i, np.ravel(x), label, context)
+            sugg = self._describe(i, np.ravel(x), label, context)
+            default = sugg if sugg is not None else label
+            what = f"accept {sugg}" if sugg is not None else f"keep {label}"
             while True:
-                text = self.input_fn(f"label {list(by_text)} [keep]: ").strip()
-                if text in ("", "keep", "k"):
+                try:
+                    text = self.input_fn(f"{list(by_text)}; {keys.format(what)}: ").strip()
+                except EOFError:
+                    given = sum(a is not SKIP for a in answers)
+                    self.print_fn(f"\nEnd of input: stopping; {given} answer(s) to this "
+                                  "question kept, with every earlier one.")
+                    raise OracleStop("end of input", answers) from None
+                if text == "":
+                    answers[i] = default
+                    break
+                if text in ("keep", "k"):
+                    answers[i] = label
                     break
                 if text in ("skip", "s"):
-                    return np.asarray(answers, dtype=classes.dtype)
+                    break  # stays SKIP
+                if text in ("stop", "quit", "q"):
+                    self.print_fn("Stopping: every answer given so far is kept.")
+                    raise OracleStop("stopped by the annotator", answers)
                 if text in by_text:
                     answers[i] = by_text[text]
                     break
                 self.print_fn(f"  '{text}' is not a class; type one of {list(by_text)}, "
-                              "'keep' or 'skip'.")
-        return np.asarray(answers, dtype=classes.dtype)
+                              "'keep', 'skip' or 'stop'.")
+        return np.asarray(answers, dtype=object)

@@ -89,7 +89,9 @@ def test_algorithm_1_with_counterexamples(stream):
     c.partial_fit(X[100:200], y_noisy[100:200])
     assert len(c.X_) == 200 and c.n_seen_ == 100
     assert c.n_queries_ == len(calls) == len(c.history_) > 0
-    assert all(n == 2 and roles == ["suspicious", "counterexample"] for n, roles in calls)
+    # a counter-example the annotator already labelled is answered from the journal
+    assert all(roles == ["suspicious", "counterexample"][:n] for n, roles in calls)
+    assert sum(n == 2 for n, _ in calls) > 0
     # every queried label is now the truth; every unqueried stream row is as given
     queried = {100 + h["position"] for h in c.history_}
     for h in c.history_:

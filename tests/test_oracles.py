@@ -103,11 +103,34 @@ def test_console_oracle_reasks_on_typos():
     assert any("predicted: 2" in line for line in printed)
 
 
-def test_console_oracle_skip_keeps_the_rest():
-    typed = iter(["1", "skip"])
-    o = ConsoleOracle(classes=["a", "b"], input_fn=lambda p: next(typed), print_fn=lambda s: None)
-    out = o(np.zeros((3, 2)), np.array(["a", "a", "b"]))
-    np.testing.assert_array_equal(out, ["a", "a", "b"])  # "1" is not a class here: re-asked
-    typed = iter(["b", "skip"])
-    o.input_fn = lambda p: next(typed)
-    np.testing.assert_array_equal(o(np.zeros((3, 2)), np.array(["a", "a", "b"])), ["b", "a", "b"])
+def test_console_oracle_skip_accept_keep_and_end_of_input():
+    from skclean.questions import SKIP, OracleStop
+
+    typed = iter(["1", "skip", "", "keep"])
+    printed = []
+    o = ConsoleOracle(classes=["a", "b"], input_fn=lambda p: next(typed), print_fn=printed.append)
+    out = o(np.zeros((3, 2)), np.array(["a", "a", "b"]), suggested=np.array(["b", "b", "a"]),
+            row_ids=["r0", "r1", "r2"])
+    # "1" is not a class here (re-asked); skip is no judgement; Enter accepts the suggestion
+    assert out[0] is SKIP and out[1] == "b" and out[2] == "b"  # keep: current label
+    assert any("row r1" in line for line in printed)
+    assert any("suggested: b" in line and "proposes" in line for line in printed)
+
+    out = ConsoleOracle(classes=["a", "b"], input_fn=lambda p: next(iter(["keep"])),
+                        print_fn=printed.append)(np.zeros((1, 2)), np.array(["b"]),
+                                                 suggested=np.array(["a"]))
+    assert out.tolist() == ["b"]  # keep = the current label, not the suggestion
+
+    def eof_after_one(seq=iter(["b"])):
+        def read(prompt):
+            try:
+                return next(seq)
+            except StopIteration:
+                raise EOFError from None
+        return read
+
+    o = ConsoleOracle(classes=["a", "b"], input_fn=eof_after_one(), print_fn=printed.append)
+    with pytest.raises(OracleStop) as info:
+        o(np.zeros((3, 2)), np.array(["a", "a", "a"]))
+    assert list(info.value.answers[:1]) == ["b"] and info.value.answers[1] is SKIP
+    assert any("End of input" in line for line in printed)

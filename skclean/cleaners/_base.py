@@ -1,10 +1,12 @@
-"""What every skclean estimator shares: building its model adapter, records."""
+"""What every skclean estimator shares: its model adapter, labels, row ids, questions."""
 
 import numpy as np
+import torch
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..models import default_classifier, make_adapter
+from ..questions import Journal, Questioner
 
 #: Parameter constraints shared by all estimators that wrap a model.
 MODEL_CONSTRAINTS = {
@@ -27,6 +29,7 @@ class AdapterMixin:
 
     def initialize_adapter(self, n_features, classes, *, clone_estimator=True, **kwargs):
         """Create ``self.adapter_`` around a clone of ``estimator`` (or the default network)."""
+        check_device(self.device)
         est = self.estimator
         if est is None:
             est = self._default_estimator(n_features, len(classes))
@@ -88,3 +91,84 @@ def records_table(records):
     except ImportError:  # pragma: no cover - pandas is optional
         return list(records)
     return pd.DataFrame.from_records(list(records))
+
+
+def check_device(device):
+    """Fail early, naming ``device``, for a device torch cannot use here."""
+    if device is None:
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device ({exc}).") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}, but torch sees no CUDA device on this machine; "
+                         "use device='cpu' or None.")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={device!r}, but only {torch.cuda.device_count()} CUDA "
+                         "device(s) are visible.")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device={device!r}, but the MPS backend is not available here.")
+
+
+def check_classes(classes, name="classes"):
+    """The declared label set as an array; duplicates are an error naming the argument."""
+    arr = np.asarray(classes)
+    if arr.ndim != 1 or len(arr) < 2:
+        raise ValueError(f"{name} must list at least two labels, got {classes!r}.")
+    uniq, counts = np.unique(arr, return_counts=True)
+    if np.any(counts > 1):
+        raise ValueError(f"{name} has duplicate labels {uniq[counts > 1].tolist()}.")
+    return arr
+
+
+def as_labels(y, classes):
+    """``y`` in the dtype of ``classes`` (no truncation of longer string labels later)."""
+    return np.asarray(y).astype(np.asarray(classes).dtype, copy=True)
+
+
+def row_ids_of(X, n=None):
+    """The user's row ids: a DataFrame's (or Series') index, else positions ``0..n-1``."""
+    index = getattr(X, "index", None)
+    if index is not None and hasattr(X, "iloc"):  # pandas (or a look-alike)
+        ids = np.asarray(index, dtype=object)
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError("The DataFrame index identifies rows in the cleaning records "
+                             "and the journal: it must be unique (use reset_index()).")
+        return ids
+    if n is None:
+        n = X.shape[0] if hasattr(X, "shape") else np.asarray(X).shape[0]
+    return np.arange(n)
+
+
+class QuestionsMixin:
+    """Owns ``questioner_`` and the journal behind it, for the cleaners that ask.
+
+    The journal outlives a ``fit`` that ended with an error or a Ctrl-C, so
+    calling ``fit`` again on the same data replays the answers instead of
+    asking again; a completed ``fit`` starts the next one afresh unless
+    ``journal`` names a file.
+    """
+
+    def _open_questioner(self):
+        path = getattr(self, "journal", None)
+        if path is not None:
+            journal = Journal(path)
+        elif getattr(self, "_resumable_journal", None) is not None:
+            journal = self._resumable_journal
+        else:
+            journal = Journal()
+        self._resumable_journal = None
+        self.questioner_ = Questioner(self.classes_, journal)
+        return self.questioner_
+
+    def _keep_journal_for_resume(self):
+        q = getattr(self, "questioner_", None)
+        if q is not None and getattr(self, "journal", None) is None:
+            self._resumable_journal = q.journal
+
+    @property
+    def journal_(self):
+        """The :class:`~skclean.questions.Journal` of this run's answers."""
+        check_is_fitted(self, "questioner_")
+        return self.questioner_.journal

@@ -9,6 +9,8 @@ or retraining), until the budget is spent or a target validation score is
 reached.
 """
 
+import math
+import os
 import time
 from numbers import Integral, Real
 
@@ -16,16 +18,26 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 from tqdm.auto import tqdm
 
 from ..influence import SymmetricInverse, cg_solve, last_layer_hessian
 from ..models import SoftmaxHead, SoftmaxRegression, soft_targets
-from ..oracles import query_oracle
-from ._base import MODEL_CONSTRAINTS, AdapterMixin, ModelDelegateMixin, records_table
+from ..questions import transaction
+from ._base import (
+    MODEL_CONSTRAINTS,
+    AdapterMixin,
+    ModelDelegateMixin,
+    QuestionsMixin,
+    as_labels,
+    check_classes,
+    records_table,
+    row_ids_of,
+)
 
 
 def check_label_matrix(y, n_classes=None):
@@ -43,7 +55,8 @@ def check_label_matrix(y, n_classes=None):
     return Y
 
 
-class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimator):
+class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
+                  BaseEstimator):
     """Budgeted, influence-guided label cleaning with suggested labels (CHEF).
 
     Read more in the :ref:`User Guide <chef>`.
@@ -101,7 +114,14 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
         Share of rows split off as the verified validation set when
         ``X_val`` is not given (their labels are trusted as they are).
     classes : array-like or None, default=None
-        Label set (column order of probabilistic labels).
+        Label set, in the column order of probabilistic labels (any order;
+        ``classes_`` is always sorted, as in scikit-learn).
+    journal : str, path-like or None, default=None
+        SQLite file where every answer is committed as it is given; a run
+        started again with the same file and data reuses the answers instead
+        of asking again (see :class:`~skclean.questions.Journal`).  Without
+        it, answers survive an interrupted ``fit`` in memory: calling ``fit``
+        again replays them.
     verbose : int, default=0
         Progress bar over rounds.
     device, dtype, random_state
@@ -113,6 +133,13 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
     sample_weight_ : ndarray of shape (n,)
         ``gamma`` for uncleaned rows, 1 for cleaned ones.
     cleaned_mask_ : ndarray of bool
+        Rows whose label an answer fixed or confirmed.
+    skipped_mask_ : ndarray of bool
+        Rows the oracle skipped (no judgement): not cleaned, not asked again.
+    row_ids_ : ndarray
+        The user's id of each row of ``X_`` (DataFrame index or position in ``X``).
+    stop_reason_ : {"budget", "target_score", "oracle", "exhausted"}
+        Why the rounds ended.
     suggested_labels_ : ndarray
         INFL's suggested label for every row at the last ranking.
     history_ : list of dict
@@ -140,9 +167,10 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
         "deltagrad_T0": [Interval(Integral, 1, None, closed="left")],
         "deltagrad_m0": [Interval(Integral, 1, None, closed="left")],
         "target_score": [Real, None],
-        "scoring": [str],
+        "scoring": [StrOptions(set(get_scorer_names())), callable],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "classes": ["array-like", None],
+        "journal": [str, os.PathLike, None],
         "verbose": ["verbose"],
     }
 
@@ -150,7 +178,7 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
                  strategy="infl", label_source="oracle", selection="full", update="warm_start",
                  solver="exact", damping=0.0, deltagrad_j0=10, deltagrad_T0=20, deltagrad_m0=2,
                  target_score=None, scoring="accuracy", validation_fraction=0.1, classes=None,
-                 verbose=0, device=None, dtype=None, random_state=None):
+                 journal=None, verbose=0, device=None, dtype=None, random_state=None):
         self.estimator = estimator
         self.oracle = oracle
         self.budget = budget
@@ -169,6 +197,7 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
         self.scoring = scoring
         self.validation_fraction = validation_fraction
         self.classes = classes
+        self.journal = journal
         self.verbose = verbose
         self.device = device
         self.dtype = dtype
@@ -187,6 +216,9 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
             raise ValueError("Only strategy='infl' suggests labels; use label_source='oracle'.")
         if self.selection == "incremental" and self.strategy != "infl":
             raise ValueError("selection='incremental' (Increm-INFL) applies to strategy='infl'.")
+        if self.target_score is not None and not math.isfinite(self.target_score):
+            raise ValueError(f"target_score must be a finite number or None, got "
+                             f"{self.target_score}.")
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_val=None, y_val=None):
@@ -206,44 +238,68 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
         self
         """
         self._check_setup()
+        ids = row_ids_of(X)
         y_arr = np.asarray(y)
         if y_arr.ndim == 2 and y_arr.shape[1] == 1:
             y_arr = column_or_1d(y_arr, warn=True)  # a column vector of hard labels
+        given = None if self.classes is None else check_classes(self.classes)
         if y_arr.ndim == 2:
             X = validate_data(self, X)
-            classes = np.arange(y_arr.shape[1]) if self.classes is None else np.asarray(
-                self.classes)
-            Y = check_label_matrix(y_arr, len(classes))
+            given = np.arange(y_arr.shape[1]) if given is None else given
+            Y = check_label_matrix(y_arr, len(given))
+            # classes_ is sorted (scikit-learn's convention, and the adapters'): the
+            # columns follow the user's order of `classes`, so reorder them once here
+            order = np.argsort(given, kind="stable")
+            classes, Y = given[order], Y[:, order]
         else:
             X, y_arr = validate_data(self, X, y_arr)
-            classes = np.unique(y_arr) if self.classes is None else np.asarray(self.classes)
-            if not np.all(np.isin(y_arr, classes)):
-                raise ValueError("y has labels outside `classes`.")
+            check_classification_targets(y_arr)
+            classes = np.unique(y_arr) if given is None else np.sort(given)
+            outside = ~np.isin(y_arr, classes)
+            if outside.any():
+                raise ValueError(f"y has labels {np.unique(y_arr[outside]).tolist()} outside "
+                                 f"classes={classes.tolist()}.")
             Y = soft_targets(y_arr, classes)
         if len(X) != len(Y):
             raise ValueError(f"X has {len(X)} rows but y has {len(Y)}.")
         self.classes_ = classes
         if X_val is None:
-            X, X_val, Y, Y_val = train_test_split(
-                X, Y, test_size=self.validation_fraction, random_state=self.random_state,
+            idx = np.arange(len(X))
+            tr, va = train_test_split(
+                idx, test_size=self.validation_fraction, random_state=self.random_state,
                 stratify=Y.argmax(1) if len(X) * self.validation_fraction >= len(classes)
                 else None)
+            tr = np.sort(tr)
+            X, X_val, Y, Y_val, ids = X[tr], X[va], Y[tr], Y[va], ids[tr]
             y_val = classes[Y_val.argmax(1)]
         else:
-            X_val = check_array(X_val)
+            if y_val is None:
+                raise ValueError("X_val was given without y_val.")
+            X_val = check_array(X_val, input_name="X_val")
             y_val = np.asarray(y_val)
-            if X_val.shape[1] != X.shape[1] or y_val.shape != (len(X_val),):
-                raise ValueError("X_val/y_val do not match X's features or each other.")
-            if not np.all(np.isin(y_val, classes)):
-                raise ValueError("y_val has labels outside the classes.")
-        return self._fit(X, Y, X_val, y_val)
+            if X_val.shape[1] != X.shape[1]:
+                raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
+            if y_val.shape != (len(X_val),):
+                raise ValueError(f"y_val must hold one label per row of X_val: expected shape "
+                                 f"({len(X_val)},), got {y_val.shape}.")
+            outside = ~np.isin(y_val, classes)
+            if outside.any():
+                raise ValueError(f"y_val has labels {np.unique(y_val[outside]).tolist()} "
+                                 f"outside the classes {classes.tolist()}.")
+        return self._fit(X, Y, X_val, y_val, ids)
 
     # ------------------------------------------------------------------ the pipeline
-    def _fit(self, X, Y, X_val, y_val):
+    #: Attributes a round replaces but never modifies in place: shared, not copied,
+    #: by the rollback of a failed round.
+    _shared_state = ("X_", "X_val_", "y_val_", "row_ids_", "_incremental")
+
+    def _fit(self, X, Y, X_val, y_val, row_ids):
         self._v_prev = None
         self.X_, self.y_ = X, Y.copy()
         self.X_val_, self.y_val_ = X_val, y_val
+        self.row_ids_ = row_ids
         self.cleaned_mask_ = np.zeros(len(X), dtype=bool)
+        self.skipped_mask_ = np.zeros(len(X), dtype=bool)
         self.sample_weight_ = np.full(len(X), float(self.gamma))
         adapter = self.initialize_adapter(X.shape[1], self.classes_)
         if self.update == "deltagrad" and not isinstance(adapter.model, SoftmaxRegression):
@@ -251,61 +307,94 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
         adapter.fit(X, self.y_, sample_weight=self.sample_weight_)
         self.history_ = []
         self.stopped_early_ = False
+        self.stop_reason_ = "budget"
         self._incremental = None
-        self.suggested_labels_ = np.full(len(X), self.classes_[0])
+        self.suggested_labels_ = np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
         self._scorer = get_scorer(self.scoring)
+        if self.label_source != "suggested":
+            self._open_questioner()
         score = self._scorer(self, X_val, y_val)
-        rounds = tqdm(total=min(self.budget, len(X)), disable=not self.verbose, desc="cleaned")
-        while self.cleaned_mask_.sum() < min(self.budget, len(X)):
-            if self.target_score is not None and score >= self.target_score:
-                self.stopped_early_ = True
-                break
-            score = self._round(X, X_val, y_val)
-            rounds.update(len(self.history_[-1]["rows"]))
-        rounds.close()
+        total = min(self.budget, len(X))
+        rounds = tqdm(total=total, disable=not self.verbose, desc="asked")
+        try:
+            while self._n_asked() < total:
+                if self.target_score is not None and score >= self.target_score:
+                    self.stopped_early_, self.stop_reason_ = True, "target_score"
+                    break
+                if self.label_source != "suggested" and self.questioner_.stopped:
+                    self.stopped_early_, self.stop_reason_ = True, "oracle"
+                    break
+                # a round is all or nothing: an oracle fault, an exception or a Ctrl-C
+                # anywhere in it restores the state after the previous round (the answers
+                # stay journaled, so fitting again resumes without asking twice)
+                with transaction(self, shared=self._shared_state):
+                    score = self._round(X, X_val, y_val)
+                rounds.update(len(self.history_[-1]["rows"]))
+            else:
+                if self._n_asked() < self.budget:
+                    self.stop_reason_ = "exhausted"
+        except BaseException:
+            self._keep_journal_for_resume()
+            raise
+        finally:
+            rounds.close()
         return self
 
+    def _n_asked(self):
+        return int((self.cleaned_mask_ | self.skipped_mask_).sum())
+
     def _round(self, X, X_val, y_val):
-        b = int(min(self.batch_size, self.budget - self.cleaned_mask_.sum(),
-                    (~self.cleaned_mask_).sum()))
+        b = int(min(self.batch_size, self.budget - self._n_asked(),
+                    (~(self.cleaned_mask_ | self.skipped_mask_)).sum()))
         t0 = time.perf_counter()
         rows, suggested, n_exact = self._select(b)
         t_select = time.perf_counter() - t0
         current = self.classes_[self.y_[rows].argmax(1)]
-        labels, answers = self._labels_for(rows, current, suggested)
+        labels, answers, skipped = self._labels_for(rows, current, suggested)
         # answers are validated: only now does state change
+        done = rows[~skipped]
         old_Y, old_w = self.y_.copy(), self.sample_weight_.copy()
-        self.y_[rows] = soft_targets(labels, self.classes_)
-        self.sample_weight_[rows] = 1.0
-        self.cleaned_mask_[rows] = True
+        self.y_[done] = soft_targets(labels[~skipped], self.classes_)
+        self.sample_weight_[done] = 1.0
+        self.cleaned_mask_[done] = True
+        self.skipped_mask_[rows[skipped]] = True
         t1 = time.perf_counter()
-        self._update_model(rows, old_Y, old_w)
+        if len(done):
+            self._update_model(done, old_Y, old_w)
         t_update = time.perf_counter() - t1
         score = self._scorer(self, X_val, y_val)
         self.history_.append({
-            "round": len(self.history_) + 1, "rows": rows, "suggested": suggested,
-            "answers": answers, "labels": labels, "val_score": score,
-            "time_selection": t_select, "time_update": t_update, "n_exact": n_exact,
+            "round": len(self.history_) + 1, "rows": rows, "row_ids": self.row_ids_[rows],
+            "suggested": suggested, "answers": answers, "labels": labels, "skipped": skipped,
+            "val_score": score, "time_selection": t_select, "time_update": t_update,
+            "n_exact": n_exact,
         })
         return score
 
     def _labels_for(self, rows, current, suggested):
+        """Labels to apply, the oracle's answers (or None) and the skipped rows."""
+        none_skipped = np.zeros(len(rows), dtype=bool)
         if self.label_source == "suggested":
-            return suggested, None
-        answers = query_oracle(self.oracle, self.X_[rows], current, self.classes_,
-                               suggested=suggested, role=np.full(len(rows), "candidate"))
+            return suggested, None, none_skipped
+        answers, skipped, votes = self.questioner_.ask(
+            self.oracle, self.X_[rows], current, self.row_ids_[rows],
+            role="candidate", suggested=suggested)
         if self.label_source == "oracle":
-            return answers, answers
-        votes = getattr(self.oracle, "last_votes_", None)
-        humans = answers[:, None] if votes is None or len(votes) != len(rows) else votes
+            return answers, answers, skipped
+        # INFL (three): majority of the suggestion and every annotator's (validated) vote
+        humans = answers[:, None].astype(object) if votes is None else votes
         labels = []
-        for s, h in zip(suggested, humans, strict=True):
-            ballot = np.concatenate([np.asarray(h), [s]])
-            vals, first, counts = np.unique(ballot, return_index=True, return_counts=True)
-            tied = vals[counts == counts.max()]
-            # ties go to the first annotator (the suggestion is the last voter)
-            labels.append(tied[np.argmin(first[counts == counts.max()])])
-        return np.asarray(labels, dtype=self.classes_.dtype), answers
+        for s, h, skip in zip(suggested, humans, skipped, strict=True):
+            if skip:
+                labels.append(s)  # unused: a skipped row is not changed
+                continue
+            ballot = [v for v in h if v is not None] + [s]
+            tally = {}
+            for v in ballot:  # insertion order = voting order: ties go to the first annotator
+                tally[v] = tally.get(v, 0) + 1
+            best = max(tally.values())
+            labels.append(next(v for v, c in tally.items() if c == best))
+        return as_labels(labels, self.classes_), answers, skipped
 
     def _update_model(self, rows, old_Y, old_w):
         a = self.adapter_
@@ -367,7 +456,7 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
 
     def _select(self, b):
         """The ``b`` rows to clean and their suggested labels."""
-        unc = np.flatnonzero(~self.cleaned_mask_)
+        unc = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
         a = self.adapter_
         if self.strategy in ("least_confidence", "entropy"):
             P = a.predict_proba(self.X_[unc])
@@ -379,8 +468,10 @@ class ChefCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimat
             return pick, self.classes_[self.y_[pick].argmax(1)], len(unc)
         V = self._val_direction().reshape(a.head.n_outputs, -1)
         if self.strategy == "infl_d":
+            # Eq. 2: removing row i moves the validation loss by +1/n ∇L_valᵀ H⁻¹ ∇ℓ_i;
+            # the most harmful rows are those whose removal lowers it most (most negative)
             grads = a.last_layer_grads(self.X_[unc], self.y_[unc])
-            infl = -(grads.dot(V)).cpu().numpy()  # Eq. 2: removal influence
+            infl = grads.dot(V).cpu().numpy()
             pick = unc[np.argsort(infl, kind="stable")[:b]]
             return pick, self.classes_[self.y_[pick].argmax(1)], len(unc)
         if self.selection == "incremental":

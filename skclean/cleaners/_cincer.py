@@ -8,11 +8,14 @@ information, Eq. 12) — and asks the oracle to relabel either or both
 (Algorithm 1).
 """
 
+import os
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -21,27 +24,34 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm.auto import tqdm
 
 from ..influence import (
+    LissaDivergenceError,
     SymmetricInverse,
     full_fisher,
+    largest_eigenvalue,
     lissa,
     minibatch_hvp,
     top_fisher_from_outputs,
 )
 from ..models import LastLayerGrads
-from ..oracles import query_oracle
+from ..questions import transaction
 from ._base import (
     MODEL_CONSTRAINTS,
     AdapterMixin,
     ModelDelegateMixin,
+    QuestionsMixin,
+    as_labels,
+    check_classes,
     check_judged,
     records_table,
+    row_ids_of,
 )
 
 COUNTEREXAMPLES = ("top_fisher", "practical_fisher", "full_fisher", "influence", "nearest",
                    "random", "drop")
 
 
-class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstimator):
+class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
+                    BaseEstimator):
     """Sequential label cleaning with influence-based counter-examples (CINCER).
 
     :meth:`fit` trains the model on a bootstrap set; :meth:`partial_fit`
@@ -65,8 +75,9 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         ``oracle(X_query, y_query, **context) -> labels``; needed by
         :meth:`partial_fit`.  The context carries ``role`` (``"suspicious"`` /
         ``"counterexample"``), ``predicted``, ``scores`` and ``classes``.
-    threshold : float, default=0.2
-        Margin threshold ``τ``: rows with ``μ ≥ τ`` are suspicious.
+    threshold : float in [0, 1], default=0.2
+        Margin threshold ``τ``: rows with ``μ ≥ τ`` are suspicious (the
+        margin of a probability model lies in [0, 1]).
     counterexample : str or None, default="top_fisher"
         How ``z_k`` is chosen, always maximising ``−g_tᵀ M⁻¹ g_k`` over the
         candidates (``g`` = loss gradient):
@@ -112,6 +123,9 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         Rows per stochastic Hessian-vector product in LiSSA.
     influence_params : {"all", "last"}, default="all"
         Parameters the ``"influence"`` strategy differentiates.
+    journal : str, path-like or None, default=None
+        SQLite file where every answer is committed as it is given, reused
+        instead of asking again (see :class:`~skclean.questions.Journal`).
     verbose : int, default=0
         Show a tqdm progress bar over the stream.
     device, dtype, random_state
@@ -123,6 +137,10 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
     X_, y_ : ndarray
         The current training set (bootstrap plus accepted stream rows), with
         every correction applied.
+    row_ids_ : ndarray
+        The user's id of each row of ``X_``: the DataFrame index, or the
+        position in the concatenation of every ``X`` passed to ``fit`` and
+        ``partial_fit`` (bootstrap rows first).  Stable across drops.
     classes_ : ndarray
     estimator_, adapter_ : the fitted model and its adapter.
     n_queries_ : int
@@ -130,8 +148,10 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
     n_seen_ : int
         Stream rows processed.
     history_ : list of dict
-        One record per query: stream position, index of the counter-example
-        in ``X_``, labels before and after, margin, selection score, timing.
+        One record per query: stream position, row ids of the suspicious row
+        (``row_id``) and of the counter-example (``counterexample``), labels
+        before and after (``None`` when skipped), margin, selection score,
+        timing.
     iteration_times_ : list of dict
         Per stream row: seconds spent on suspicion, selection and refit.
 
@@ -151,7 +171,7 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
     _parameter_constraints = {
         **MODEL_CONSTRAINTS,
         "oracle": [callable, None],
-        "threshold": [Interval(Real, None, None, closed="neither")],
+        "threshold": [Interval(Real, 0, 1, closed="both")],
         "counterexample": [StrOptions(set(COUNTEREXAMPLES)), None],
         "pertinent": ["boolean"],
         "radius": [Interval(Real, 0, None, closed="left"), None],
@@ -166,6 +186,7 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         "lissa_samples": [Interval(Integral, 1, None, closed="left")],
         "lissa_batch_size": [Interval(Integral, 1, None, closed="left")],
         "influence_params": [StrOptions({"all", "last"})],
+        "journal": [str, os.PathLike, None],
         "verbose": ["verbose"],
     }
 
@@ -173,8 +194,8 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
                  counterexample="top_fisher", pertinent=True, radius=None, n_neighbors=None,
                  metric="euclidean", refit="warm_start", refit_epochs=10, fisher_damping=0.0,
                  lissa_depth=1000, lissa_scale=10.0, lissa_damping=0.0, lissa_samples=1,
-                 lissa_batch_size=32, influence_params="all", verbose=0, device=None,
-                 dtype=None, random_state=None):
+                 lissa_batch_size=32, influence_params="all", journal=None, verbose=0,
+                 device=None, dtype=None, random_state=None):
         self.estimator = estimator
         self.oracle = oracle
         self.threshold = threshold
@@ -192,6 +213,7 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         self.lissa_samples = lissa_samples
         self.lissa_batch_size = lissa_batch_size
         self.influence_params = influence_params
+        self.journal = journal
         self.verbose = verbose
         self.device = device
         self.dtype = dtype
@@ -215,35 +237,55 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         -------
         self
         """
+        ids = row_ids_of(X)
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
-        labels = np.unique(y) if classes is None else np.unique(np.asarray(classes))
-        if not np.all(np.isin(y, labels)):
-            raise ValueError("y has labels outside `classes`.")
+        labels = np.unique(y) if classes is None else np.sort(check_classes(classes))
+        outside = ~np.isin(y, labels)
+        if outside.any():
+            raise ValueError(f"y has labels {np.unique(y[outside]).tolist()} outside "
+                             f"classes={labels.tolist()}.")
+        self._check_metric(X)
         self.classes_ = labels
-        return self._fit(X, y)
+        return self._fit(X, as_labels(y, labels), ids)
 
-    def _fit(self, X, y):
+    def _check_metric(self, X):
+        if callable(self.metric):
+            return
+        try:
+            pairwise_distances(X[:1], X[:1], metric=self.metric)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"metric={self.metric!r} is not a distance "
+                             f"sklearn.metrics.pairwise_distances knows ({exc}).") from None
+
+    def _fit(self, X, y, row_ids):
         self._rng = check_random_state(self.random_state)
         self.initialize_adapter(X.shape[1], self.classes_)
         self.X_ = X.copy()
         self.y_ = y.copy()
+        self.row_ids_ = row_ids
+        self._next_position = len(X)
         self.history_ = []
         self.iteration_times_ = []
         self.n_queries_ = 0
         self.n_seen_ = 0
         self.adapter_.fit(self.X_, self.y_)
         self._cache = {}
+        self._open_questioner()
         return self
 
     def partial_fit(self, X, y, classes=None):
         """Process rows ``(X, y)`` as a stream, one at a time and in order.
 
         On an unfitted cleaner the rows are the bootstrap set (as :meth:`fit`).
-        Every row is validated before the first one is processed.  If the
-        oracle fails, the error is raised and the cleaner keeps the rows
-        processed before the failing one, exactly as they were; a
-        ``KeyboardInterrupt`` likewise keeps every query already answered.
+        Every row is validated before the first one is processed.  Each row
+        is processed all or nothing: if the oracle fails, or anything raises
+        (a Ctrl-C included), the cleaner is exactly as it was after the
+        previous row, the error says how many rows of this call were
+        processed, and every answer given stays journaled, so
+        ``partial_fit(X[k:], y[k:])`` resumes as if nothing had happened.
+        If the oracle stops the cleaning (end of input), the remaining rows
+        are left unprocessed and ``n_seen_`` says where it stopped.
 
         Returns
         -------
@@ -252,6 +294,7 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         if not hasattr(self, "adapter_"):
             return self.fit(X, y, classes=classes)
         self._validate_params()
+        ids = row_ids_of(X)
         X, y = validate_data(self, X, y, reset=False)
         unknown = ~np.isin(y, self.classes_)
         if unknown.any():
@@ -259,9 +302,24 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
                              f"classes are {self.classes_.tolist()} (pass classes= to fit).")
         if self.oracle is None:
             raise ValueError("partial_fit needs an oracle to ask about suspicious rows.")
+        self._check_metric(X)
+        if isinstance(ids, np.ndarray) and ids.dtype != object:
+            ids = self._next_position + np.arange(len(X))  # positions in all rows passed
+        y = as_labels(y, self.classes_)
+        self.questioner_.stopped = False
         rows = tqdm(range(len(X)), disable=not self.verbose, desc="stream")
         for i in rows:
-            self._process(X[i], y[i])
+            try:
+                with transaction(self, shared=("X_", "row_ids_")):
+                    self._process(X[i], y[i], ids[i])
+            except BaseException as exc:
+                if hasattr(exc, "add_note"):
+                    exc.add_note(f"CincerCleaner: {i} row(s) of this partial_fit call were "
+                                 f"processed and kept; resume with partial_fit(X[{i}:], "
+                                 f"y[{i}:]).")
+                raise
+            if self.questioner_.stopped:
+                break
         return self
 
     # ------------------------------------------------------------------ one stream row
@@ -270,63 +328,76 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         idx = np.searchsorted(self.classes_, y)
         return P.max(1) - P[np.arange(len(y)), idx], self.classes_[P.argmax(1)]
 
-    def _process(self, x, y):
+    def _process(self, x, y, row_id):
         t0 = time.perf_counter()
         margin, pred = self._margin(x[None], np.asarray([y]))
         margin, pred = float(margin[0]), pred[0]
         t1 = time.perf_counter()
         record = None
         if margin >= self.threshold:
-            record = self._query(x, y, pred, margin)
+            record = self._query(x, y, row_id, pred, margin)
         else:
-            self._append(x, y)
+            self._append(x, y, row_id)
         t2 = time.perf_counter()
         self._refit()
         t3 = time.perf_counter()
         self.n_seen_ += 1
+        self._next_position += 1
         times = {"suspicion": t1 - t0, "selection_and_query": t2 - t1, "refit": t3 - t2}
         if record is not None:
             record["time_refit"] = t3 - t2
             self.history_.append(record)
         self.iteration_times_.append(times)
 
-    def _append(self, x, y):
+    def _append(self, x, y, row_id):
+        # np.append/vstack return new arrays: X_ and row_ids_ are replaced, never modified
         self.X_ = np.vstack([self.X_, x[None]])
-        self.y_ = np.append(self.y_, y)
+        self.y_ = np.append(self.y_, np.asarray([y], dtype=self.y_.dtype))
+        self.row_ids_ = np.append(self.row_ids_, np.asarray([row_id], dtype=self.row_ids_.dtype))
 
-    def _query(self, x, y, pred, margin):
+    def _query(self, x, y, row_id, pred, margin):
         strategy = self.counterexample
         t0 = time.perf_counter()
         k, score = None, np.nan
         if strategy is not None:
             cand, scores = self._candidate_scores(x, y, pred)
             if len(cand):
+                if not np.all(np.isfinite(scores)):
+                    raise FloatingPointError(
+                        f"counterexample={strategy!r} gave non-finite scores for "
+                        f"{int((~np.isfinite(scores)).sum())} of {len(scores)} candidates; "
+                        "no counter-example is chosen from them. Scale the features, or "
+                        "raise the damping.")
                 best = int(np.argmax(scores))
                 k, score = int(cand[best]), float(scores[best])
         t_select = time.perf_counter() - t0
         with_ce = k is not None and strategy != "drop"
         Xq = np.vstack([x[None], self.X_[k][None]]) if with_ce else x[None]
-        yq = np.asarray([y, self.y_[k]]) if with_ce else np.asarray([y])
+        yq = np.asarray([y, self.y_[k]], dtype=self.y_.dtype) if with_ce else np.asarray(
+            [y], dtype=self.y_.dtype)
+        ids = [row_id, self.row_ids_[k]] if with_ce else [row_id]
         roles = ["suspicious", "counterexample"][: len(yq)]
-        answers = query_oracle(self.oracle, Xq, yq, self.classes_, role=roles,
-                               predicted=np.asarray([pred] * len(yq)),
-                               scores=np.asarray([margin, score][: len(yq)]))
+        answers, skipped, _ = self.questioner_.ask(
+            self.oracle, Xq, yq, ids, role=roles, predicted=np.asarray([pred] * len(yq)),
+            scores=np.asarray([margin, score][: len(yq)]))
         # the answer is valid: only now is any state changed
         self.n_queries_ += 1
+        ce_id = self.row_ids_[k] if k is not None else None
         record = {
-            "position": self.n_seen_, "margin": margin, "predicted": pred,
-            "label": y, "answer": answers[0], "counterexample": k,
+            "position": self.n_seen_, "row_id": row_id, "margin": margin, "predicted": pred,
+            "label": y, "answer": None if skipped[0] else answers[0],
+            "counterexample": ce_id,
             "counterexample_label": self.y_[k] if k is not None else None,
-            "counterexample_answer": answers[1] if with_ce else None,
+            "counterexample_answer": answers[1] if with_ce and not skipped[1] else None,
             "score": score, "dropped": False, "time_selection": t_select,
         }
-        if with_ce:
+        if with_ce and not skipped[1]:
             self.y_[k] = answers[1]
-        if strategy == "drop" and k is not None and answers[0] == y:
-            self.X_ = np.delete(self.X_, k, axis=0)
-            self.y_ = np.delete(self.y_, k)
+        if strategy == "drop" and k is not None and not skipped[0] and answers[0] == y:
+            keep = np.arange(len(self.X_)) != k
+            self.X_, self.y_, self.row_ids_ = self.X_[keep], self.y_[keep], self.row_ids_[keep]
             record["dropped"] = True
-        self._append(x, answers[0])
+        self._append(x, y if skipped[0] else answers[0], row_id)
         return record
 
     def _refit(self):
@@ -378,15 +449,32 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         else:  # influence, Eq. 10 with LiSSA
             which = self.influence_params
             g = a.per_example_grads(xq, yq, which=which)[0]
-            hvp = minibatch_hvp(a, self.X_, self.y_, batch_size=self.lissa_batch_size,
-                                which=which, random_state=self._rng)
-            v = lissa(hvp, g, depth=self.lissa_depth, scale=self.lissa_scale,
-                      damping=self.lissa_damping, samples=self.lissa_samples)
+            v = self._lissa(g, which)
             if which == "last":
                 s = a.last_layer_grads(self.X_[cand], self.y_[cand]).dot(v)
             else:
                 s = a.per_example_grads(self.X_[cand], self.y_[cand], which="all") @ v
         return cand, (-s).detach().cpu().numpy().astype(np.float64)
+
+    def _lissa(self, g, which):
+        """``H⁻¹ g`` by LiSSA; on divergence, warn and retry once with a safe scale."""
+        a = self.adapter_
+        hvp = minibatch_hvp(a, self.X_, self.y_, batch_size=self.lissa_batch_size,
+                            which=which, random_state=self._rng)
+        kw = dict(depth=self.lissa_depth, damping=self.lissa_damping, samples=self.lissa_samples)
+        try:
+            return lissa(hvp, g, scale=self.lissa_scale, **kw)
+        except LissaDivergenceError as exc:
+            # mini-batch Hessians spread around the full one: a 4x margin over its top
+            # eigenvalue, estimated by power iteration on full-batch products
+            full = a.hvp_fn(self.X_, self.y_, which=which)
+            lam = largest_eigenvalue(full, g.numel(), dtype=g.dtype, device=g.device,
+                                     random_state=self._rng)
+            scale = 4.0 * max(lam, 1e-12)
+            warnings.warn(f"{exc} Retrying with lissa_scale={scale:.3g} (4x the Hessian's "
+                          "largest eigenvalue); set lissa_scale to at least that to avoid "
+                          "this.", ConvergenceWarning, stacklevel=4)
+            return lissa(hvp, g, scale=scale, **kw)
 
     def _train_outputs(self):
         """Features (with bias column) and logits of ``X_``: one forward pass per model."""
@@ -451,7 +539,7 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
     def cleaning_report(self):
         """One row per query, with what was cleaned.
 
-        Columns: ``position``, ``margin``, ``label``, ``answer``,
+        Columns: ``position``, ``row_id``, ``margin``, ``label``, ``answer``,
         ``cleaned_suspicious``, ``counterexample``, ``counterexample_label``,
         ``counterexample_answer``, ``cleaned_counterexample``, ``dropped``,
         ``score``, ``time_selection``, ``time_refit``.  A pandas DataFrame when
@@ -461,7 +549,8 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
         rows = []
         for h in self.history_:
             r = dict(h)
-            r["cleaned_suspicious"] = bool(h["answer"] != h["label"])
+            r["cleaned_suspicious"] = bool(h["answer"] is not None
+                                           and h["answer"] != h["label"])
             r["cleaned_counterexample"] = bool(h["counterexample_answer"] is not None
                                                and h["counterexample_answer"]
                                                != h["counterexample_label"])
@@ -471,7 +560,7 @@ class CincerCleaner(ModelDelegateMixin, AdapterMixin, ClassifierMixin, BaseEstim
     @property
     def n_cleaned_(self):
         """Labels changed by the oracle: suspicious rows plus counter-examples."""
-        return sum(int(h["answer"] != h["label"]) + int(
+        return sum(int(h["answer"] is not None and h["answer"] != h["label"]) + int(
             h["counterexample_answer"] is not None
             and h["counterexample_answer"] != h["counterexample_label"]) for h in self.history_)
 

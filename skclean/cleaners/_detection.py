@@ -8,6 +8,7 @@ Scores follow scikit-learn's outlier convention: lower means more likely
 mislabeled.
 """
 
+import os
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -26,8 +27,15 @@ from ..influence import (
     reference_means,
     score_against_means,
 )
-from ..oracles import query_oracle
-from ._base import MODEL_CONSTRAINTS, AdapterMixin, check_judged
+from ..questions import transaction
+from ._base import (
+    MODEL_CONSTRAINTS,
+    AdapterMixin,
+    QuestionsMixin,
+    as_labels,
+    check_judged,
+    row_ids_of,
+)
 
 
 class _DetectorMixin:
@@ -66,17 +74,22 @@ def _check_reference(X, y, X_ref, y_ref, reference_mask, n_features):
             if mask.shape != (len(X),):
                 raise ValueError(f"reference_mask must have shape ({len(X)},), got {mask.shape}.")
             idx = np.flatnonzero(mask)
-        else:
-            idx = mask.astype(int).ravel()
+        elif np.issubdtype(mask.dtype, np.integer):
+            idx = mask.ravel()
             if idx.size and (idx.min() < 0 or idx.max() >= len(X)):
                 raise ValueError("reference_mask indices are out of range.")
+        else:
+            raise ValueError(f"reference_mask must be booleans (one per row of X) or integer "
+                             f"row positions, got dtype {mask.dtype}.")
+        if idx.size == 0:
+            raise ValueError("reference_mask selects no row: the clean reference set is empty.")
         return X[idx], y[idx]
     if X_ref is None or y_ref is None:
         raise ValueError(
             "A small clean reference set is required: pass X_ref and y_ref to fit, or a "
             "reference_mask marking the rows of X whose labels are verified."
         )
-    X_ref = check_array(X_ref)
+    X_ref = check_array(X_ref, input_name="X_ref")
     y_ref = np.asarray(y_ref)
     if X_ref.shape[1] != n_features:
         raise ValueError(f"X_ref has {X_ref.shape[1]} features, X has {n_features}.")
@@ -206,7 +219,9 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y)
         X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
-        return self._fit(X, y, X_ref, y_ref)
+        # all or nothing: a failure leaves the previous fitted state whole
+        with transaction(self):
+            return self._fit(X, y, X_ref, y_ref)
 
     def _fit(self, X, y, X_ref, y_ref):
         if self.prefit and self.similarity == "tracin":
@@ -220,6 +235,9 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         if self.prefit:
             if adapter.classes_ is None:
                 raise ValueError("prefit=True needs an estimator that is already fitted.")
+            if adapter.n_features is not None and adapter.n_features != X.shape[1]:
+                raise ValueError(f"X has {X.shape[1]} features, but the prefit estimator "
+                                 f"was trained on {adapter.n_features}.")
         elif self.similarity == "tracin":
             checkpoints = adapter.fit_with_checkpoints(X, y, self.n_checkpoints)
         else:
@@ -317,7 +335,7 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
             return self._score(X, y)
 
 
-class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
+class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstimator):
     """Model-based error detection with active learning (companion paper, Algorithm 2).
 
     Trains the model on the clean reference set only, grows that set by
@@ -351,6 +369,9 @@ class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         of corrupted rows among that many lowest-scored ones (the paper's p = 50%).
     contamination : float in (0, 0.5], default=0.1
         Share of training rows flagged by :meth:`predict`.
+    journal : str, path-like or None, default=None
+        SQLite file where every answer is committed as it is given, reused
+        instead of asking again (see :class:`~skclean.questions.Journal`).
     verbose : int, default=0
         Show a progress bar over rounds.
     device, dtype, random_state
@@ -365,6 +386,8 @@ class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         Per round: clean-set size, validation detection accuracy, rows queried.
     cleaned_mask_ : ndarray of bool
         Rows of ``X`` the oracle cleaned.
+    skipped_mask_ : ndarray of bool
+        Rows the oracle skipped (no judgement; not added to the clean set).
     y_cleaned_ : ndarray
         ``y`` with the oracle's answers applied.
     """
@@ -378,12 +401,14 @@ class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "validation_noise": [Interval(Real, 0, 1, closed="neither")],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "journal": [str, os.PathLike, None],
         "verbose": ["verbose"],
     }
 
     def __init__(self, estimator=None, *, oracle=None, n_rounds=5, epochs_per_round=7,
                  query_size=100, validation_fraction=0.3, validation_noise=0.5,
-                 contamination=0.1, verbose=0, device=None, dtype=None, random_state=None):
+                 contamination=0.1, journal=None, verbose=0, device=None, dtype=None,
+                 random_state=None):
         self.estimator = estimator
         self.oracle = oracle
         self.n_rounds = n_rounds
@@ -392,6 +417,7 @@ class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         self.validation_fraction = validation_fraction
         self.validation_noise = validation_noise
         self.contamination = contamination
+        self.journal = journal
         self.verbose = verbose
         self.device = device
         self.dtype = dtype
@@ -412,27 +438,57 @@ class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         -------
         self
         """
+        ids = row_ids_of(X)
         X, y = validate_data(self, X, y)
         X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
         rng = check_random_state(self.random_state)
         if X_val is None:
+            if y_val is not None:
+                raise ValueError("y_val was given without X_val.")
             perm = rng.permutation(len(X_ref))
             n_val = max(2, int(round(self.validation_fraction * len(X_ref))))
+            if len(X_ref) - n_val < 2:
+                raise ValueError(f"The reference set has {len(X_ref)} rows: too few to hold "
+                                 f"out a validation share of {self.validation_fraction} and "
+                                 "train on the rest; pass X_val/y_val or more reference rows.")
             X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
             X_ref, y_ref = X_ref[perm[n_val:]], y_ref[perm[n_val:]]
         else:
-            X_val = check_array(X_val)
+            if y_val is None:
+                raise ValueError("X_val was given without y_val.")
+            X_val = check_array(X_val, input_name="X_val")
             y_val = np.asarray(y_val)
-        self.classes_ = np.unique(np.concatenate([y, y_ref, y_val]))
-        y_val_noisy, corrupted = flip_labels(y_val, self.validation_noise, classes=self.classes_,
-                                             random_state=rng)
-        return self._fit(X, y, X_ref, y_ref, X_val, y_val_noisy, corrupted, rng)
+            if X_val.shape[1] != X.shape[1]:
+                raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
+            if y_val.shape != (len(X_val),):
+                raise ValueError(f"y_val must hold one label per row of X_val: expected shape "
+                                 f"({len(X_val)},), got {y_val.shape}.")
+        classes = np.unique(np.concatenate([np.unique(y), np.unique(y_ref), np.unique(y_val)]))
+        missing = np.setdiff1d(classes, y_ref)
+        if missing.size:
+            raise ValueError(f"The clean reference rows the model trains on have no row of "
+                             f"class(es) {missing.tolist()}; the model could never predict "
+                             "them. Add reference rows of every class.")
+        # all or nothing: a failure leaves the previous fitted state whole (the answers
+        # stay journaled, so fitting again asks nothing twice)
+        try:
+            with transaction(self):
+                self.classes_ = classes
+                y_val_noisy, corrupted = flip_labels(y_val, self.validation_noise,
+                                                     classes=self.classes_, random_state=rng)
+                return self._fit(as_labels(y, classes), ids, X, as_labels(y_ref, classes),
+                                 X_ref, X_val, y_val_noisy, corrupted)
+        except BaseException:
+            self._keep_journal_for_resume()
+            raise
 
-    def _fit(self, X, y, X_ref, y_ref, X_val, y_val, corrupted, rng):
+    def _fit(self, y, ids, X, y_ref, X_ref, X_val, y_val, corrupted):
         adapter = self.initialize_adapter(X.shape[1], self.classes_)
         self.cleaned_mask_ = np.zeros(len(X), dtype=bool)
+        self.skipped_mask_ = np.zeros(len(X), dtype=bool)
         self.y_cleaned_ = y.copy()
         self.history_ = []
+        self._open_questioner()
         best = (-np.inf, None, 0)
         n_top = max(1, int(corrupted.sum()))
         for t in tqdm(range(1, self.n_rounds + 1), disable=not self.verbose, desc="rounds"):
@@ -446,9 +502,12 @@ class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
             accuracy = float(corrupted[np.argsort(val_scores, kind="stable")[:n_top]].mean())
             if accuracy > best[0]:
                 best = (accuracy, adapter.get_state(), t)
-            queried = self._grow_clean_set(X, y) if t < self.n_rounds else 0
+            last = t == self.n_rounds or self.questioner_.stopped
+            queried = 0 if last else self._grow_clean_set(X, y, ids)
             self.history_.append({"round": t, "n_clean": len(Xc), "val_accuracy": accuracy,
                                   "n_queried": queried})
+            if last:
+                break
         self.best_round_ = best[2]
         adapter.set_state(best[1])
         self._set_offset(self._log_proba_of(X, y))
@@ -459,20 +518,22 @@ class ModelBasedDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         idx = np.searchsorted(self.classes_, y)
         return np.log(np.clip(P[np.arange(len(y)), idx], 1e-300, None))
 
-    def _grow_clean_set(self, X, y):
+    def _grow_clean_set(self, X, y, ids):
         if self.oracle is None or self.query_size == 0:
             return 0
-        pool = np.flatnonzero(~self.cleaned_mask_)
+        pool = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
         if len(pool) == 0:
             return 0
         P = self.adapter_.predict_proba(X[pool])
         entropy = -(P * np.log(np.clip(P, 1e-300, None))).sum(1)
         pick = pool[np.argsort(-entropy, kind="stable")[: self.query_size]]
-        answers = query_oracle(self.oracle, X[pick], self.y_cleaned_[pick], self.classes_,
-                               role=np.full(len(pick), "candidate"),
-                               predicted=self.adapter_.predict(X[pick]))
-        self.y_cleaned_[pick] = answers
-        self.cleaned_mask_[pick] = True
+        answers, skipped, _ = self.questioner_.ask(
+            self.oracle, X[pick], self.y_cleaned_[pick], ids[pick], role="candidate",
+            predicted=self.adapter_.predict(X[pick]))
+        done = pick[~skipped]
+        self.y_cleaned_[done] = answers[~skipped]
+        self.cleaned_mask_[done] = True
+        self.skipped_mask_[pick[skipped]] = True
         return len(pick)
 
     def score_samples(self, X, y):

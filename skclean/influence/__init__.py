@@ -9,7 +9,15 @@ from .fisher import (
     top_fisher_from_outputs,
     top_fisher_vp,
 )
-from .hessian import cg_solve, exact_inverse_hvp, last_layer_hessian, lissa, minibatch_hvp
+from .hessian import (
+    LissaDivergenceError,
+    cg_solve,
+    exact_inverse_hvp,
+    largest_eigenvalue,
+    last_layer_hessian,
+    lissa,
+    minibatch_hvp,
+)
 from .scores import removal_influence, retrain_loss_change
 from .similarity import (
     SIMILARITIES,
@@ -22,6 +30,8 @@ from .similarity import (
 )
 
 __all__ = [
+    "LissaDivergenceError",
+    "largest_eigenvalue",
     "SIMILARITIES",
     "SymmetricInverse",
     "cg_solve",

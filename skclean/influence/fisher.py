@@ -12,6 +12,7 @@ Through the logits ``z_i = f(x_i; θ)`` this is ``1/n Σ_i J_i^T A_i J_i`` with
 be built from features and probabilities alone.
 """
 
+import numpy as np
 import torch
 
 from ..models._base import curvature_matvec
@@ -83,48 +84,69 @@ def full_fisher_diagonal(adapter, X, which="all"):
 
 
 class SymmetricInverse:
-    """Apply the inverse of a symmetric PSD matrix ``M`` to vectors, factorised once.
+    """Apply the (pseudo-)inverse of a symmetric PSD matrix ``M`` to vectors, factorised once.
+
+    The matrices skclean inverts are often singular *and consistent*: the
+    Fisher of a softmax layer, and the Hessian of a multinomial model with an
+    unpenalised intercept, do not change when the same constant is added to
+    every class's logit, while every gradient they are applied to is
+    orthogonal to that direction.  The solve is therefore done in the
+    identifiable subspace: ``M + damping·I`` is eigendecomposed (in float64)
+    and eigenvalues below ``rtol · λ_max`` are dropped, which gives the
+    minimum-norm solution whatever the machine's rounding.  A Cholesky
+    factorisation would succeed or fail on such a matrix depending on the
+    last bit of the BLAS.
 
     Parameters
     ----------
     M : tensor of shape (P, P)
     method : {"pinv", "damped"}
-        ``"pinv"``: Moore-Penrose pseudo-inverse dropping eigenvalues below
-        ``rtol · λ_max`` (the Fisher of a softmax layer is always singular: the
-        logits are shift-invariant).  ``"damped"``: Cholesky solve of
-        ``M + damping · I``.
+        ``"pinv"``: Moore-Penrose pseudo-inverse of ``M``.  ``"damped"``:
+        inverse of ``M + damping·I`` (its pseudo-inverse when ``damping`` is
+        too small to make it well conditioned).
     damping : float, default=0.0
-        Added to the diagonal with ``"damped"`` (must make ``M`` positive definite).
+        Added to the diagonal with ``"damped"``.
     rtol : float, default=None
-        Relative eigenvalue cut-off for ``"pinv"``; ``None`` uses ``√eps`` of
-        the dtype (1.5e-8 for float64, 3.5e-4 for float32).  A Fisher built
-        from ``n`` rows has rank at most ``n(K−1)``; its null directions come
-        out of the eigensolver as noise of order ``eps · λ_max``, and inverting
-        that noise would swamp every score.
+        Relative eigenvalue cut-off; ``None`` uses ``√eps`` of ``M``'s dtype
+        (1.5e-8 for float64, 3.5e-4 for float32).  A matrix computed in that
+        precision carries rounding noise of order ``eps · λ_max`` in every
+        direction; eigenvalues under ``√eps · λ_max`` are dominated by it, and
+        inverting them would swamp every score.
+
+    Attributes
+    ----------
+    rank_ : int
+        Eigen-directions kept.
     """
 
     def __init__(self, M, method="pinv", damping=0.0, rtol=None):
-        self.method = method
-        if method == "pinv":
-            if rtol is None:
-                rtol = float(torch.finfo(M.dtype).eps) ** 0.5
-            # float32 eigensolvers can fail to converge on ill-conditioned Fishers (seen with
-            # CNN features): decompose in float64, and fall back to the SVD, which always does
-            M64 = M.to(torch.float64)
-            try:
-                inv = torch.linalg.pinv(M64, hermitian=True, rtol=rtol)
-            except torch.linalg.LinAlgError:
-                inv = torch.linalg.pinv(M64, rtol=rtol)
-            self._inv = inv.to(M.dtype)
-        elif method == "damped":
-            eye = torch.eye(M.shape[0], dtype=M.dtype, device=M.device)
-            self._chol = torch.linalg.cholesky(M + damping * eye)
-        else:
+        if method not in ("pinv", "damped"):
             raise ValueError(f"method must be 'pinv' or 'damped', got {method!r}")
+        if damping < 0 or not np.isfinite(damping):
+            raise ValueError(f"damping must be a finite number >= 0, got {damping}.")
+        if not bool(torch.isfinite(M).all()):
+            raise FloatingPointError("The matrix to invert has NaN or infinite entries.")
+        self.method = method
+        if rtol is None:
+            rtol = float(torch.finfo(M.dtype).eps) ** 0.5
+        M64 = M.to(torch.float64)
+        M64 = (M64 + M64.T) / 2  # exact symmetry: rounding in a GEMM can break it
+        if method == "damped" and damping > 0:
+            M64 = M64 + damping * torch.eye(M.shape[0], dtype=torch.float64, device=M.device)
+        try:
+            evals, evecs = torch.linalg.eigh(M64)
+        except torch.linalg.LinAlgError:  # seen on ill-conditioned CNN Fishers
+            U, evals, _ = torch.linalg.svd(M64)
+            evecs = U
+        top = float(evals.abs().max()) if evals.numel() else 0.0
+        keep = evals > rtol * top
+        self.rank_ = int(keep.sum())
+        self._V = evecs[:, keep].to(M.dtype)
+        self._inv_evals = (1.0 / evals[keep]).to(M.dtype)
 
     def __call__(self, v):
         """``M^{-1} v`` for a vector ``(P,)`` or columns ``(P, m)``."""
         vec = v.ndim == 1
         B = v[:, None] if vec else v
-        X = self._inv @ B if self.method == "pinv" else torch.cholesky_solve(B, self._chol)
+        X = self._V @ (self._inv_evals[:, None] * (self._V.T @ B.to(self._V.dtype)))
         return X[:, 0] if vec else X

@@ -61,6 +61,10 @@ def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, x0=None):
     return x, maxiter
 
 
+class LissaDivergenceError(FloatingPointError):
+    """The LiSSA recursion diverged: ``scale`` is below the Hessian's largest eigenvalue."""
+
+
 def lissa(hvp_batch, v, *, depth=1000, scale=10.0, damping=0.0, samples=1):
     """LiSSA estimate of ``(H + scale·damping·I)^{-1} v`` (Agarwal et al., 2017).
 
@@ -68,6 +72,11 @@ def lissa(hvp_batch, v, *, depth=1000, scale=10.0, damping=0.0, samples=1):
     ``H_j`` a mini-batch Hessian from ``hvp_batch(h, j)``, and returns
     ``h / scale`` averaged over ``samples`` independent recursions.  It converges
     when ``‖H‖ < scale``; a larger scale is safer and slower.
+
+    Divergence is detected, never returned: when every step contracts
+    (``0 ⪯ H_j ⪯ 2·scale``) the ``j``-th iterate has norm at most
+    ``(j + 1)‖v‖``, so an iterate ten times beyond that bound, or a non-finite
+    one, raises :class:`LissaDivergenceError`.
 
     Parameters
     ----------
@@ -78,14 +87,39 @@ def lissa(hvp_batch, v, *, depth=1000, scale=10.0, damping=0.0, samples=1):
         code uses depth 1000, one sample, no damping).
     """
     estimate = torch.zeros_like(v)
+    v_norm = float(torch.linalg.vector_norm(v))
     step = 0
     for _ in range(samples):
         h = v.clone()
-        for _ in range(depth):
+        for j in range(depth):
             h = v + (1 - damping) * h - hvp_batch(h, step) / scale
             step += 1
+            if j % 10 == 9 or j == depth - 1:  # a norm per step would cost a sync on GPUs
+                norm = float(torch.linalg.vector_norm(h))
+                if not np.isfinite(norm) or norm > 10.0 * (j + 2) * max(v_norm, 1e-300):
+                    raise LissaDivergenceError(
+                        f"LiSSA diverged after {j + 1} steps (iterate norm {norm:.3g}): "
+                        f"scale={scale:g} is below the largest eigenvalue of the Hessian. "
+                        "Raise the scale (lissa_scale), or scale the features.")
         estimate += h / scale
     return estimate / samples
+
+
+def largest_eigenvalue(matvec, dim, *, n_iter=50, dtype=torch.float64, device=None,
+                       random_state=None):
+    """Largest-magnitude eigenvalue of a symmetric operator by power iteration."""
+    rng = check_random_state(random_state)
+    x = torch.as_tensor(rng.randn(dim), dtype=dtype, device=device)
+    x = x / torch.linalg.vector_norm(x)
+    lam = 0.0
+    for _ in range(n_iter):
+        y = matvec(x)
+        lam = float(x @ y)
+        norm = torch.linalg.vector_norm(y)
+        if not torch.isfinite(norm) or norm == 0:
+            break
+        x = y / norm
+    return abs(lam)
 
 
 def minibatch_hvp(adapter, X, y, *, batch_size=64, which="last", random_state=None):

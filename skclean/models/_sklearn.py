@@ -92,6 +92,7 @@ class LogisticRegressionAdapter(ModelAdapter):
         self._check_supported()
         y = np.asarray(y)
         X = np.asarray(X)
+        self._check_all_classes_present(y)
         if y.ndim == 2 and isinstance(self.estimator, LogisticRegression):
             classes = self._given_classes if getattr(self, "_given_classes", None) is not None \
                 else np.arange(y.shape[1])
@@ -102,6 +103,21 @@ class LogisticRegressionAdapter(ModelAdapter):
             self.estimator.fit(X, y, sample_weight=sample_weight)
         self._sync(n_rows=len(X))
         return self
+
+    def _check_all_classes_present(self, y):
+        """scikit-learn learns only the classes it sees: refuse to fit fewer than declared."""
+        given = getattr(self, "_given_classes", None)
+        if given is None or not isinstance(self.estimator, LogisticRegression):
+            return
+        present = given[y.sum(0) > 0] if y.ndim == 2 else np.unique(y)
+        missing = np.setdiff1d(given, present)
+        if missing.size:
+            raise ValueError(
+                f"LogisticRegression learns only the classes present in the rows it is fitted "
+                f"on, and these rows have no label {missing.tolist()} of the declared "
+                f"classes={given.tolist()}. Include at least one row of every class, or use a "
+                "skorch/torch model, whose output layer has a unit for every declared class."
+            )
 
     def deltagrad_update(self, X, y_new, w_new, changed, y_old, w_old, **kwargs):
         """DeltaGrad-L update of a :class:`SoftmaxRegression` (see its method)."""

@@ -1,6 +1,8 @@
 """Adapter for skorch ``NeuralNetClassifier`` and plain ``torch.nn.Module`` models."""
 
 import copy
+import signal
+import threading
 from contextlib import contextmanager
 
 import numpy as np
@@ -59,6 +61,37 @@ class _Checkpointer(Callback):
             lr = net.optimizer_.param_groups[0]["lr"]
             state = {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
             self.store.append((epoch, lr, state))
+
+
+@contextmanager
+def _user_interrupts_propagate():
+    """Re-raise a Ctrl-C that arrives while skorch trains.
+
+    skorch ends ``fit_loop`` on ``KeyboardInterrupt`` and carries on (its
+    early-stopping callbacks raise it on purpose), so a person's Ctrl-C
+    would leave an under-trained model and the cleaning would go on.  A
+    SIGINT seen during training is remembered and raised again after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen = []
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        seen.append(signum)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if seen:
+        raise KeyboardInterrupt("interrupted while the model was training")
 
 
 class TorchAdapter(ModelAdapter):
@@ -138,9 +171,13 @@ class TorchAdapter(ModelAdapter):
         first = next((m for m in self.net.module_.modules() if isinstance(m, nn.Linear)), None)
         return None if first is None else first.in_features
 
+    @property
+    def _linear(self):
+        # looked up on the live module every time: a stored reference would point at a
+        # copy after unpickling (skorch pickles the module separately)
+        return _last_linear(self.net.module_)
+
     def _attach(self):
-        module = self.net.module_
-        self._linear = _last_linear(module)
         self.has_bias = self._linear.bias is not None
         wd = self.net.get_params().get("optimizer__weight_decay", 0.0)
         self.l2 = float(wd or 0.0)
@@ -163,7 +200,7 @@ class TorchAdapter(ModelAdapter):
         saved = self.net.callbacks_
         self.net.callbacks_ = list(saved) + [(f"_ckpt{id(self)}", cb) for cb in callbacks]
         try:
-            with self._seeded():
+            with _user_interrupts_propagate(), self._seeded():
                 self.net.partial_fit(Xn, yi, epochs=epochs)
         finally:
             self.net.callbacks_ = saved
@@ -192,10 +229,12 @@ class TorchAdapter(ModelAdapter):
         net.callbacks_ = [(n, cb) for n, cb in saved_cbs
                           if not isinstance(cb, EpochScoring | StopAtTrainAccuracy)]
         try:
-            with self._seeded():
-                net.fit_loop(np.asarray(X, dtype=np_dtype), packed, epochs=epochs)
-        except KeyboardInterrupt:  # skorch's early-stop signal inside fit_loop
-            pass
+            with _user_interrupts_propagate():
+                try:
+                    with self._seeded():
+                        net.fit_loop(np.asarray(X, dtype=np_dtype), packed, epochs=epochs)
+                except KeyboardInterrupt:  # skorch's early-stop signal inside fit_loop
+                    pass
         finally:
             net.criterion_, net.callbacks_ = saved, saved_cbs
         self.n_fit_ = len(T)

@@ -1,0 +1,413 @@
+"""Questions, answers and the journal: how every cleaner asks its oracle.
+
+Cleaners decide *what* to ask; this module owns *how* a question is asked
+and remembered, in one place:
+
+* each queried row carries its user-facing **row id** (the DataFrame index,
+  or the position in the ``X`` the user passed), sent to the oracle in the
+  context as ``row_ids``;
+* the answer is **validated** before the cleaner touches any state
+  (:func:`check_answer`): a fault raises :class:`OracleError` naming what was
+  wrong, and the cleaner rolls back (:func:`transaction`);
+* every valid answer is **journaled** the moment it is given
+  (:class:`Journal`, in memory or in an SQLite file), and a question about a
+  row the journal already knows is answered from it, so a resumed run does
+  not ask a person twice;
+* each answer becomes a **record** behind ``cleaning_report()``.
+
+An oracle may answer :data:`SKIP` for a row (no judgement: the row stays as
+it is, not marked cleaned), and may raise :class:`OracleStop` to end the
+cleaning cleanly (e.g. end of input at a terminal), keeping the answers it
+gave before the stop.
+"""
+
+import copy
+import hashlib
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+
+import numpy as np
+
+__all__ = [
+    "SKIP",
+    "Journal",
+    "OracleError",
+    "OracleStop",
+    "Questioner",
+    "check_answer",
+    "query_oracle",
+    "transaction",
+]
+
+
+class _Skip:
+    """The answer "no judgement" for one row (see :data:`SKIP`)."""
+
+    _instance = None
+
+    def __new__(cls):
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self):
+        return "SKIP"
+
+    def __reduce__(self):  # pickles (and deep-copies) to the same singleton
+        return (_Skip, ())
+
+
+#: An oracle's answer for a row it does not judge: the row keeps its label
+#: and is not marked cleaned or verified.
+SKIP = _Skip()
+
+
+class OracleError(RuntimeError):
+    """The oracle failed or gave an answer that cannot be applied."""
+
+
+class OracleStop(Exception):  # noqa: N818 - a signal, like StopIteration
+    """Raised by an oracle to stop the cleaning cleanly.
+
+    Parameters
+    ----------
+    message : str
+        Why it stopped (shown to the user by the oracle itself).
+    answers : array-like or None
+        Answers to the rows of the interrupted question given before the stop
+        (:data:`SKIP` for the rest); ``None`` when none were given.
+    """
+
+    def __init__(self, message="", answers=None):
+        super().__init__(message)
+        self.answers = answers
+
+
+def _is_skip(a):
+    return a is SKIP
+
+
+def check_answer(answer, n, classes, *, who="The oracle"):
+    """Validate an oracle's answer to ``n`` rows.
+
+    Returns
+    -------
+    labels : ndarray of shape (n,), dtype of ``classes``
+        The answered labels (skipped rows hold ``classes[0]``; use ``skipped``).
+    skipped : ndarray of bool, shape (n,)
+
+    Raises
+    ------
+    OracleError
+        If the answer is ``None``, not array-like, of the wrong length, or
+        holds a label outside ``classes``.
+    """
+    classes = np.asarray(classes)
+    if answer is None:
+        raise OracleError(f"{who} returned None; it must return one label per queried row "
+                          f"({n}), or SKIP for a row it does not judge.")
+    try:
+        arr = np.asarray(answer, dtype=object)
+    except Exception as exc:  # pragma: no cover - np.asarray(object) rarely fails
+        raise OracleError(f"{who}'s answer is not array-like: {exc}") from exc
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.shape != (n,):
+        raise OracleError(f"{who} must return one label per queried row: expected {n}, "
+                          f"got an answer of shape {arr.shape}.")
+    skipped = np.fromiter((_is_skip(a) for a in arr), dtype=bool, count=n)
+    given = arr[~skipped]
+    known = np.zeros(len(given), dtype=bool)
+    for i, a in enumerate(given):
+        try:
+            known[i] = bool(np.any(classes == a)) and a is not None
+        except Exception:
+            known[i] = False
+    if not known.all():
+        raise OracleError(f"{who} answered unknown label(s) {given[~known].tolist()}; "
+                          f"known classes are {classes.tolist()}.")
+    labels = np.full(n, classes[0], dtype=classes.dtype)
+    if len(given):
+        # map through the classes themselves: no truncation of strings, no float ints
+        idx = [int(np.flatnonzero(classes == a)[0]) for a in given]
+        labels[~skipped] = classes[idx]
+    return labels, skipped
+
+
+def query_oracle(oracle, X, y, classes, **context):
+    """Ask ``oracle`` about rows ``X`` with current labels ``y``; validate the answer.
+
+    The one-shot form of :class:`Questioner` (no journal, no records): for
+    scripts that call an oracle directly.  Skipped rows keep their label.
+
+    Returns
+    -------
+    labels : ndarray of shape (len(X),)
+    """
+    classes = np.asarray(classes)
+    try:
+        answer = oracle(X, y, classes=classes, **context)
+    except (KeyboardInterrupt, SystemExit, OracleStop):
+        raise
+    except Exception as exc:
+        raise OracleError(f"The oracle raised {type(exc).__name__}: {exc}") from exc
+    labels, skipped = check_answer(answer, len(X), classes)
+    labels[skipped] = np.asarray(y)[skipped]
+    return labels
+
+
+# --------------------------------------------------------------------------- journal
+def row_fingerprint(row):
+    """A short hash of a row's values, rounded to float32 (survives dtype casts)."""
+    data = np.ascontiguousarray(np.asarray(row, dtype=np.float64).astype(np.float32))
+    return hashlib.sha1(data.tobytes()).hexdigest()[:16]
+
+
+def _key(row_id):
+    """A text key for a row id that keeps ``1`` and ``"1"`` apart."""
+    if isinstance(row_id, np.generic):
+        row_id = row_id.item()
+    return f"{type(row_id).__name__}:{row_id}"
+
+
+def _to_json(label):
+    return json.dumps(label.item() if isinstance(label, np.generic) else label)
+
+
+class Journal:
+    """Every answer a person (or a simulated annotator) gave, by row id.
+
+    Parameters
+    ----------
+    path : str, path-like or None
+        An SQLite file: each answer is committed the moment it is given, so
+        a crash or a closed terminal loses nothing, and a run started again
+        with the same file and data reuses the answers instead of asking.
+        ``None`` keeps the answers in memory (they survive an interrupted
+        ``fit`` of the same estimator, not the process).
+
+    Notes
+    -----
+    An entry is reused only for the same row id *and* the same row values
+    (a hash of the row rounded to float32): a journal never answers for
+    different data.
+    """
+
+    _SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, row_key TEXT NOT NULL, row_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL, role TEXT, given TEXT, suggested TEXT, answer TEXT NOT NULL,
+        annotator TEXT, time REAL NOT NULL)"""
+
+    def __init__(self, path=None):
+        self.path = None if path is None else str(path)
+        self._mem = {}
+        self._conn = None
+        if self.path is not None:
+            try:
+                self._conn = sqlite3.connect(self.path)
+                self._conn.execute(self._SCHEMA)
+                self._conn.commit()
+                for key, fp, ans in self._conn.execute(
+                        "SELECT row_key, fingerprint, answer FROM answers ORDER BY seq"):
+                    self._mem[key] = (fp, json.loads(ans))
+            except sqlite3.DatabaseError as exc:
+                raise ValueError(f"journal={self.path!r} is not a readable skclean journal "
+                                 f"(SQLite said: {exc}).") from exc
+
+    def __len__(self):
+        return len(self._mem)
+
+    def lookup(self, row_id, fingerprint):
+        """The journaled answer for this row, or ``None``."""
+        hit = self._mem.get(_key(row_id))
+        if hit is None or hit[0] != fingerprint:
+            return None
+        return hit[1]
+
+    def record(self, entries):
+        """Journal answers: an iterable of dicts with row_id, fingerprint, answer, …"""
+        rows = []
+        for e in entries:
+            key = _key(e["row_id"])
+            ans = json.loads(_to_json(e["answer"]))
+            self._mem[key] = (e["fingerprint"], ans)
+            rows.append((key, json.dumps(str(e["row_id"])), e["fingerprint"], e.get("role"),
+                         _to_json(e.get("given")), _to_json(e.get("suggested")),
+                         json.dumps(ans), e.get("annotator"), e.get("time", time.time())))
+        if self._conn is not None and rows:
+            self._conn.executemany(
+                "INSERT INTO answers (row_key, row_id, fingerprint, role, given, suggested, "
+                "answer, annotator, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._conn.commit()
+
+    def __getstate__(self):  # an open connection does not pickle; reopen on load
+        state = self.__dict__.copy()
+        state["_conn"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if self.path is not None:
+            self._conn = sqlite3.connect(self.path)
+
+    def __deepcopy__(self, memo):  # one journal per run: copies share it
+        return self
+
+    def __repr__(self):
+        where = self.path or "memory"
+        return f"Journal({where!r}, {len(self)} answers)"
+
+
+# --------------------------------------------------------------------------- questioner
+def _annotator_name(oracle):
+    return getattr(oracle, "name", None) or type(oracle).__name__
+
+
+class Questioner:
+    """Asks one cleaner's questions: row ids, validation, journal, records.
+
+    Parameters
+    ----------
+    classes : ndarray
+        The label set; answers outside it are faults.
+    journal : Journal
+    """
+
+    def __init__(self, classes, journal):
+        self.classes = np.asarray(classes)
+        self.journal = journal
+        self.records = []
+        self.n_questions = 0  # oracle calls made (journal replays are not questions)
+        self.stopped = False
+
+    def __deepcopy__(self, memo):
+        # the journal is shared (answers are never rolled back); the records are state
+        new = copy.copy(self)
+        new.records = copy.deepcopy(self.records, memo)
+        return new
+
+    def ask(self, oracle, X, y, row_ids, *, role, suggested=None, predicted=None, scores=None,
+            extra=None):
+        """Ask about rows ``X`` (current labels ``y``, ids ``row_ids``).
+
+        Rows the journal knows are answered from it; the others go to the
+        oracle in one call.  Nothing is recorded unless the whole answer is
+        valid.
+
+        Returns
+        -------
+        labels : ndarray, dtype of ``classes``
+            The answer per row; the current label where the row was skipped.
+        skipped : ndarray of bool
+        votes : ndarray of shape (n, n_voters) or None
+            Validated per-annotator votes when the oracle exposes them
+            (``last_votes_``) for this question.
+
+        Raises
+        ------
+        OracleError
+            The oracle raised or answered wrongly (nothing is recorded).
+        KeyboardInterrupt
+            Passed through (nothing is recorded).
+        """
+        n = len(X)
+        y = np.asarray(y)
+        row_ids = list(row_ids)
+        role = np.broadcast_to(np.asarray(role, dtype=object), (n,))
+        fps = [row_fingerprint(x) for x in X]
+        labels = np.asarray(y, dtype=self.classes.dtype).copy()
+        skipped = np.zeros(n, dtype=bool)
+        known = np.zeros(n, dtype=bool)
+        for i, (rid, fp) in enumerate(zip(row_ids, fps, strict=True)):
+            hit = self.journal.lookup(rid, fp)
+            if hit is not None and np.any(self.classes == hit):
+                labels[i] = self.classes[np.flatnonzero(self.classes == hit)[0]]
+                known[i] = True
+        ask = np.flatnonzero(~known)
+        votes = None
+        stop = False
+        if len(ask):
+            context = {"role": role[ask], "row_ids": [row_ids[i] for i in ask],
+                       "classes": self.classes}
+            for name, val in (("suggested", suggested), ("predicted", predicted),
+                              ("scores", scores)):
+                if val is not None:
+                    context[name] = np.asarray(val)[ask]
+            if extra:
+                context.update(extra)
+            try:
+                answer = oracle(X[ask], y[ask], **context)
+            except OracleStop as exc:
+                answer, stop = exc.answers, True
+                if answer is None:
+                    answer = [SKIP] * len(ask)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as exc:
+                raise OracleError(f"The oracle raised {type(exc).__name__}: {exc}") from exc
+            got, skip = check_answer(answer, len(ask), self.classes)
+            votes = self._votes(oracle, len(ask))
+            labels[ask[~skip]] = got[~skip]
+            skipped[ask] = skip
+            self.n_questions += 1
+        # the answer is valid: journal it now (a crash later loses nothing), then record
+        now = time.time()
+        annotator = _annotator_name(oracle)
+        fresh = [i for i in ask if not skipped[i]]
+        self.journal.record({
+            "row_id": row_ids[i], "fingerprint": fps[i], "role": role[i], "given": y[i],
+            "suggested": None if suggested is None else np.asarray(suggested)[i],
+            "answer": labels[i], "annotator": annotator, "time": now} for i in fresh)
+        for i in range(n):
+            self.records.append({
+                "row_id": row_ids[i], "role": role[i], "given": y[i],
+                "suggested": None if suggested is None else np.asarray(suggested)[i],
+                "answer": None if skipped[i] else labels[i],
+                "skipped": bool(skipped[i]), "from_journal": bool(known[i]),
+                "annotator": "journal" if known[i] else annotator, "time": now,
+                "question": self.n_questions,
+                "score": None if scores is None else float(np.asarray(scores)[i]),
+            })
+        if stop:
+            self.stopped = True
+        if votes is not None and len(ask) != n:
+            votes = None  # a partly replayed question: the votes cover only some rows
+        return labels, skipped, votes
+
+    def _votes(self, oracle, n):
+        votes = getattr(oracle, "last_votes_", None)
+        if votes is None:
+            return None
+        votes = np.asarray(votes, dtype=object)
+        if votes.ndim != 2 or votes.shape[0] != n:
+            return None
+        checked = []
+        for j in range(votes.shape[1]):
+            lab, skip = check_answer(votes[:, j], n, self.classes, who=f"Annotator {j}")
+            checked.append(np.where(skip, None, lab.astype(object)))
+        return np.stack(checked, axis=1)
+
+
+# --------------------------------------------------------------------------- rollback
+@contextmanager
+def transaction(estimator, shared=()):
+    """Restore ``estimator.__dict__`` exactly if the block raises (anything, even Ctrl-C).
+
+    Everything is deep-copied except the constructor parameters (the user's
+    objects: oracle, estimator template) and the attributes named in
+    ``shared``, which the block must *replace* rather than modify in place
+    (large read-only arrays, caches).  The journal is never copied: answers
+    given before the failure stay journaled.
+    """
+    state = estimator.__dict__
+    names = set(shared) | set(estimator.get_params(deep=False))
+    memo = {id(state[name]): state[name] for name in names if name in state}
+    saved = copy.deepcopy(state, memo)
+    try:
+        yield
+    except BaseException:
+        state.clear()
+        state.update(saved)
+        raise
