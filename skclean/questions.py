@@ -408,6 +408,10 @@ def transaction(estimator, shared=()):
     try:
         yield
     except BaseException:
+        # the journal of the failed run is kept for a resumed one, whatever else rolls back
+        pending = state.get("_resumable_journal")
         state.clear()
         state.update(saved)
+        if pending is not None:
+            state["_resumable_journal"] = pending
         raise

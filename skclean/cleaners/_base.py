@@ -158,14 +158,14 @@ class QuestionsMixin:
             journal = self._resumable_journal
         else:
             journal = Journal()
-        self._resumable_journal = None
+        # until the run completes, its journal waits here for a resumed run
+        # (questions.transaction keeps it through a rollback)
+        self._resumable_journal = journal
         self.questioner_ = Questioner(self.classes_, journal)
         return self.questioner_
 
-    def _keep_journal_for_resume(self):
-        q = getattr(self, "questioner_", None)
-        if q is not None and getattr(self, "journal", None) is None:
-            self._resumable_journal = q.journal
+    def _run_completed(self):
+        self._resumable_journal = None
 
     @property
     def journal_(self):

@@ -333,11 +333,9 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
             else:
                 if self._n_asked() < self.budget:
                     self.stop_reason_ = "exhausted"
-        except BaseException:
-            self._keep_journal_for_resume()
-            raise
         finally:
             rounds.close()
+        self._run_completed()
         return self
 
     def _n_asked(self):

@@ -272,6 +272,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         self.adapter_.fit(self.X_, self.y_)
         self._cache = {}
         self._open_questioner()
+        self._run_completed()
         return self
 
     def partial_fit(self, X, y, classes=None):

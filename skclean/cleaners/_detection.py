@@ -217,10 +217,10 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         -------
         self
         """
-        X, y = validate_data(self, X, y)
-        X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
         # all or nothing: a failure leaves the previous fitted state whole
         with transaction(self):
+            X, y = validate_data(self, X, y)
+            X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
             return self._fit(X, y, X_ref, y_ref)
 
     def _fit(self, X, y, X_ref, y_ref):
@@ -438,6 +438,12 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
         -------
         self
         """
+        # all or nothing: a failure leaves the previous fitted state whole (the answers
+        # stay journaled, so fitting again asks nothing twice)
+        with transaction(self):
+            return self._validate_and_fit(X, y, X_ref, y_ref, X_val, y_val, reference_mask)
+
+    def _validate_and_fit(self, X, y, X_ref, y_ref, X_val, y_val, reference_mask):
         ids = row_ids_of(X)
         X, y = validate_data(self, X, y)
         X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
@@ -469,18 +475,11 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
             raise ValueError(f"The clean reference rows the model trains on have no row of "
                              f"class(es) {missing.tolist()}; the model could never predict "
                              "them. Add reference rows of every class.")
-        # all or nothing: a failure leaves the previous fitted state whole (the answers
-        # stay journaled, so fitting again asks nothing twice)
-        try:
-            with transaction(self):
-                self.classes_ = classes
-                y_val_noisy, corrupted = flip_labels(y_val, self.validation_noise,
-                                                     classes=self.classes_, random_state=rng)
-                return self._fit(as_labels(y, classes), ids, X, as_labels(y_ref, classes),
-                                 X_ref, X_val, y_val_noisy, corrupted)
-        except BaseException:
-            self._keep_journal_for_resume()
-            raise
+        self.classes_ = classes
+        y_val_noisy, corrupted = flip_labels(y_val, self.validation_noise,
+                                             classes=self.classes_, random_state=rng)
+        return self._fit(as_labels(y, classes), ids, X, as_labels(y_ref, classes),
+                         X_ref, X_val, y_val_noisy, corrupted)
 
     def _fit(self, y, ids, X, y_ref, X_ref, X_val, y_val, corrupted):
         adapter = self.initialize_adapter(X.shape[1], self.classes_)
@@ -511,6 +510,7 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
         self.best_round_ = best[2]
         adapter.set_state(best[1])
         self._set_offset(self._log_proba_of(X, y))
+        self._run_completed()
         return self
 
     def _log_proba_of(self, X, y):
