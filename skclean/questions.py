@@ -126,7 +126,9 @@ def check_answer(answer, n, classes, *, who="The oracle"):
         except Exception:
             known[i] = False
     if not known.all():
-        raise OracleError(f"{who} answered unknown label(s) {given[~known].tolist()}; "
+        bad = list(dict.fromkeys(repr(a) if not isinstance(a, str | int | float) else a
+                                 for a in given[~known]))
+        raise OracleError(f"{who} answered unknown label(s) {bad}; "
                           f"known classes are {classes.tolist()}.")
     labels = np.full(n, classes[0], dtype=classes.dtype)
     if len(given):

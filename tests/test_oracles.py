@@ -121,7 +121,8 @@ def test_console_oracle_skip_accept_keep_and_end_of_input():
                                                  suggested=np.array(["a"]))
     assert out.tolist() == ["b"]  # keep = the current label, not the suggestion
 
-    def eof_after_one(seq=iter(["b"])):
+    def eof_after_one(seq=None):
+        seq = iter(["b"]) if seq is None else seq
         def read(prompt):
             try:
                 return next(seq)
