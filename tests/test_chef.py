@@ -59,7 +59,7 @@ def test_incremental_selection_returns_the_same_rows_as_full():
     for selection in ["full", "incremental"]:
         runs[selection] = ChefCleaner(
             LogisticRegression(max_iter=1000), label_source="suggested", selection=selection,
-            budget=60, batch_size=5, random_state=0).fit(X, y_noisy)
+            budget=60, batch_size=5, validation_fraction=0.1, random_state=0).fit(X, y_noisy)
     full, inc = runs["full"].history_, runs["incremental"].history_
     assert len(full) == len(inc) == 12
     for hf, hi in zip(full, inc, strict=True):

@@ -76,7 +76,7 @@ def _expected(estimator):
         SelfReferencedModelDetector(LogisticRegression(max_iter=200), n_rounds=2),
         CincerCleaner(LogisticRegression(max_iter=200), oracle=keep_every_label),
         ChefCleaner(LogisticRegression(max_iter=200), label_source="suggested", budget=2,
-                    batch_size=1),
+                    batch_size=1, validation_fraction=0.1),
     ],
     expected_failed_checks=_expected,
 )

@@ -111,6 +111,27 @@ def check_device(device):
         raise ValueError(f"device={device!r}, but the MPS backend is not available here.")
 
 
+def rows_from_mask(mask, n, name):
+    """Positions of the rows a boolean mask (or integer positions) marks; errors name ``name``."""
+    mask = np.asarray(mask)
+    if mask.dtype == bool:
+        if mask.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got {mask.shape}.")
+        idx = np.flatnonzero(mask)
+    elif np.issubdtype(mask.dtype, np.integer):
+        idx = mask.ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"{name} indices are out of range.")
+        if len(np.unique(idx)) != len(idx):
+            raise ValueError(f"{name} lists some rows twice.")
+    else:
+        raise ValueError(f"{name} must be booleans (one per row of X) or integer "
+                         f"row positions, got dtype {mask.dtype}.")
+    if idx.size == 0:
+        raise ValueError(f"{name} selects no row: the set of trusted rows is empty.")
+    return idx
+
+
 def check_classes(classes, name="classes"):
     """The declared label set as an array; duplicates are an error naming the argument."""
     arr = np.asarray(classes)

@@ -37,6 +37,7 @@ from ._base import (
     check_classes,
     records_table,
     row_ids_of,
+    rows_from_mask,
 )
 
 
@@ -110,9 +111,11 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         Stop once the validation score reaches it (early termination).
     scoring : str, default="accuracy"
         scikit-learn scorer name for the validation score.
-    validation_fraction : float, default=0.1
-        Share of rows split off as the verified validation set when
-        ``X_val`` is not given (their labels are trusted as they are).
+    validation_fraction : float or None, default=None
+        Without ``X_val`` or ``validation_mask``, ``fit`` raises: CHEF needs
+        trusted labels to rank by.  Set a share here to opt in to trusting a
+        random share of the *given* labels as the validation set instead
+        (their noise then misleads the ranking).
     classes : array-like or None, default=None
         Label set, in the column order of probabilistic labels (any order;
         ``classes_`` is always sorted, as in scikit-learn).
@@ -168,7 +171,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         "deltagrad_m0": [Interval(Integral, 1, None, closed="left")],
         "target_score": [Real, None],
         "scoring": [StrOptions(set(get_scorer_names())), callable],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "classes": ["array-like", None],
         "journal": [str, os.PathLike, None],
         "verbose": ["verbose"],
@@ -177,7 +180,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
     def __init__(self, estimator=None, *, oracle=None, budget=100, batch_size=10, gamma=0.8,
                  strategy="infl", label_source="oracle", selection="full", update="warm_start",
                  solver="exact", damping=0.0, deltagrad_j0=10, deltagrad_T0=20, deltagrad_m0=2,
-                 target_score=None, scoring="accuracy", validation_fraction=0.1, classes=None,
+                 target_score=None, scoring="accuracy", validation_fraction=None, classes=None,
                  journal=None, verbose=0, device=None, dtype=None, random_state=None):
         self.estimator = estimator
         self.oracle = oracle
@@ -221,7 +224,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
                              f"{self.target_score}.")
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, X_val=None, y_val=None):
+    def fit(self, X, y, X_val=None, y_val=None, validation_mask=None):
         """Train on the (probabilistic) labels and run the cleaning rounds.
 
         Parameters
@@ -232,6 +235,11 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
             in the order of ``classes``, default ``0..C-1``).
         X_val, y_val : array-like, default=None
             The small clean validation set (hard labels).
+        validation_mask : array-like of bool or int, default=None
+            Instead of ``X_val, y_val``: the rows of ``X`` whose labels are
+            verified (booleans, one per row, or positions).  They travel
+            through a Pipeline with the other rows, so transformers before the
+            cleaner transform them too; they are not cleaned.
 
         Returns
         -------
@@ -263,14 +271,31 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         if len(X) != len(Y):
             raise ValueError(f"X has {len(X)} rows but y has {len(Y)}.")
         self.classes_ = classes
-        if X_val is None:
-            idx = np.arange(len(X))
+        positions = np.arange(len(X))
+        if validation_mask is not None:
+            if X_val is not None or y_val is not None:
+                raise ValueError("Pass either X_val/y_val or validation_mask, not both.")
+            va = rows_from_mask(validation_mask, len(X), "validation_mask")
+            tr = np.setdiff1d(positions, va)
+            if len(tr) == 0:
+                raise ValueError("validation_mask marks every row: nothing is left to clean.")
+            X_val, y_val = X[va], classes[Y[va].argmax(1)]
+            X, Y, ids, positions = X[tr], Y[tr], ids[tr], tr
+        elif X_val is None:
+            if y_val is not None:
+                raise ValueError("y_val was given without X_val.")
+            if self.validation_fraction is None:
+                raise ValueError(
+                    "ChefCleaner ranks rows by their influence on a *trusted* validation "
+                    "set: pass X_val/y_val, or validation_mask marking the rows of X whose "
+                    "labels are verified. (validation_fraction=0.1 would instead trust a "
+                    "random tenth of the given, possibly wrong, labels.)")
             tr, va = train_test_split(
-                idx, test_size=self.validation_fraction, random_state=self.random_state,
+                positions, test_size=self.validation_fraction, random_state=self.random_state,
                 stratify=Y.argmax(1) if len(X) * self.validation_fraction >= len(classes)
                 else None)
             tr = np.sort(tr)
-            X, X_val, Y, Y_val, ids = X[tr], X[va], Y[tr], Y[va], ids[tr]
+            X, X_val, Y, Y_val, ids, positions = X[tr], X[va], Y[tr], Y[va], ids[tr], tr
             y_val = classes[Y_val.argmax(1)]
         else:
             if y_val is None:
@@ -286,6 +311,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
             if outside.any():
                 raise ValueError(f"y_val has labels {np.unique(y_val[outside]).tolist()} "
                                  f"outside the classes {classes.tolist()}.")
+        self.train_positions_ = positions
         return self._fit(X, Y, X_val, y_val, ids)
 
     # ------------------------------------------------------------------ the pipeline

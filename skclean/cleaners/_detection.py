@@ -35,6 +35,7 @@ from ._base import (
     as_labels,
     check_judged,
     row_ids_of,
+    rows_from_mask,
 )
 
 
@@ -69,20 +70,7 @@ def _check_reference(X, y, X_ref, y_ref, reference_mask, n_features):
     if reference_mask is not None:
         if X_ref is not None or y_ref is not None:
             raise ValueError("Pass either X_ref/y_ref or reference_mask, not both.")
-        mask = np.asarray(reference_mask)
-        if mask.dtype == bool:
-            if mask.shape != (len(X),):
-                raise ValueError(f"reference_mask must have shape ({len(X)},), got {mask.shape}.")
-            idx = np.flatnonzero(mask)
-        elif np.issubdtype(mask.dtype, np.integer):
-            idx = mask.ravel()
-            if idx.size and (idx.min() < 0 or idx.max() >= len(X)):
-                raise ValueError("reference_mask indices are out of range.")
-        else:
-            raise ValueError(f"reference_mask must be booleans (one per row of X) or integer "
-                             f"row positions, got dtype {mask.dtype}.")
-        if idx.size == 0:
-            raise ValueError("reference_mask selects no row: the clean reference set is empty.")
+        idx = rows_from_mask(reference_mask, len(X), "reference_mask")
         return X[idx], y[idx]
     if X_ref is None or y_ref is None:
         raise ValueError(
