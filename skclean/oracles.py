@@ -57,6 +57,21 @@ def _row_key(row_id):
     return row_id.item() if isinstance(row_id, np.generic) else row_id
 
 
+def _lookup_id(by_id, by_position, row_id):
+    """A row id is an index label of the oracle's data, else a position in it.
+
+    A cleaner sees the DataFrame index when it gets a DataFrame (e.g. after
+    ``pipeline.set_output(transform="pandas")``), and positions when a
+    transformer before it returned an array: both name the same rows.
+    """
+    key = _row_key(row_id)
+    if key in by_id:
+        return by_id[key]
+    if isinstance(key, int) and 0 <= key < len(by_position):
+        return by_position[key]
+    return None
+
+
 class SimulatedOracle(BaseOracle):
     """An annotator that knows the true labels.
 
@@ -105,6 +120,7 @@ class SimulatedOracle(BaseOracle):
         self.classes_ = np.unique(y_true)
         self._rng = check_random_state(random_state)
         self._by_id = dict(zip(map(_row_key, ids), y_true, strict=True))
+        self._by_position = y_true
         self._by_value = ({}, {})  # exact bytes / float32 bytes -> set of labels
         for row, label in zip(X, y_true, strict=True):
             for table, key in zip(self._by_value, _content_keys(row), strict=True):
@@ -125,7 +141,7 @@ class SimulatedOracle(BaseOracle):
                     label = next(iter(found))
                     break
             if label is None and row_ids is not None:
-                label = self._by_id.get(_row_key(row_ids[i]))
+                label = _lookup_id(self._by_id, self._by_position, row_ids[i])
             if label is None:
                 hint = "" if row_ids is not None else " (no row id was given)"
                 raise KeyError(f"Row {i} of the query is not among the oracle's rows, or its "
@@ -230,8 +246,14 @@ class ConsoleOracle(BaseOracle):
     ----------
     classes : array-like, default=None
         Allowed labels; by default the ``classes`` the cleaner passes.
+    data : DataFrame or array-like, default=None
+        Your original rows.  When the cleaner passes row ids (it always
+        does), the person sees the raw row with its column names, not the
+        scaled or encoded features a Pipeline hands the cleaner.
     feature_names : list of str, default=None
+        Names for the features shown (``data``'s columns by default).
     max_features : int, default=10
+        Features shown per row; longer rows are summarised.
     input_fn, print_fn : callables, default=input, print
         Replace them to drive the oracle from another interface or a test.
 
@@ -246,9 +268,10 @@ class ConsoleOracle(BaseOracle):
     ['dog', 'dog']
     """
 
-    def __init__(self, *, classes=None, feature_names=None, max_features=10, input_fn=input,
-                 print_fn=print):
+    def __init__(self, *, classes=None, data=None, feature_names=None, max_features=10,
+                 input_fn=input, print_fn=print):
         self.classes = classes
+        self.data = data
         self.feature_names = feature_names
         self.max_features = max_features
         self.input_fn = input_fn
@@ -267,10 +290,15 @@ class ConsoleOracle(BaseOracle):
         self.n_asked_ += 1
         role = self._at(context, "role", i)
         rid = self._at(context, "row_ids", i)
-        head = f"--- question {self.n_asked_}"
+        budget = context.get("budget")
+        k = self.n_asked_ if context.get("n_asked") is None else context["n_asked"] + i + 1
+        head = f"--- question {k}" + (f" of {budget}" if budget is not None else "")
         head += f": row {rid}" if rid is not None else f": row {i + 1} of this query"
         out(head + (f" ({role})" if role else "") + " ---")
-        names = self.feature_names or [f"x{j}" for j in range(len(x))]
+        names = self.feature_names
+        if self.data is not None and rid is not None:
+            x, names = self._raw_row(rid, names)
+        names = names or [f"x{j}" for j in range(len(x))]
         pairs = list(zip(names, x, strict=False))[: self.max_features]
         shown = ", ".join(f"{n}={v:.4g}" if isinstance(v, float | np.floating) else f"{n}={v}"
                           for n, v in pairs)
@@ -284,6 +312,14 @@ class ConsoleOracle(BaseOracle):
         if sugg is not None:
             out(f"  suggested: {sugg}   (the label the cleaner proposes)")
         return sugg
+
+    def _raw_row(self, rid, names):
+        """The user's own row ``rid`` of ``data``, with its column names."""
+        if hasattr(self.data, "loc"):
+            key = _row_key(rid)
+            row = self.data.loc[key] if key in self.data.index else self.data.iloc[int(key)]
+            return list(row.to_numpy()), names or [str(c) for c in row.index]
+        return list(np.asarray(self.data)[int(rid)]), names
 
     def query(self, X, y, **context):
         classes = np.asarray(self.classes if self.classes is not None else context.get("classes"))

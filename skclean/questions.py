@@ -263,6 +263,10 @@ class Journal:
 
 
 # --------------------------------------------------------------------------- questioner
+#: The columns of every cleaner's ``cleaning_report()``, in order.
+REPORT_COLUMNS = ["row_id", "question", "role", "given", "suggested", "answer", "applied",
+                  "skipped", "score", "annotator", "from_journal", "time"]
+
 def _annotator_name(oracle):
     return getattr(oracle, "name", None) or type(oracle).__name__
 
@@ -291,12 +295,14 @@ class Questioner:
         return new
 
     def ask(self, oracle, X, y, row_ids, *, role, suggested=None, predicted=None, scores=None,
-            extra=None):
+            extra=None, note=None):
         """Ask about rows ``X`` (current labels ``y``, ids ``row_ids``).
 
         Rows the journal knows are answered from it; the others go to the
         oracle in one call.  Nothing is recorded unless the whole answer is
-        valid.
+        valid.  ``extra`` is passed to the oracle in the context; ``note``
+        adds columns to the records (an array of ``len(X)`` gives one value
+        per row).
 
         Returns
         -------
@@ -362,21 +368,56 @@ class Questioner:
             "row_id": row_ids[i], "fingerprint": fps[i], "role": role[i], "given": y[i],
             "suggested": None if suggested is None else np.asarray(suggested)[i],
             "answer": labels[i], "annotator": annotator, "time": now} for i in fresh)
-        for i in range(n):
-            self.records.append({
-                "row_id": row_ids[i], "role": role[i], "given": y[i],
-                "suggested": None if suggested is None else np.asarray(suggested)[i],
-                "answer": None if skipped[i] else labels[i],
-                "skipped": bool(skipped[i]), "from_journal": bool(known[i]),
-                "annotator": "journal" if known[i] else annotator, "time": now,
-                "question": self.n_questions,
-                "score": None if scores is None else float(np.asarray(scores)[i]),
-            })
+        self._record(row_ids, role, y, suggested, np.where(skipped, None, labels.astype(object)),
+                     np.where(skipped, y, labels), skipped, known, annotator, now, scores, note)
         if stop:
             self.stopped = True
         if votes is not None and len(ask) != n:
             votes = None  # a partly replayed question: the votes cover only some rows
         return labels, skipped, votes
+
+    def _record(self, row_ids, role, given, suggested, answers, applied, skipped, known,
+                annotator, now, scores, note):
+        n = len(row_ids)
+        role = np.broadcast_to(np.asarray(role, dtype=object), (n,))
+        for i in range(n):
+            rec = {
+                "row_id": row_ids[i], "question": self.n_questions, "role": role[i],
+                "given": given[i],
+                "suggested": None if suggested is None else np.asarray(suggested)[i],
+                "answer": answers[i], "applied": applied[i], "skipped": bool(skipped[i]),
+                "score": np.nan if scores is None else float(np.asarray(scores)[i]),
+                "annotator": "journal" if known[i] else annotator,
+                "from_journal": bool(known[i]), "time": now,
+            }
+            for key, val in (note or {}).items():
+                per_row = isinstance(val, np.ndarray) and val.ndim >= 1 and len(val) == n
+                rec[key] = val[i] if per_row else val
+            self.records.append(rec)
+
+    def decide(self, row_ids, given, applied, *, role, decided_by, suggested=None,
+               scores=None, note=None):
+        """Record labels a cleaner applied without asking (e.g. INFL's own suggestion)."""
+        n = len(row_ids)
+        self._record(list(row_ids), role, np.asarray(given), suggested,
+                     [None] * n, np.asarray(applied), np.zeros(n, dtype=bool),
+                     np.zeros(n, dtype=bool), decided_by, time.time(), scores, note)
+
+    def set_applied(self, applied):
+        """The labels finally applied to the rows of the last question (e.g. a vote)."""
+        for rec, lab in zip(self.records[-len(applied):], applied, strict=True):
+            if not rec["skipped"]:
+                rec["applied"] = lab
+
+    def report(self):
+        """The records as a pandas DataFrame, one row per row asked about."""
+        import pandas as pd
+
+        df = pd.DataFrame.from_records(self.records, columns=REPORT_COLUMNS + sorted(
+            {k for r in self.records for k in r} - set(REPORT_COLUMNS)))
+        df["changed"] = ~df["skipped"].astype(bool) & (df["applied"] != df["given"])
+        df["time"] = pd.to_datetime(df["time"], unit="s", utc=True)
+        return df
 
     def _votes(self, oracle, n):
         votes = getattr(oracle, "last_votes_", None)

@@ -103,9 +103,10 @@ def test_algorithm_1_with_counterexamples(stream):
         assert h["counterexample_label"] == h["predicted"]
         assert h["counterexample_answer"] == y[h["counterexample"]]
     report = c.cleaning_report()
-    assert len(report) == c.n_queries_
-    assert int(report["cleaned_suspicious"].sum() + report["cleaned_counterexample"].sum()) \
-        == c.n_cleaned_
+    assert report["question"].nunique() == c.n_queries_
+    assert int(report.loc[~report["from_journal"], "changed"].sum()) == c.n_cleaned_
+    np.testing.assert_array_equal(report["applied"].to_numpy(dtype=int),
+                                  y[report["row_id"].to_numpy(dtype=int)])
     # margins below the threshold were never queried
     assert all(h["margin"] >= c.threshold for h in c.history_)
 

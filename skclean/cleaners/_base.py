@@ -2,6 +2,11 @@
 
 import numpy as np
 import torch
+
+try:  # imbalanced-learn registers fit_resample with scikit-learn's metadata routing, which
+    import imblearn  # noqa: F401  must happen before the estimators are defined, so that
+except ImportError:  # pragma: no cover  set_fit_resample_request exists on them
+    pass
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -85,11 +90,9 @@ class ModelDelegateMixin:
 
 
 def records_table(records):
-    """A list of dicts as a pandas DataFrame when pandas is installed, else as-is."""
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is optional
-        return list(records)
+    """A list of dicts as a pandas DataFrame."""
+    import pandas as pd
+
     return pd.DataFrame.from_records(list(records))
 
 
@@ -162,6 +165,27 @@ def row_ids_of(X, n=None):
     return np.arange(n)
 
 
+RESAMPLE_DOC = """Fit, then return ``X`` with its labels cleaned (imbalanced-learn's sampler API).
+
+        Lets the cleaner sit in an ``imblearn.pipeline.Pipeline`` before any
+        classifier, which is then trained on the cleaned labels.  To hand it
+        the trusted rows there, enable scikit-learn's metadata routing and
+        request them: ``cleaner.set_fit_request({mask}=True)`` and
+        ``cleaner.set_fit_resample_request({mask}=True)``.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like or Series of shape (n_samples,)
+        {params} : as in :meth:`fit`
+
+        Returns
+        -------
+        X_resampled : ``X`` itself (minus any rows the cleaner dropped)
+        y_resampled : ``y`` with every answer applied, in the same form as ``y``
+        """
+
+
 class QuestionsMixin:
     """Owns ``questioner_`` and the journal behind it, for the cleaners that ask.
 
@@ -193,3 +217,62 @@ class QuestionsMixin:
         """The :class:`~skclean.questions.Journal` of this run's answers."""
         check_is_fitted(self, "questioner_")
         return self.questioner_.journal
+
+    def cleaning_report(self):
+        """What was asked and what was done, one row per row asked about.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns: ``row_id`` (the DataFrame index of ``X``, or the row's
+            position in it), ``question`` (rows asked together share it),
+            ``role`` (``"suspicious"``, ``"counterexample"`` or
+            ``"candidate"``), ``given`` (the label before), ``suggested``,
+            ``answer`` (``None`` if skipped), ``applied`` (the label the row
+            has now), ``skipped``, ``score``, ``annotator`` (``"journal"``
+            for a replayed answer), ``from_journal``, ``time`` (UTC),
+            ``changed`` (the label was fixed), and the estimator's own extras
+            (``round`` or ``position``).  Labels are in your label space.
+        """
+        check_is_fitted(self, "questioner_")
+        return self.questioner_.report()
+
+    def _resample(self, X, y, **fit_params):
+        """Fit, then ``(X, y)`` with every answer applied (see ``fit_resample``)."""
+        self._fit_for_resample(X, y, **fit_params)
+        keep, labels = self._cleaned_rows(len(y))
+        y_out = _relabel(y, labels, getattr(self, "label_columns_", self.classes_))
+        if keep is None:
+            return X, y_out
+        return _take(X, keep), _take(y_out, keep)
+
+    def _fit_for_resample(self, X, y, **fit_params):
+        return self.fit(X, y, **fit_params)
+
+
+def _take(a, rows):
+    return a.iloc[rows] if hasattr(a, "iloc") else np.asarray(a)[rows]
+
+
+def _relabel(y, labels, classes):
+    """``y`` with ``labels`` (position -> label) applied, keeping its type (Series, 2-D).
+
+    ``classes`` is the label set, in the column order of probabilistic ``y``.
+    """
+    arr = np.asarray(y)
+    if arr.ndim == 2:  # probabilistic labels: cleaned rows become one-hot
+        out = arr.astype(float, copy=True)
+        for pos, lab in labels.items():
+            out[pos] = 0.0
+            out[pos, np.flatnonzero(np.asarray(classes) == lab)[0]] = 1.0
+    else:
+        out = arr.astype(np.asarray(classes).dtype, copy=True)
+        for pos, lab in labels.items():
+            out[pos] = lab
+    if hasattr(y, "iloc"):  # a pandas Series or DataFrame keeps its index and name
+        import pandas as pd
+
+        if out.ndim == 1:
+            return pd.Series(out, index=y.index, name=getattr(y, "name", None))
+        return pd.DataFrame(out, index=y.index, columns=y.columns)
+    return out

@@ -12,6 +12,7 @@ reached.
 import math
 import os
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -30,12 +31,12 @@ from ..models import SoftmaxHead, SoftmaxRegression, soft_targets
 from ..questions import transaction
 from ._base import (
     MODEL_CONSTRAINTS,
+    RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
     QuestionsMixin,
     as_labels,
     check_classes,
-    records_table,
     row_ids_of,
     rows_from_mask,
 )
@@ -251,6 +252,8 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         if y_arr.ndim == 2 and y_arr.shape[1] == 1:
             y_arr = column_or_1d(y_arr, warn=True)  # a column vector of hard labels
         given = None if self.classes is None else check_classes(self.classes)
+        self.soft_input_ = y_arr.ndim == 2
+        self.__dict__.pop("label_columns_", None)
         if y_arr.ndim == 2:
             X = validate_data(self, X)
             given = np.arange(y_arr.shape[1]) if given is None else given
@@ -259,6 +262,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
             # columns follow the user's order of `classes`, so reorder them once here
             order = np.argsort(given, kind="stable")
             classes, Y = given[order], Y[:, order]
+            self.label_columns_ = given
         else:
             X, y_arr = validate_data(self, X, y_arr)
             check_classification_targets(y_arr)
@@ -314,6 +318,12 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         self.train_positions_ = positions
         return self._fit(X, Y, X_val, y_val, ids)
 
+    def fit_resample(self, X, y, X_val=None, y_val=None, validation_mask=None):
+        return self._resample(X, y, X_val=X_val, y_val=y_val, validation_mask=validation_mask)
+
+    fit_resample.__doc__ = RESAMPLE_DOC.format(mask="validation_mask",
+                                               params="X_val, y_val, validation_mask")
+
     # ------------------------------------------------------------------ the pipeline
     #: Attributes a round replaces but never modifies in place: shared, not copied,
     #: by the rollback of a failed round.
@@ -337,9 +347,8 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         self._incremental = None
         self.suggested_labels_ = np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
         self._scorer = get_scorer(self.scoring)
-        if self.label_source != "suggested":
-            self._open_questioner()
-        score = self._scorer(self, X_val, y_val)
+        self._open_questioner()
+        score = self._val_score(X_val, y_val)
         total = min(self.budget, len(X))
         rounds = tqdm(total=total, disable=not self.verbose, desc="asked")
         try:
@@ -364,6 +373,13 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         self._run_completed()
         return self
 
+    def _val_score(self, X_val, y_val):
+        # the validation rows are arrays by now; the feature-name check of predict() would
+        # warn about them when fit was given a DataFrame
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="X does not have valid feature names")
+            return self._scorer(self, X_val, y_val)
+
     def _n_asked(self):
         return int((self.cleaned_mask_ | self.skipped_mask_).sum())
 
@@ -386,7 +402,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         if len(done):
             self._update_model(done, old_Y, old_w)
         t_update = time.perf_counter() - t1
-        score = self._scorer(self, X_val, y_val)
+        score = self._val_score(X_val, y_val)
         self.history_.append({
             "round": len(self.history_) + 1, "rows": rows, "row_ids": self.row_ids_[rows],
             "suggested": suggested, "answers": answers, "labels": labels, "skipped": skipped,
@@ -397,12 +413,18 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
 
     def _labels_for(self, rows, current, suggested):
         """Labels to apply, the oracle's answers (or None) and the skipped rows."""
-        none_skipped = np.zeros(len(rows), dtype=bool)
+        note = {"round": len(self.history_) + 1}
+        if self.soft_input_:
+            note.update({f"given_P({c})": self.y_[rows, j] for j, c in enumerate(self.classes_)})
         if self.label_source == "suggested":
-            return suggested, None, none_skipped
+            self.questioner_.decide(self.row_ids_[rows], current, suggested, role="candidate",
+                                    decided_by="INFL suggestion", suggested=suggested,
+                                    note=note)
+            return suggested, None, np.zeros(len(rows), dtype=bool)
         answers, skipped, votes = self.questioner_.ask(
             self.oracle, self.X_[rows], current, self.row_ids_[rows],
-            role="candidate", suggested=suggested)
+            role="candidate", suggested=suggested, note=note,
+            extra={"n_asked": self._n_asked(), "budget": min(self.budget, len(self.X_))})
         if self.label_source == "oracle":
             return answers, answers, skipped
         # INFL (three): majority of the suggestion and every annotator's (validated) vote
@@ -418,7 +440,9 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
                 tally[v] = tally.get(v, 0) + 1
             best = max(tally.values())
             labels.append(next(v for v, c in tally.items() if c == best))
-        return as_labels(labels, self.classes_), answers, skipped
+        labels = as_labels(labels, self.classes_)
+        self.questioner_.set_applied(labels)
+        return labels, answers, skipped
 
     def _update_model(self, rows, old_Y, old_w):
         a = self.adapter_
@@ -590,13 +614,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
     def deltagrad_memory_(self):
         return int(getattr(self.estimator_, "trajectory_memory_", 0))
 
-    def cleaning_report(self):
-        """One row per round (pandas DataFrame when pandas is installed)."""
-        check_is_fitted(self)
-        return records_table({
-            "round": h["round"], "n_rows": len(h["rows"]), "val_score": h["val_score"],
-            "time_selection": h["time_selection"], "time_update": h["time_update"],
-            "n_exact": h["n_exact"],
-            "suggestion_accepted": None if h["answers"] is None
-            else float(np.mean(h["answers"] == h["suggested"])),
-        } for h in self.history_)
+    def _cleaned_rows(self, n):
+        done = np.flatnonzero(self.cleaned_mask_)
+        labels = self.classes_[self.y_[done].argmax(1)]
+        return None, dict(zip(self.train_positions_[done].tolist(), labels, strict=True))

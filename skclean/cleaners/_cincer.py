@@ -36,13 +36,13 @@ from ..models import LastLayerGrads
 from ..questions import transaction
 from ._base import (
     MODEL_CONSTRAINTS,
+    RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
     QuestionsMixin,
     as_labels,
     check_classes,
     check_judged,
-    records_table,
     row_ids_of,
 )
 
@@ -123,6 +123,9 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         Rows per stochastic Hessian-vector product in LiSSA.
     influence_params : {"all", "last"}, default="all"
         Parameters the ``"influence"`` strategy differentiates.
+    bootstrap_size : float in (0, 1) or int, default=0.2
+        For :meth:`fit_resample` only: the share (or number) of the first
+        rows trained on as the bootstrap set; the rest are streamed.
     journal : str, path-like or None, default=None
         SQLite file where every answer is committed as it is given, reused
         instead of asking again (see :class:`~skclean.questions.Journal`).
@@ -186,6 +189,8 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         "lissa_samples": [Interval(Integral, 1, None, closed="left")],
         "lissa_batch_size": [Interval(Integral, 1, None, closed="left")],
         "influence_params": [StrOptions({"all", "last"})],
+        "bootstrap_size": [Interval(Real, 0, 1, closed="neither"),
+                           Interval(Integral, 2, None, closed="left")],
         "journal": [str, os.PathLike, None],
         "verbose": ["verbose"],
     }
@@ -194,8 +199,8 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
                  counterexample="top_fisher", pertinent=True, radius=None, n_neighbors=None,
                  metric="euclidean", refit="warm_start", refit_epochs=10, fisher_damping=0.0,
                  lissa_depth=1000, lissa_scale=10.0, lissa_damping=0.0, lissa_samples=1,
-                 lissa_batch_size=32, influence_params="all", journal=None, verbose=0,
-                 device=None, dtype=None, random_state=None):
+                 lissa_batch_size=32, influence_params="all", bootstrap_size=0.2,
+                 journal=None, verbose=0, device=None, dtype=None, random_state=None):
         self.estimator = estimator
         self.oracle = oracle
         self.threshold = threshold
@@ -213,6 +218,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         self.lissa_samples = lissa_samples
         self.lissa_batch_size = lissa_batch_size
         self.influence_params = influence_params
+        self.bootstrap_size = bootstrap_size
         self.journal = journal
         self.verbose = verbose
         self.device = device
@@ -380,7 +386,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         roles = ["suspicious", "counterexample"][: len(yq)]
         answers, skipped, _ = self.questioner_.ask(
             self.oracle, Xq, yq, ids, role=roles, predicted=np.asarray([pred] * len(yq)),
-            scores=np.asarray([margin, score][: len(yq)]))
+            scores=np.asarray([margin, score][: len(yq)]), note={"position": self.n_seen_})
         # the answer is valid: only now is any state changed
         self.n_queries_ += 1
         ce_id = self.row_ids_[k] if k is not None else None
@@ -537,33 +543,41 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         return -self._margin(X, y)[0]
 
     # ------------------------------------------------------------------ records
-    def cleaning_report(self):
-        """One row per query, with what was cleaned.
-
-        Columns: ``position``, ``row_id``, ``margin``, ``label``, ``answer``,
-        ``cleaned_suspicious``, ``counterexample``, ``counterexample_label``,
-        ``counterexample_answer``, ``cleaned_counterexample``, ``dropped``,
-        ``score``, ``time_selection``, ``time_refit``.  A pandas DataFrame when
-        pandas is installed, else a list of dicts.
-        """
-        check_is_fitted(self)
-        rows = []
-        for h in self.history_:
-            r = dict(h)
-            r["cleaned_suspicious"] = bool(h["answer"] is not None
-                                           and h["answer"] != h["label"])
-            r["cleaned_counterexample"] = bool(h["counterexample_answer"] is not None
-                                               and h["counterexample_answer"]
-                                               != h["counterexample_label"])
-            rows.append(r)
-        return records_table(rows)
-
     @property
     def n_cleaned_(self):
         """Labels changed by the oracle: suspicious rows plus counter-examples."""
         return sum(int(h["answer"] is not None and h["answer"] != h["label"]) + int(
             h["counterexample_answer"] is not None
             and h["counterexample_answer"] != h["counterexample_label"]) for h in self.history_)
+
+    def fit_resample(self, X, y, classes=None):
+        return self._resample(X, y, classes=classes)
+
+    fit_resample.__doc__ = RESAMPLE_DOC.format(mask="classes", params="classes").replace(
+        "Fit, then", "Bootstrap on the first ``bootstrap_size`` rows, stream the rest, then")
+
+    def _fit_for_resample(self, X, y, **fit_params):
+        """Bootstrap on the first ``bootstrap_size`` rows, stream the rest."""
+        n = len(y)
+        k = self.bootstrap_size if isinstance(self.bootstrap_size, Integral) else int(
+            np.ceil(self.bootstrap_size * n))
+        if not 2 <= k < n:
+            raise ValueError(f"bootstrap_size={self.bootstrap_size} leaves {k} of {n} rows to "
+                             "bootstrap on: it must leave at least 2, and some rows to stream.")
+        self._resample_ids = list(row_ids_of(X))
+        head, tail = (X.iloc[:k], X.iloc[k:]) if hasattr(X, "iloc") else (X[:k], X[k:])
+        y_head, y_tail = (y.iloc[:k], y.iloc[k:]) if hasattr(y, "iloc") else (
+            np.asarray(y)[:k], np.asarray(y)[k:])
+        self.fit(head, y_head, **fit_params)
+        return self.partial_fit(tail, y_tail)
+
+    def _cleaned_rows(self, n):
+        pos = self.row_ids_  # positions in X, when X was an array
+        if pos.dtype == object:  # DataFrame index: back to positions through the records
+            lookup = {rid: i for i, rid in enumerate(self._resample_ids)}
+            pos = np.asarray([lookup[r] for r in pos])
+        keep = np.sort(pos) if len(pos) < n else None  # rows dropped by counterexample="drop"
+        return keep, dict(zip(pos.tolist(), self.y_, strict=True))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -30,6 +30,7 @@ from ..influence import (
 from ..questions import transaction
 from ._base import (
     MODEL_CONSTRAINTS,
+    RESAMPLE_DOC,
     AdapterMixin,
     QuestionsMixin,
     as_labels,
@@ -517,12 +518,24 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
         pick = pool[np.argsort(-entropy, kind="stable")[: self.query_size]]
         answers, skipped, _ = self.questioner_.ask(
             self.oracle, X[pick], self.y_cleaned_[pick], ids[pick], role="candidate",
-            predicted=self.adapter_.predict(X[pick]))
+            predicted=self.adapter_.predict(X[pick]), note={"round": len(self.history_) + 1})
         done = pick[~skipped]
         self.y_cleaned_[done] = answers[~skipped]
         self.cleaned_mask_[done] = True
         self.skipped_mask_[pick[skipped]] = True
         return len(pick)
+
+    def fit_resample(self, X, y, X_ref=None, y_ref=None, X_val=None, y_val=None,
+                     reference_mask=None):
+        return self._resample(X, y, X_ref=X_ref, y_ref=y_ref, X_val=X_val, y_val=y_val,
+                              reference_mask=reference_mask)
+
+    fit_resample.__doc__ = RESAMPLE_DOC.format(
+        mask="reference_mask", params="X_ref, y_ref, X_val, y_val, reference_mask")
+
+    def _cleaned_rows(self, n):
+        done = np.flatnonzero(self.cleaned_mask_)
+        return None, dict(zip(done.tolist(), self.y_cleaned_[done], strict=True))
 
     def score_samples(self, X, y):
         """Log-probability of each given label under the kept model; lower = more suspicious."""
