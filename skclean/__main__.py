@@ -1,4 +1,4 @@
-"""Command line: ``python -m skclean demo`` runs the main demonstration."""
+"""Command line: ``skclean demo`` runs the demonstration, ``skclean clean`` cleans a CSV."""
 
 import argparse
 import sys
@@ -93,17 +93,26 @@ def demo(out="skclean_demo.png", noise=0.2, budget=0.25, random_state=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m skclean")
+    from . import __version__
+    from ._cli_clean import add_parser
+
+    parser = argparse.ArgumentParser(
+        prog="skclean", description="Find and fix wrong labels with influence functions and "
+        "an annotator in the loop.", epilog="Run 'skclean COMMAND --help' for a command's "
+        "options and examples.")
+    parser.add_argument("--version", action="version", version=f"skclean {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="clean breast-cancer labels with a simulated annotator")
     d.add_argument("--out", default="skclean_demo.png", help="where to write the plot")
     d.add_argument("--noise", type=float, default=0.2, help="share of labels flipped")
     d.add_argument("--budget", type=float, default=0.25, help="share of rows shown")
     d.add_argument("--seed", type=int, default=0)
+    add_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         demo(out=args.out, noise=args.noise, budget=args.budget, random_state=args.seed)
-    return 0
+        return 0
+    return args.run(args)
 
 
 if __name__ == "__main__":

@@ -291,7 +291,8 @@ class ConsoleOracle(BaseOracle):
         role = self._at(context, "role", i)
         rid = self._at(context, "row_ids", i)
         budget = context.get("budget")
-        k = self.n_asked_ if context.get("n_asked") is None else context["n_asked"] + i + 1
+        numbers = context.get("question_numbers")
+        k = self.n_asked_ if numbers is None else int(np.asarray(numbers)[i])
         head = f"--- question {k}" + (f" of {budget}" if budget is not None else "")
         head += f": row {rid}" if rid is not None else f": row {i + 1} of this query"
         out(head + (f" ({role})" if role else "") + " ---")

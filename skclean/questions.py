@@ -192,9 +192,12 @@ class Journal:
 
     Notes
     -----
-    An entry is reused only for the same row id *and* the same row values
-    (a hash of the row rounded to float32): a journal never answers for
-    different data.
+    An entry is reused for the same row id *and* the same row values (a hash
+    of the row rounded to float32): a journal never answers for different
+    data.  When the id is unknown (row ids are positions, and positions move
+    when scikit-learn's cross-validation hands a cleaner a subset), a row is
+    found by its values alone if exactly one answer was given for those
+    values.
     """
 
     _SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
@@ -205,6 +208,7 @@ class Journal:
     def __init__(self, path=None):
         self.path = None if path is None else str(path)
         self._mem = {}
+        self._by_fp = {}
         self._conn = None
         if self.path is not None:
             try:
@@ -213,7 +217,7 @@ class Journal:
                 self._conn.commit()
                 for key, fp, ans in self._conn.execute(
                         "SELECT row_key, fingerprint, answer FROM answers ORDER BY seq"):
-                    self._mem[key] = (fp, json.loads(ans))
+                    self._remember(key, fp, json.loads(ans))
             except sqlite3.DatabaseError as exc:
                 raise ValueError(f"journal={self.path!r} is not a readable skclean journal "
                                  f"(SQLite said: {exc}).") from exc
@@ -221,12 +225,19 @@ class Journal:
     def __len__(self):
         return len(self._mem)
 
+    def _remember(self, key, fingerprint, answer):
+        self._mem[key] = (fingerprint, answer)
+        self._by_fp.setdefault(fingerprint, {})[key] = answer
+
     def lookup(self, row_id, fingerprint):
         """The journaled answer for this row, or ``None``."""
         hit = self._mem.get(_key(row_id))
-        if hit is None or hit[0] != fingerprint:
-            return None
-        return hit[1]
+        if hit is not None and hit[0] == fingerprint:
+            return hit[1]
+        answers = {json.dumps(a) for a in self._by_fp.get(fingerprint, {}).values()}
+        if len(answers) == 1:  # these values were answered, always the same way
+            return json.loads(answers.pop())
+        return None
 
     def record(self, entries):
         """Journal answers: an iterable of dicts with row_id, fingerprint, answer, …"""
@@ -234,7 +245,7 @@ class Journal:
         for e in entries:
             key = _key(e["row_id"])
             ans = json.loads(_to_json(e["answer"]))
-            self._mem[key] = (e["fingerprint"], ans)
+            self._remember(key, e["fingerprint"], ans)
             rows.append((key, json.dumps(str(e["row_id"])), e["fingerprint"], e.get("role"),
                          _to_json(e.get("given")), _to_json(e.get("suggested")),
                          json.dumps(ans), e.get("annotator"), e.get("time", time.time())))
@@ -345,6 +356,8 @@ class Questioner:
                     context[name] = np.asarray(val)[ask]
             if extra:
                 context.update(extra)
+                if "n_asked" in extra:  # the number of each asked row within the budget
+                    context["question_numbers"] = extra["n_asked"] + ask + 1
             try:
                 answer = oracle(X[ask], y[ask], **context)
             except OracleStop as exc:

@@ -181,3 +181,50 @@ def test_journal_survives_a_killed_process(tmp_path):
     asked_fresh, labels_fresh = fresh.stdout.split(" ", 1)
     assert int(asked_fresh) == 20 and int(asked_resumed) == 10  # two rounds were replayed
     assert labels_resumed == labels_fresh  # and it ends where an uninterrupted run ends
+
+
+def test_cross_validation_asks_in_every_fold_unless_the_journal_is_shared(raw, tmp_path):
+    """Inside cross_val_score each fold fits a clone: each fold asks its own questions.
+
+    A shared ``journal`` file answers, in later folds, the rows already answered
+    in earlier ones, so a person is never asked about the same row twice.
+    """
+    from sklearn.model_selection import KFold, cross_val_score
+
+    X, y, y_noisy, _, trusted = raw
+    Xs = StandardScaler().fit_transform(X)
+    folds = KFold(3, shuffle=True, random_state=0)
+    asked = {}
+    for journal in (None, tmp_path / "cv.sqlite"):
+        oracle = SimulatedOracle(Xs, y.to_numpy())
+        counted = []
+
+        def counting(Xq, yq, oracle=oracle, counted=counted, **ctx):
+            counted.extend(map(bytes, np.round(Xq, 8)))
+            return oracle(Xq, yq, **ctx)
+
+        cleaner = ChefCleaner(_lr(), oracle=counting, budget=30, batch_size=10,
+                              journal=journal)
+        scores = cross_val_score(cleaner, Xs, y_noisy.to_numpy(), cv=folds,
+                                 params={"validation_mask": trusted})
+        assert len(scores) == 3 and np.all(scores > 0.5)
+        asked[journal is None] = counted
+    assert len(asked[True]) == 90  # 3 folds x budget 30
+    assert len(asked[False]) == len(set(asked[False])) < 90  # no row asked twice
+
+
+def test_detectors_score_for_model_selection_and_nested_params_error(raw):
+    from sklearn.model_selection import GridSearchCV
+
+    from skclean import ClassBasedIFDetector
+
+    X, y, y_noisy, _, trusted = raw
+    Xs = StandardScaler().fit_transform(X)
+    from sklearn.model_selection import KFold
+
+    grid = GridSearchCV(ClassBasedIFDetector(_lr()), {"similarity": ["gd", "gc"]},
+                        cv=KFold(3, shuffle=True, random_state=0), error_score="raise")
+    grid.fit(Xs, y_noisy.to_numpy(), reference_mask=trusted)
+    assert grid.best_params_["similarity"] in ("gd", "gc")
+    with pytest.raises(ValueError, match="estimator=None builds skclean's default network"):
+        ChefCleaner().set_params(estimator__lr=0.1)

@@ -49,6 +49,17 @@ class AdapterMixin:
         )
         return self.adapter_
 
+    def set_params(self, **params):
+        """Set parameters; ``estimator__*`` needs an explicit ``estimator``."""
+        nested = [k for k in params if k.startswith("estimator__")]
+        if nested and params.get("estimator", self.estimator) is None:
+            raise ValueError(
+                f"Cannot set {nested[0]!r}: estimator=None builds skclean's default network "
+                "at fit time, so there is nothing to set yet. Pass the network explicitly, "
+                "e.g. estimator=skclean.models.default_classifier(n_features, n_classes), "
+                "then tune its parameters (estimator__lr, estimator__max_epochs, ...).")
+        return super().set_params(**params)
+
     def _torch_seed(self):
         rs = self.random_state
         if rs is None or isinstance(rs, np.random.RandomState):
