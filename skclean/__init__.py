@@ -2,15 +2,20 @@
 
 from ._version import __version__
 from .cleaners import ChefCleaner, CincerCleaner, ClassBasedIFDetector, ModelBasedDetector
+from .display import CleaningCurveDisplay, DetectionDisplay, InfluenceDisplay, QuestionDisplay
 from .oracles import ConsoleOracle, MajorityVoteOracle, SimulatedOracle
 
 __all__ = [
     "ChefCleaner",
     "CincerCleaner",
     "ClassBasedIFDetector",
+    "CleaningCurveDisplay",
     "ConsoleOracle",
+    "DetectionDisplay",
+    "InfluenceDisplay",
     "MajorityVoteOracle",
     "ModelBasedDetector",
+    "QuestionDisplay",
     "SimulatedOracle",
     "__version__",
 ]

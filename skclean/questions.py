@@ -412,6 +412,7 @@ class Questioner:
                scores=None, note=None):
         """Record labels a cleaner applied without asking (e.g. INFL's own suggestion)."""
         n = len(row_ids)
+        self.n_questions += 1  # one group of decisions, numbered like a question
         self._record(list(row_ids), role, np.asarray(given), suggested,
                      [None] * n, np.asarray(applied), np.zeros(n, dtype=bool),
                      np.zeros(n, dtype=bool), decided_by, time.time(), scores, note)

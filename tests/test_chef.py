@@ -32,7 +32,7 @@ def test_infl_tracks_relabel_and_retrain(wine):
         X, y_noisy, X_val=X_val, y_val=y_val)
     assert c.stopped_early_ and c.n_cleaned_ == 0  # no round: the model is the initial one
     V = c._val_direction().reshape(c.adapter_.head.n_outputs, -1)
-    I = c._infl_pieces(np.arange(len(X)), V).numpy()
+    I = c._infl_pieces(np.arange(len(X)), V)[0].numpy()
 
     def val_loss(adapter):
         return float(adapter.head.loss(adapter.logits(X_val), adapter.encode(y_val)).mean())

@@ -14,7 +14,7 @@ asks the annotator about both.
 import matplotlib.pyplot as plt
 from sklearn.linear_model import LogisticRegression
 
-from skclean import CincerCleaner, SimulatedOracle
+from skclean import CincerCleaner, QuestionDisplay, SimulatedOracle
 from skclean.datasets import flip_labels, load_dataset
 
 X, _, y, _ = load_dataset("digits", random_state=0)
@@ -27,26 +27,26 @@ cleaner = CincerCleaner(LogisticRegression(C=0.1, max_iter=300), oracle=Simulate
                         threshold=0.2, random_state=0)
 cleaner.fit(X[:150], y_noisy[:150])
 cleaner.partial_fit(X[150:270], y_noisy[150:270])
+
+# %%
+# The cleaning report has one line per row asked about: rows asked together
+# share a ``question`` number, and ``changed`` says the answer fixed the
+# label. Row ids are positions in everything passed to ``fit`` and then
+# ``partial_fit``, here the first 270 rows of ``X``.
 report = cleaner.cleaning_report()
+fixed_ce = report[(report["role"] == "counterexample") & report["changed"]]
 print(f"{cleaner.n_queries_} queries, {cleaner.n_cleaned_} labels corrected "
-      f"({int(report['cleaned_counterexample'].sum())} of them counter-examples)")
-print(report[["position", "label", "answer", "counterexample_label",
-              "counterexample_answer"]].head(8))
+      f"({len(fixed_ce)} of them counter-examples)")
+print(report[["question", "row_id", "role", "given", "answer", "applied"]].head(8))
 
 # %%
 # The first queries: each suspicious digit (top) next to its counter-example
-# (bottom), with the labels before → after the annotator's answer.
-shown = [h for h in cleaner.history_ if h["counterexample"] is not None][:6]
-fig, axes = plt.subplots(2, len(shown), figsize=(1.8 * len(shown), 4.2))
-for j, h in enumerate(shown):
-    pairs = [(X[150 + h["position"]], f"{h['label']} → {h['answer']}", "suspicious"),
-             (cleaner.X_[h["counterexample"]],
-              f"{h['counterexample_label']} → {h['counterexample_answer']}", "counter-ex.")]
-    for i, (img, title, role) in enumerate(pairs):
-        ax = axes[i, j]
-        ax.imshow(img.reshape(8, 8), cmap="gray_r")
-        ax.set_title(f"{role}\n{title}", fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+# (bottom), with the labels given → applied after the annotator's answer (in
+# red when the answer changed the label). :class:`~skclean.QuestionDisplay`
+# draws one question; here each question gets a column of the figure.
+questions = report.loc[report["role"] == "counterexample", "question"].unique()[:6]
+fig, axes = plt.subplots(2, len(questions), figsize=(1.8 * len(questions), 4.4))
+for j, question in enumerate(questions):
+    QuestionDisplay.from_estimator(cleaner, X, question, image_shape=(8, 8), ax=axes[:, j])
 fig.tight_layout()
 plt.show()

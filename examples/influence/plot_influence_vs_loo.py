@@ -20,6 +20,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 
+from skclean import InfluenceDisplay
 from skclean.datasets import load_dataset
 from skclean.influence import removal_influence, retrain_loss_change
 from skclean.models import make_adapter
@@ -27,7 +28,7 @@ from skclean.models import make_adapter
 X, X_test, y, y_test = load_dataset("breast", test_size=0.4, random_state=0)
 X, y = X[:150], y[:150]
 
-fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.8))
 for ax, C in zip(axes, [0.05, 0.5], strict=True):
 
     def factory(C=C):
@@ -46,13 +47,20 @@ for ax, C in zip(axes, [0.05, 0.5], strict=True):
     for method, pred in predicted.items():
         rho = spearmanr(pred[idx], actual).statistic
         print(f"C={C:<5} {method:6s} Spearman vs leave-one-out: {rho:.3f}")
-    for method, marker in [("exact", "o"), ("lissa", "x")]:
-        ax.scatter(actual, predicted[method][idx], marker=marker, label=method)
-    lim = np.abs(actual).max() * 1.1
-    ax.plot([-lim, lim], [-lim, lim], "k--", lw=1)
-    ax.set_title(f"C = {C}")
-    ax.set_xlabel("actual change of test loss (retrained)")
-axes[0].set_ylabel("predicted by the influence function")
-axes[0].legend()
+    # predicted against actual changes, the dashed line y = x, Spearman's ρ on top
+    InfluenceDisplay.from_predictions(
+        {method: predicted[method][idx] for method in ["exact", "lissa"]}, actual,
+        indices=idx, ax=ax, title=f"C = {C}")
 fig.tight_layout()
+plt.show()
+
+# %%
+# :meth:`~skclean.InfluenceDisplay.from_estimator` does all of the above for
+# one model: it fits the adapter, predicts the influence of every row,
+# retrains without the ``indices`` rows (here the 10 most influential) and
+# draws the comparison.
+disp = InfluenceDisplay.from_estimator(
+    lambda: make_adapter(LogisticRegression(C=0.05, tol=1e-12, max_iter=5000)),
+    X, y, X_test, y_test, 10, title="C = 0.05, 10 rows")
+print(f"Spearman vs leave-one-out: {disp.spearman_:.3f}")
 plt.show()
