@@ -357,4 +357,4 @@ class ConsoleOracle(BaseOracle):
                     break
                 self.print_fn(f"  '{text}' is not a class; type one of {list(by_text)}, "
                               "'keep', 'skip' or 'stop'.")
-        return np.asarray(answers, dtype=object)
+        return np.asarray([_row_key(a) for a in answers], dtype=object)  # plain values

@@ -164,6 +164,20 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
     stopped_early_ : bool
     deltagrad_memory_ : int
         Floats kept for DeltaGrad-L (``2 · iterations · P``), 0 otherwise.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skclean import ChefCleaner, SimulatedOracle
+    >>> from skclean.datasets import load_dataset, flip_labels
+    >>> X, X_val, y, y_val = load_dataset("wine", random_state=0)
+    >>> y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    >>> chef = ChefCleaner(LogisticRegression(max_iter=1000), oracle=SimulatedOracle(X, y),
+    ...                    budget=10, batch_size=5)
+    >>> chef = chef.fit(X, y_noisy, X_val=X_val, y_val=y_val)
+    >>> report = chef.cleaning_report()
+    >>> len(report), int(report["changed"].sum()) >= 5
+    (10, True)
     """
 
     _parameter_constraints = {

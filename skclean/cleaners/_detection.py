@@ -388,6 +388,23 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
         Rows the oracle skipped (no judgement; not added to the clean set).
     y_cleaned_ : ndarray
         ``y`` with the oracle's answers applied.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skclean import ModelBasedDetector, SimulatedOracle
+    >>> from skclean.datasets import load_dataset, flip_labels
+    >>> X, _, y, _ = load_dataset("breast", random_state=0)
+    >>> y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    >>> trusted = np.zeros(len(X), dtype=bool)
+    >>> trusted[:40] = True                      # rows whose labels were verified
+    >>> y_noisy[trusted] = y[trusted]
+    >>> det = ModelBasedDetector(LogisticRegression(max_iter=1000), n_rounds=3,
+    ...                          query_size=20, oracle=SimulatedOracle(X, y), random_state=0)
+    >>> flags = det.fit_predict(X, y_noisy, reference_mask=trusted)   # -1 = suspicious
+    >>> bool(flipped[flags == -1].mean() > 0.5)
+    True
     """
 
     _parameter_constraints = {
