@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
+from torch import nn
 
 from skclean.models import default_classifier
 
@@ -26,6 +28,19 @@ def breast():
 def small_net(n_features, n_classes, **kw):
     kw.setdefault("max_epochs", 5)
     return default_classifier(n_features, n_classes, hidden=(8,), **kw)
+
+
+MODEL_KINDS = ["lr", "skorch", "torch"]
+
+
+def model_of_kind(kind, n_features, n_classes):
+    """The three kinds of model every estimator wraps, small and seeded."""
+    if kind == "lr":
+        return LogisticRegression(max_iter=500)
+    if kind == "skorch":
+        return small_net(n_features, n_classes, max_epochs=4, lr=1e-2)
+    torch.manual_seed(0)  # a plain module carries its own initial weights: the same each time
+    return nn.Sequential(nn.Linear(n_features, 8), nn.ReLU(), nn.Linear(8, n_classes))
 
 
 @pytest.fixture

@@ -16,30 +16,21 @@ What "before that question" means per estimator:
 
 import numpy as np
 import pytest
-import torch
-from sklearn.linear_model import LogisticRegression
-from torch import nn
 
 from skclean import ChefCleaner, CincerCleaner, ModelBasedDetector, SimulatedOracle
 from skclean.datasets import flip_labels, make_blobs_dataset
 from skclean.questions import OracleError
 
 from ._state import assert_same_state, state_of
-from .conftest import small_net
+from .conftest import MODEL_KINDS, model_of_kind
 
 N_FEATURES, N_CLASSES = 4, 3
-MODEL_KINDS = ["lr", "skorch", "torch"]
 FAULTS = ["raise", "wrong_count", "unknown_class", "none", "non_class_vote", "ctrl_c"]
 K = 2  # the question that fails
 
 
 def make_model(kind):
-    if kind == "lr":
-        return LogisticRegression(max_iter=500)
-    if kind == "skorch":
-        return small_net(N_FEATURES, N_CLASSES, max_epochs=4, lr=1e-2)
-    torch.manual_seed(0)  # a plain module carries its own initial weights: the same each time
-    return nn.Sequential(nn.Linear(N_FEATURES, 8), nn.ReLU(), nn.Linear(8, N_CLASSES))
+    return model_of_kind(kind, N_FEATURES, N_CLASSES)
 
 
 @pytest.fixture(scope="module")

@@ -11,10 +11,8 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
-from torch import nn
 
 from skclean import (
     ChefCleaner,
@@ -25,22 +23,16 @@ from skclean import (
 )
 from skclean.datasets import flip_labels, make_blobs_dataset
 
-from .conftest import small_net
+from .conftest import MODEL_KINDS, model_of_kind
 
 N_FEATURES, N_CLASSES = 4, 3
-MODEL_KINDS = ["lr", "skorch", "torch"]
 ESTIMATORS = ["chef", "cincer", "class_based", "model_based"]
 # order-preserving names of unequal length: sorting them sorts the integers
 NAMES = np.array(["ox", "yak", "zebra"])
 
 
 def make_model(kind):
-    if kind == "lr":
-        return LogisticRegression(max_iter=500)
-    if kind == "skorch":
-        return small_net(N_FEATURES, N_CLASSES, max_epochs=4, lr=1e-2)
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(N_FEATURES, 8), nn.ReLU(), nn.Linear(8, N_CLASSES))
+    return model_of_kind(kind, N_FEATURES, N_CLASSES)
 
 
 @pytest.fixture(scope="module")
