@@ -296,7 +296,7 @@ class Questioner:
         self.classes = np.asarray(classes)
         self.journal = journal
         self.records = []
-        self.n_questions = 0  # oracle calls made (journal replays are not questions)
+        self.n_questions = 0  # questions so far (asked, replayed or decided): their number
         self.stopped = False
 
     def __deepcopy__(self, memo):
@@ -372,7 +372,7 @@ class Questioner:
             votes = self._votes(oracle, len(ask))
             labels[ask[~skip]] = got[~skip]
             skipped[ask] = skip
-            self.n_questions += 1
+        self.n_questions += 1  # numbers the question, asked or replayed alike
         # the answer is valid: journal it now (a crash later loses nothing), then record
         now = time.time()
         annotator = _annotator_name(oracle)

@@ -13,7 +13,7 @@ from skclean.models import ModelAdapter
 from skclean.questions import Journal, Questioner
 
 SKIP_ATTRS = {"_resumable_journal", "_scorer", "iteration_times_"}  # timings
-RECORD_KEYS = ("row_id", "role", "given", "suggested", "answer", "skipped")
+RECORD_KEYS = ("row_id", "question", "role", "given", "suggested", "answer", "applied", "skipped")
 
 
 def digest(value):
