@@ -12,7 +12,8 @@ import torch
 from skclean.models import ModelAdapter
 from skclean.questions import Journal, Questioner
 
-SKIP_ATTRS = {"_resumable_journal", "_scorer", "iteration_times_"}  # timings
+SKIP_ATTRS = {"_resumable_journal", "_scorer", "iteration_times_",  # timings
+              "_X_buf", "_y_buf", "_ids_buf"}  # storage behind X_, y_, row_ids_
 RECORD_KEYS = ("row_id", "question", "role", "given", "suggested", "answer", "applied", "skipped")
 
 

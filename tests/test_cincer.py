@@ -1,5 +1,7 @@
 """CincerCleaner: Eq. 12 against brute force, Algorithm 1 semantics, rollback."""
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -276,3 +278,26 @@ def test_pipeline_clone_and_default_network(stream):
     net = CincerCleaner(random_state=0).fit(X[:60].astype(np.float32), y_noisy[:60])
     assert net.predict(X[:5]).shape == (5,)
     assert type(net.estimator_).__name__ == "NeuralNetClassifier"
+
+
+def _keep_labels(Xq, yq, **ctx):
+    return yq
+
+
+def test_stream_appends_are_amortised_constant_time(stream):
+    """X_ grows into a doubling buffer: a long stream reallocates O(log n) times."""
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(_lr(), oracle=_keep_labels, threshold=1.0).fit(X[:50], y_noisy[:50])
+    buffers = set()
+    for i in range(50, 150):
+        c.partial_fit(X[i:i + 1], y_noisy[i:i + 1])
+        buffers.add(id(c.X_.base))
+        assert c.X_.base is not None  # a view, not a fresh copy per row
+    assert len(buffers) <= 3  # 64 -> 128 -> 256 rows of capacity
+    np.testing.assert_array_equal(c.X_, X[:150])
+    np.testing.assert_array_equal(c.y_, y_noisy[:150])
+    np.testing.assert_array_equal(c.row_ids_, np.arange(150))
+    again = pickle.loads(pickle.dumps(c))
+    assert not hasattr(again, "_X_buf")
+    again.partial_fit(X[150:152], y_noisy[150:152])
+    np.testing.assert_array_equal(again.X_, X[:152])

@@ -317,7 +317,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         rows = tqdm(range(len(X)), disable=not self.verbose, desc="stream")
         for i in rows:
             try:
-                with transaction(self, shared=("X_", "row_ids_")):
+                with transaction(self, shared=("X_", "row_ids_", *self._BUFFERS.values())):
                     self._process(X[i], y[i], ids[i])
             except BaseException as exc:
                 if hasattr(exc, "add_note"):
@@ -356,11 +356,31 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
             self.history_.append(record)
         self.iteration_times_.append(times)
 
+    #: Growable storage behind ``X_``, ``y_`` and ``row_ids_`` (which are views of it).
+    _BUFFERS = {"X_": "_X_buf", "y_": "_y_buf", "row_ids_": "_ids_buf"}
+
     def _append(self, x, y, row_id):
-        # np.append/vstack return new arrays: X_ and row_ids_ are replaced, never modified
-        self.X_ = np.vstack([self.X_, x[None]])
-        self.y_ = np.append(self.y_, np.asarray([y], dtype=self.y_.dtype))
-        self.row_ids_ = np.append(self.row_ids_, np.asarray([row_id], dtype=self.row_ids_.dtype))
+        """Append one row in amortised O(1): each array is a view of a buffer that doubles.
+
+        Rows past a view's end are never read, so a rollback that restores a
+        shorter view (``questions.transaction``) needs no copy of the buffer.
+        """
+        for name, value in (("X_", x), ("y_", y), ("row_ids_", row_id)):
+            view, buf_name = getattr(self, name), self._BUFFERS[name]
+            buf = getattr(self, buf_name, None)
+            n = len(view)
+            if buf is None or view.base is not buf or n == len(buf):
+                buf = np.empty((max(2 * n, 64),) + view.shape[1:], dtype=view.dtype)
+                buf[:n] = view
+                setattr(self, buf_name, buf)
+            buf[n] = value
+            setattr(self, name, buf[: n + 1])
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for buf_name in self._BUFFERS.values():  # the views pickle as plain arrays
+            state.pop(buf_name, None)
+        return state
 
     def _query(self, x, y, row_id, pred, margin):
         strategy = self.counterexample
