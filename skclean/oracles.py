@@ -180,6 +180,16 @@ class MajorityVoteOracle(BaseOracle):
     ----------
     last_votes_ : ndarray of shape (n_rows, n_oracles)
         Every oracle's answers to the last query.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclean import MajorityVoteOracle, SimulatedOracle
+    >>> X, y = np.eye(4), np.array([0, 1, 1, 0])
+    >>> annotators = [SimulatedOracle(X, y, error_rate=0.3, random_state=s) for s in range(3)]
+    >>> vote = MajorityVoteOracle(annotators)
+    >>> vote(X, y).shape, vote.last_votes_.shape
+    ((4,), (4, 3))
     """
 
     def __init__(self, oracles, *, tie_break="first", random_state=None):

@@ -107,6 +107,7 @@ def test_budget_batches_and_labels(wine):
     np.testing.assert_array_equal(report["row_id"], rows)
     np.testing.assert_array_equal(report["applied"].to_numpy(dtype=int), y[rows])
     assert report["changed"].sum() == (y[rows] != y_noisy[rows]).sum()
+    assert report["score"].notna().all()  # each row's INFL at its suggestion
 
 
 def test_early_termination(wine):

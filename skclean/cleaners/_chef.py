@@ -415,10 +415,10 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         b = int(min(self.batch_size, self.budget - self._n_asked(),
                     (~(self.cleaned_mask_ | self.skipped_mask_)).sum()))
         t0 = time.perf_counter()
-        rows, suggested, n_exact = self._select(b)
+        rows, suggested, n_exact, keys = self._select(b)
         t_select = time.perf_counter() - t0
         current = self.classes_[self.y_[rows].argmax(1)]
-        labels, answers, skipped = self._labels_for(rows, current, suggested)
+        labels, answers, skipped = self._labels_for(rows, current, suggested, keys)
         # answers are validated: only now does state change
         done = rows[~skipped]
         old_Y, old_w = self.y_.copy(), self.sample_weight_.copy()
@@ -439,7 +439,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         })
         return score
 
-    def _labels_for(self, rows, current, suggested):
+    def _labels_for(self, rows, current, suggested, keys):
         """Labels to apply, the oracle's answers (or None) and the skipped rows."""
         note = {"round": len(self.history_) + 1}
         if self.soft_input_:
@@ -447,11 +447,11 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         if self.label_source == "suggested":
             self.questioner_.decide(self.row_ids_[rows], current, suggested, role="candidate",
                                     decided_by="INFL suggestion", suggested=suggested,
-                                    note=note)
+                                    scores=keys, note=note)
             return suggested, None, np.zeros(len(rows), dtype=bool)
         answers, skipped, votes = self.questioner_.ask(
             self.oracle, self.X_[rows], current, self.row_ids_[rows],
-            role="candidate", suggested=suggested, note=note,
+            role="candidate", suggested=suggested, scores=keys, note=note,
             extra={"n_asked": self._n_asked(), "budget": min(self.budget, len(self.X_))})
         if self.label_source == "oracle":
             return answers, answers, skipped
@@ -559,26 +559,29 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
                 key = P.max(1)
             else:
                 key = (P * np.log(np.clip(P, 1e-300, None))).sum(1)  # −entropy
-            pick = unc[np.argsort(key, kind="stable")[:b]]
-            return pick, self.classes_[self.y_[pick].argmax(1)], len(unc)
+            order = np.argsort(key, kind="stable")[:b]
+            pick = unc[order]
+            return pick, self.classes_[self.y_[pick].argmax(1)], len(unc), key[order]
         V = self._val_direction().reshape(a.head.n_outputs, -1)
         if self.strategy == "infl_d":
             # Eq. 2: removing row i moves the validation loss by +1/n ∇L_valᵀ H⁻¹ ∇ℓ_i;
             # the most harmful rows are those whose removal lowers it most (most negative)
             grads = a.last_layer_grads(self.X_[unc], self.y_[unc])
             infl = grads.dot(V).cpu().numpy()
-            pick = unc[np.argsort(infl, kind="stable")[:b]]
-            return pick, self.classes_[self.y_[pick].argmax(1)], len(unc)
+            order = np.argsort(infl, kind="stable")[:b]
+            pick = unc[order]
+            return pick, self.classes_[self.y_[pick].argmax(1)], len(unc), infl[order]
         if self.selection == "incremental":
             return self._select_incremental(unc, V, b)
         I, P = self._infl_pieces(unc, V)
-        return self._top(unc, I.cpu().numpy(), P, b) + (len(unc),)
+        return self._top(unc, I.cpu().numpy(), P, b, len(unc))
 
-    def _top(self, rows, I, P, b):
+    def _top(self, rows, I, P, b, n_exact):
+        """The ``b`` best rows: ``(rows, suggested labels, n_exact, their INFL keys)``."""
         sugg, key = self._choose(I, P, self.y_[rows])
         order = np.argsort(key, kind="stable")[:b]
         self.suggested_labels_[rows] = self.classes_[sugg]
-        return rows[order], self.classes_[sugg[order]]
+        return rows[order], self.classes_[sugg[order]], n_exact, key[order]
 
     # ------------------------------------------------------------------ Increm-INFL
     def _init_incremental(self):
@@ -621,7 +624,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         # the current predictions, from the cached features: one more small GEMM
         P = self._proba(c["U1"][idx] @ a.last_layer_params().T)
         if fresh:
-            return self._top(unc, center.cpu().numpy(), P, b) + (len(unc),)
+            return self._top(unc, center.cpu().numpy(), P, b, len(unc))
         dW = float((a.last_layer_params() - c["W0"]).norm())
         err = (1 - self.gamma) * c["lipschitz"] * dW * A.norm(dim=1) * c["x_norm"][idx]
         # the bound holds for every class, so for the one each row's key is taken at
@@ -633,7 +636,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         I, P_c = self._infl_pieces(cand, V)
         if len(cand) > 0.5 * len(unc):  # w has drifted far from w(0): refresh the cache
             self._incremental = None
-        return self._top(cand, I.cpu().numpy(), P_c, b) + (len(cand),)
+        return self._top(cand, I.cpu().numpy(), P_c, b, len(cand))
 
     # ------------------------------------------------------------------ estimator API
     def score_samples(self, X, y):
