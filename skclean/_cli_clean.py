@@ -178,9 +178,10 @@ def _run(args, input_fn, print_fn):
     budget = min(args.budget, int((~trusted).sum()))
     Xf = features.fit_transform(df)
     if args.method == "chef":
+        # a progress bar only when nobody is typing: it would tear the questions apart
         cleaner = ChefCleaner(LogisticRegression(max_iter=2000), oracle=oracle, budget=budget,
-                              batch_size=args.batch_size, journal=args.journal, verbose=1,
-                              random_state=args.seed)
+                              batch_size=args.batch_size, journal=args.journal,
+                              verbose=int(args.truth is not None), random_state=args.seed)
         Pipeline([("clean", cleaner)]).fit(Xf, y, clean__validation_mask=trusted)
         report = cleaner.cleaning_report()
     else:
@@ -195,7 +196,9 @@ def _run(args, input_fn, print_fn):
     if args.audit:
         report.to_csv(args.audit, index=False)
     changed = int(report["changed"].sum())
-    print_fn(f"skclean: asked about {len(report)} row(s), changed {changed} label(s); "
+    answered = int((~report["skipped"]).sum())
+    print_fn(f"skclean: asked about {len(report)} row(s), {answered} answered, changed "
+             f"{changed} label(s); "
              f"cleaned labels written to {args.out}"
              + (f", audit to {args.audit}" if args.audit else "") + ".")
     return 0
@@ -218,11 +221,14 @@ def _detect_and_ask(Xf, y, trusted, oracle, budget, args):
     ids = Xf.index.to_numpy()
     labels = y.to_numpy()
     pred = det.estimator_.predict(Xf.iloc[order].to_numpy())
-    with tqdm(total=len(order), desc="asked", file=sys.stderr) as bar:
+    quiet = args.truth is None  # a person is typing: no progress bar between questions
+    with tqdm(total=len(order), desc="asked", file=sys.stderr, disable=quiet) as bar:
         for s in range(0, len(order), args.batch_size):
             rows = np.asarray(order[s:s + args.batch_size])
+            # the model's prediction is the suggestion: Enter accepts it
             q.ask(oracle, Xf.iloc[rows].to_numpy(), labels[rows], ids[rows], role="candidate",
-                  predicted=pred[s:s + len(rows)], scores=scores[rows],
+                  predicted=pred[s:s + len(rows)], suggested=pred[s:s + len(rows)],
+                  scores=scores[rows],
                   extra={"n_asked": s, "budget": len(order)})
             bar.update(len(rows))
             if q.stopped:

@@ -49,7 +49,7 @@ def test_dry_run_with_a_simulated_annotator_fixes_labels(csv, tmp_path):
     rep = pd.read_csv(audit)
     assert len(rep) == 20 and rep["row_id"].str.startswith("b").all()
     assert (rep["applied"] == df.set_index("bottle").loc[rep["row_id"], "truth"].values).all()
-    assert "asked about 20 row(s)" in r.stdout
+    assert "asked about 20 row(s), 20 answered" in r.stdout
 
 
 @pytest.mark.parametrize("method", ["detector", "chef"])
@@ -63,6 +63,8 @@ def test_a_person_answers_then_ends_input_and_resumes_from_the_journal(csv, tmp_
     assert first.returncode == 0, first.stderr
     assert "End of input" in first.stdout and "question 1 of 6: row b" in first.stdout
     assert "alcohol=" in first.stdout  # the raw row, with its column names
+    assert "Enter = accept" in first.stdout  # a suggestion to accept with one key
+    assert "asked:" not in first.stderr  # no progress bar between a person's questions
     cleaned = pd.read_csv(out, index_col="bottle")
     assert (cleaned["label"] != df.set_index("bottle")["label"]).sum() <= 1
     # run again: the two answers come from the journal, the person is asked the rest
