@@ -51,6 +51,21 @@ def test_infl_tracks_relabel_and_retrain(wine):
     np.testing.assert_allclose(np.median(np.asarray(pred) / np.asarray(actual)), 1.0, atol=0.2)
 
 
+def test_solvers_pick_the_same_rows_and_agree_on_infl(wine):
+    """Preconditioned CG (the default), plain CG and the explicit Hessian solve the same system."""
+    X, y, y_noisy, _, X_val, y_val = wine
+    fits = {s: ChefCleaner(_lr(), label_source="suggested", budget=30, batch_size=10,
+                           solver=s).fit(X, y_noisy, X_val=X_val, y_val=y_val)
+            for s in ("auto", "pcg", "cg", "exact")}
+    rows = {s: np.concatenate([h["rows"] for h in c.history_]) for s, c in fits.items()}
+    for s in fits:
+        np.testing.assert_array_equal(rows[s], rows["exact"])
+    scores = {s: c.score_samples(X, y_noisy) for s, c in fits.items()}
+    for s in fits:  # CG stops at ‖r‖ ≤ 1e-8‖b‖: relative agreement well within 1e-5
+        np.testing.assert_allclose(scores[s], scores["exact"], rtol=1e-5,
+                                   atol=1e-5 * np.abs(scores["exact"]).max())
+
+
 def test_incremental_selection_returns_the_same_rows_as_full():
     X, y = make_blobs_dataset(n_samples=4000, n_features=20, n_classes=2, cluster_std=4.0,
                               random_state=0)

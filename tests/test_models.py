@@ -266,3 +266,61 @@ def test_closed_form_last_layer_hvp_matches_autograd_hessian(iris):
     v = torch.randn(a.n_params(), dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     H = a.hessian(X, y, sample_weight=w)  # autograd through the objective
     np.testing.assert_allclose(a.hvp(v, X, y, sample_weight=w), H @ v, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_soft_labels_are_fitted_directly_to_the_row_expansion_optimum(n_classes):
+    """Newton on probabilistic labels reaches scikit-learn's optimum on C weighted row copies."""
+    from sklearn.datasets import make_classification
+
+    from skclean.models._sklearn import _expand_soft
+
+    X, y = make_classification(1500, 10, n_informative=6, n_classes=n_classes, random_state=0)
+    rng = np.random.RandomState(0)
+    Y = 0.7 * np.eye(n_classes)[y] + 0.3 * rng.dirichlet(np.ones(n_classes), len(y))
+    w = rng.uniform(0.5, 1.0, len(y))
+    ref = _lr(C=0.5).fit(*_expand_soft(X, Y, w, np.arange(n_classes)))
+    a = LogisticRegressionAdapter(LogisticRegression(C=0.5)).fit(X, Y, sample_weight=w)
+    # J is μ-strongly convex with μ ≥ l2 = 1/(C n): a gradient of norm ‖g‖ ≤ 1e-8·√P at
+    # Newton's stop bounds the distance to the optimum by ‖g‖/μ (sklearn's tol is tighter)
+    P = a.n_params("last")
+    bound = 1e-8 * np.sqrt(P) * 0.5 * len(X) * 2
+    np.testing.assert_allclose(a.estimator.coef_, ref.coef_, atol=bound)
+    np.testing.assert_allclose(a.estimator.intercept_, ref.intercept_, atol=bound)
+    assert a.newton_iterations_ <= 10
+
+
+def test_newton_refit_after_label_changes_equals_a_fresh_fit(iris):
+    X, y = iris
+    a = make_adapter(_lr(C=1.0)).fit(X, y)
+    Y = np.eye(3)[np.searchsorted(a.classes_, y)]
+    Y[:10] = np.roll(Y[:10], 1, axis=1)  # ten labels change, as in a CHEF round
+    w = np.where(np.arange(len(X)) < 10, 1.0, 0.8)
+    H = a.hessian(X, y, sample_weight=w)
+    from skclean.influence import SymmetricInverse
+
+    a.newton_refit(X, Y, sample_weight=w, preconditioner=SymmetricInverse(H))
+    fresh = _lr(C=1.0).fit(X, np.argmax(Y, 1), sample_weight=w)
+    bound = 1e-8 * np.sqrt(a.n_params("last")) * 1.0 * len(X) * 2  # ‖g‖/μ as above
+    np.testing.assert_allclose(a.estimator.coef_, fresh.coef_, atol=max(bound, 1e-6))
+    assert a.newton_iterations_ <= 8  # quadratic convergence from the old optimum
+
+
+def test_preconditioned_cg_solves_in_few_iterations():
+    from skclean.influence import cg_solve
+
+    rng = np.random.RandomState(0)
+    B = torch.as_tensor(rng.randn(200, 40))
+    A = B.T @ B / 200 + 1e-3 * torch.eye(40)
+    b = torch.as_tensor(rng.randn(40))
+    exact = torch.linalg.solve(A, b)
+    A_near = A * (1 + 0.05 * torch.as_tensor(rng.rand(40, 40)).triu().add(
+        torch.as_tensor(rng.rand(40, 40)).triu(1).T))  # a nearby SPD-ish matrix
+    A_near = (A_near + A_near.T) / 2 + 1e-3 * torch.eye(40)
+    M_inv = torch.linalg.inv(A_near)
+    x_plain, it_plain = cg_solve(lambda v: A @ v, b, tol=1e-10)
+    x_pre, it_pre = cg_solve(lambda v: A @ v, b, tol=1e-10, preconditioner=lambda r: M_inv @ r)
+    cond = float(torch.linalg.cond(A))
+    for x in (x_plain, x_pre):  # ‖x − x*‖ ≤ κ · tol · ‖x*‖
+        assert float((x - exact).norm()) <= 10 * cond * 1e-10 * float(exact.norm())
+    assert it_pre < it_plain / 2

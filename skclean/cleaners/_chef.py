@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
@@ -40,6 +41,12 @@ from ._base import (
     row_ids_of,
     rows_from_mask,
 )
+
+# "auto" preconditions CG with a factorised Hessian when the last layer is this small
+# (factorising costs O(rows · params²) once, and again only when the Hessian drifts)
+_PRECONDITION_MAX_PARAMS = 4096
+_PRECONDITION_ROWS = 20_000  # rows the cached Hessian is estimated from
+_REFRESH_AFTER = 10  # CG iterations beyond which the cached Hessian is rebuilt
 
 
 def check_label_matrix(y, n_classes=None):
@@ -109,12 +116,20 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         bound uses the global curvature limit ``λ_max(diag p − ppᵀ) ≤ 1/2``
         (1/4 for a sigmoid) so it always returns the same rows as ``"full"``.
     update : {"warm_start", "deltagrad", "retrain"}, default="warm_start"
-        How the model follows the new labels: continue the solver from the
-        current optimum, DeltaGrad-L over the cached SGD trajectory
-        (SoftmaxRegression only), or retrain from scratch.
-    solver : {"exact", "cg"}, default="exact"
-        How ``H⁻¹ ∇L_val`` is obtained: Cholesky solve of the explicit
-        Hessian, or conjugate gradient over Hessian-vector products.
+        How the model follows the new labels: continue from the current
+        optimum (for ``LogisticRegression``, Newton steps preconditioned by
+        the cached Hessian: probabilistic labels are fitted directly),
+        DeltaGrad-L over the cached SGD trajectory (SoftmaxRegression only),
+        or retrain from scratch.
+    solver : {"auto", "pcg", "exact", "cg"}, default="auto"
+        How ``H⁻¹ ∇L_val`` is obtained.  ``"exact"``: eigendecomposition of
+        the explicit last-layer Hessian, built every round.  ``"cg"``:
+        conjugate gradient over Hessian-vector products, warm-started from
+        the previous round's solution.  ``"pcg"``: the same, preconditioned
+        by a Hessian factorised once (on at most 20,000 rows) and reused
+        while it keeps the solve to a few iterations — labels change a little
+        per round, so the Hessian does too.  ``"auto"``: ``"pcg"`` when the
+        last layer has at most 4,096 parameters, else ``"cg"``.
     damping : float, default=0.0
         Added to the Hessian's diagonal.
     deltagrad_j0, deltagrad_T0, deltagrad_m0 : int, default=10, 20, 2
@@ -191,7 +206,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         "label_source": [StrOptions({"oracle", "suggested", "vote"})],
         "selection": [StrOptions({"full", "incremental"})],
         "update": [StrOptions({"warm_start", "deltagrad", "retrain"})],
-        "solver": [StrOptions({"exact", "cg"})],
+        "solver": [StrOptions({"auto", "pcg", "exact", "cg"})],
         "damping": [Interval(Real, 0, None, closed="left")],
         "deltagrad_j0": [Interval(Integral, 0, None, closed="left")],
         "deltagrad_T0": [Interval(Integral, 1, None, closed="left")],
@@ -207,7 +222,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
     def __init__(self, estimator=None, *, oracle=None, budget=100, batch_size=10, gamma=0.8,
                  strategy="infl", suggestion="alternative", label_source="oracle",
                  selection="full", update="warm_start",
-                 solver="exact", damping=0.0, deltagrad_j0=10, deltagrad_T0=20, deltagrad_m0=2,
+                 solver="auto", damping=0.0, deltagrad_j0=10, deltagrad_T0=20, deltagrad_m0=2,
                  target_score=None, scoring="accuracy", validation_fraction=None, classes=None,
                  journal=None, verbose=0, device=None, dtype=None, random_state=None):
         self.estimator = estimator
@@ -355,10 +370,13 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
     # ------------------------------------------------------------------ the pipeline
     #: Attributes a round replaces but never modifies in place: shared, not copied,
     #: by the rollback of a failed round.
-    _shared_state = ("X_", "X_val_", "y_val_", "row_ids_", "_incremental")
+    # replaced, never modified in place, so a round's rollback need not copy them
+    _shared_state = ("X_", "X_val_", "y_val_", "row_ids_", "_incremental", "_precond")
 
     def _fit(self, X, Y, X_val, y_val, row_ids):
         self._v_prev = None
+        self._precond = None
+        self._rng = check_random_state(self.random_state)
         self.X_, self.y_ = X, Y.copy()
         self.X_val_, self.y_val_ = X_val, y_val
         self.row_ids_ = row_ids
@@ -476,6 +494,11 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         a = self.adapter_
         if self.update == "retrain":
             a.fit(self.X_, self.y_, sample_weight=self.sample_weight_)
+        elif self.update == "warm_start" and hasattr(a, "newton_refit"):
+            # a few labels changed: Newton from the current optimum, each step a CG solve
+            # that the Hessian cached for INFL preconditions
+            a.newton_refit(self.X_, self.y_, sample_weight=self.sample_weight_,
+                           preconditioner=self._preconditioner())
         elif self.update == "warm_start":
             a.continue_fit(self.X_, self.y_, sample_weight=self.sample_weight_)
         else:
@@ -499,9 +522,30 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         x0 = getattr(self, "_v_prev", None)
         x0 = x0 if x0 is not None and x0.shape == g_val.shape else None
         v, self.cg_iterations_ = cg_solve(a.hvp_fn(self.X_, self.y_, sample_weight=w), g_val,
-                                          damping=self.damping, x0=x0, tol=1e-8)
+                                          damping=self.damping, x0=x0, tol=1e-8,
+                                          preconditioner=self._preconditioner())
+        if self.cg_iterations_ > _REFRESH_AFTER and self._precond is not None:
+            self._precond = None  # the Hessian has drifted: factorise it again next time
         self._v_prev = v
         return v
+
+    def _use_preconditioner(self):
+        if self.solver == "pcg":
+            return True
+        return self.solver == "auto" and self.adapter_.n_params("last") <= _PRECONDITION_MAX_PARAMS
+
+    def _preconditioner(self):
+        """The cached ``(H + damping I)⁻¹`` of an earlier round (``None`` if not used)."""
+        if not self._use_preconditioner():
+            return None
+        if self._precond is None:
+            rows = np.arange(len(self.X_))
+            if len(rows) > _PRECONDITION_ROWS:  # a row sample estimates the mean curvature
+                rows = np.sort(self._rng.choice(rows, _PRECONDITION_ROWS, replace=False))
+            H = last_layer_hessian(self.adapter_, self.X_[rows],
+                                   sample_weight=self.sample_weight_[rows])
+            self._precond = SymmetricInverse(H, method="damped", damping=self.damping)
+        return self._precond
 
     def _infl_pieces(self, rows, V):
         """INFL for ``rows`` and every class, ``(n_rows, C)`` (lower = more beneficial),

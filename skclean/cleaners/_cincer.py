@@ -498,10 +498,19 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
             lam = largest_eigenvalue(full, g.numel(), dtype=g.dtype, device=g.device,
                                      random_state=self._rng)
             scale = 4.0 * max(lam, 1e-12)
+            # a network's Hessian can have negative eigenvalues, along which no scale makes
+            # the recursion contract: damp past the most negative one (power iteration on
+            # lam·I − H finds lam − λ_min)
+            shifted = largest_eigenvalue(lambda v: lam * v - full(v), g.numel(), dtype=g.dtype,
+                                         device=g.device, random_state=self._rng)
+            lam_min = lam - shifted
+            damping = kw["damping"]
+            if lam_min + damping <= 0:
+                damping = -lam_min + 0.01 * lam
             warnings.warn(f"{exc} Retrying with lissa_scale={scale:.3g} (4x the Hessian's "
-                          "largest eigenvalue); set lissa_scale to at least that to avoid "
-                          "this.", ConvergenceWarning, stacklevel=4)
-            return lissa(hvp, g, scale=scale, **kw)
+                          f"largest eigenvalue) and lissa_damping={damping:.3g}; set them to at "
+                          "least these to avoid this.", ConvergenceWarning, stacklevel=4)
+            return lissa(hvp, g, scale=scale + damping, **{**kw, "damping": damping})
 
     def _train_outputs(self):
         """Features (with bias column) and logits of ``X_``: one forward pass per model."""

@@ -27,6 +27,7 @@ from .similarity import (
     reference_means,
     score_against_means,
     tracin_mean_similarity,
+    unit_features,
 )
 
 __all__ = [
@@ -53,4 +54,5 @@ __all__ = [
     "top_fisher_from_outputs",
     "top_fisher_vp",
     "tracin_mean_similarity",
+    "unit_features",
 ]

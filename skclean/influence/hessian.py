@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from .._solvers import cg_solve  # noqa: F401  (re-exported)
 from .fisher import SymmetricInverse, top_fisher_from_outputs
 
 
@@ -28,37 +29,6 @@ def exact_inverse_hvp(adapter, X, y, v, *, damping=0.0, sample_weight=None, whic
     """``(H + damping I)^{-1} v`` with the explicit Hessian (small or convex models)."""
     H = adapter.hessian(X, y, sample_weight=sample_weight, which=which)
     return SymmetricInverse(H, method="damped", damping=damping)(v.to(H.dtype))
-
-
-def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, x0=None):
-    """Solve ``(A + damping I) x = b`` by conjugate gradient, matrix-free.
-
-    Runs on ``b``'s device in its dtype (scipy's CG would copy to the host at
-    every iteration).  ``A`` must be symmetric positive (semi-)definite on the
-    span of ``b``; stops when ``‖r‖ ≤ tol · ‖b‖``.
-
-    Returns
-    -------
-    x : tensor
-    n_iter : int
-    """
-    maxiter = maxiter or 10 * b.numel()
-    x = torch.zeros_like(b) if x0 is None else x0.clone()
-    r = b - (matvec(x) + damping * x)
-    p = r.clone()
-    rs = r @ r
-    stop = (tol * torch.linalg.vector_norm(b)) ** 2
-    for it in range(1, maxiter + 1):
-        if rs <= stop:
-            return x, it - 1
-        Ap = matvec(p) + damping * p
-        alpha = rs / (p @ Ap)
-        x = x + alpha * p
-        r = r - alpha * Ap
-        rs_new = r @ r
-        p = r + (rs_new / rs) * p
-        rs = rs_new
-    return x, maxiter
 
 
 class LissaDivergenceError(FloatingPointError):

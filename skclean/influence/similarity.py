@@ -1,7 +1,7 @@
-"""Gradient similarities between training rows and reference rows (GD, GC, IF, TracIn).
+"""Gradient similarities between training rows and reference rows (GD, GC, PGC, IF, TracIn).
 
 All of them are bilinear in the two last-layer gradients (after normalising,
-for GC), so the *mean* similarity of a row to a group of references is the
+for GC and PGC), so the *mean* similarity of a row to a group of references is the
 similarity to the group's mean (normalised) gradient.  Scoring ``n`` rows
 against ``C`` reference classes therefore costs one ``(n, d') @ (d', C·K)``
 GEMM, however many references there are.
@@ -9,7 +9,11 @@ GEMM, however many references there are.
 
 import torch
 
-SIMILARITIES = ("gd", "gc", "if", "tracin")
+SIMILARITIES = ("gd", "gc", "pgc", "if", "tracin")
+# PGC, "partial" cosine: only the reference gradients are normalised.  The
+# paper's Sec. 6 proposes it: normalising the references removes the noise a
+# few large reference gradients bring, while the row keeps its gradient norm,
+# which is what marks a wrong label.
 _CHUNK = 65536
 
 
@@ -37,16 +41,27 @@ def group_mean_gradients(ref, groups, n_groups, *, normalize=False, eps=1e-12):
     return M / counts[:, None, None]
 
 
+def unit_features(grads, eps=1e-12):
+    """The gradients with unit-norm feature factors: ``r_i ⊗ u1_i / ‖u1_i‖``.
+
+    The last-layer gradient norm is ``‖r_i‖·‖u1_i‖``; on raw features the
+    second factor (how far the row lies from the origin) can outweigh the
+    first (how wrong the model finds the label).
+    """
+    n = grads.U1.norm(dim=1, keepdim=True)
+    return type(grads)(grads.U1 / n.clamp_min(eps), grads.R)
+
+
 def reference_means(ref, groups, n_groups, *, kind="gd", inverse=None, eps=1e-12):
     """Per-group mean reference gradients, transformed for ``kind``: ``(n_groups, K, d')``.
 
-    ``"gc"`` averages unit gradients; ``"if"`` applies ``inverse`` (``M^{-1}``
+    ``"gc"`` and ``"pgc"`` average unit gradients; ``"if"`` applies ``inverse`` (``M^{-1}``
     of the Hessian or Fisher, on flat vectors or columns) to each mean.  Score
     rows against the result with :func:`score_against_means`.
     """
-    if kind not in ("gd", "gc", "if"):
-        raise ValueError(f"kind must be 'gd', 'gc' or 'if', got {kind!r}")
-    M = group_mean_gradients(ref, groups, n_groups, normalize=(kind == "gc"), eps=eps)
+    if kind not in ("gd", "gc", "pgc", "if"):
+        raise ValueError(f"kind must be 'gd', 'gc', 'pgc' or 'if', got {kind!r}")
+    M = group_mean_gradients(ref, groups, n_groups, normalize=kind in ("gc", "pgc"), eps=eps)
     if kind == "if":
         if inverse is None:
             raise ValueError("kind='if' needs an inverse curvature operator.")
@@ -72,9 +87,10 @@ def mean_similarity(grads, ref, groups, n_groups, *, kind="gd", inverse=None, ep
         Rows to score and reference rows.
     groups : LongTensor of shape (m,)
         Group (class) index of each reference row.
-    kind : {"gd", "gc", "if"}
-        Dot product, cosine, or ``g_i^T M^{-1} g_j`` with ``inverse`` applying
-        ``M^{-1}`` (Hessian or Fisher) to flat vectors or columns.
+    kind : {"gd", "gc", "pgc", "if"}
+        Dot product, cosine, partial cosine ``g_i^T g_j / ‖g_j‖``, or
+        ``g_i^T M^{-1} g_j`` with ``inverse`` applying ``M^{-1}`` (Hessian or
+        Fisher) to flat vectors or columns.
     """
     M = reference_means(ref, groups, n_groups, kind=kind, inverse=inverse, eps=eps)
     return score_against_means(grads, M, kind=kind, eps=eps)
@@ -86,10 +102,12 @@ def pairwise_similarity(grads, ref, *, kind="gd", inverse=None, eps=1e-12):
         return grads.gram(ref)
     if kind == "gc":
         return grads.gram(ref) * _unit(grads, eps)[:, None] * _unit(ref, eps)[None, :]
+    if kind == "pgc":
+        return grads.gram(ref) * _unit(ref, eps)[None, :]
     if kind == "if":
         G = ref.materialize()
         return grads.materialize() @ inverse(G.T)
-    raise ValueError(f"kind must be 'gd', 'gc' or 'if', got {kind!r}")
+    raise ValueError(f"kind must be 'gd', 'gc', 'pgc' or 'if', got {kind!r}")
 
 
 def tracin_mean_similarity(checkpoints, groups, n_groups):

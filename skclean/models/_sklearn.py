@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import ModelAdapter
+from ._newton import LinearObjective, newton_solve
 from ._softmax import SoftmaxRegression
 
 
@@ -96,6 +97,14 @@ class LogisticRegressionAdapter(ModelAdapter):
         if y.ndim == 2 and isinstance(self.estimator, LogisticRegression):
             classes = self._given_classes if getattr(self, "_given_classes", None) is not None \
                 else np.arange(y.shape[1])
+            hard = y.argmax(1)
+            if np.unique(hard).size == y.shape[1] and self._newton_applies():
+                # start from the fit to the most probable labels (weighted by their
+                # probability), then Newton steps to the soft-label optimum: no row copies
+                w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight)
+                self.estimator.fit(X, classes[hard], sample_weight=w * y.max(1))
+                self._sync(n_rows=len(X))
+                return self.newton_refit(X, y, sample_weight)
             self.estimator.fit(*_expand_soft(X, y, sample_weight, classes))
         else:
             if y.ndim == 2 and getattr(self, "_given_classes", None) is not None:
@@ -118,6 +127,42 @@ class LogisticRegressionAdapter(ModelAdapter):
                 f"classes={given.tolist()}. Include at least one row of every class, or use a "
                 "skorch/torch model, whose output layer has a unit for every declared class."
             )
+
+    def _newton_applies(self):
+        est = self.estimator
+        return (isinstance(est, LogisticRegression) and est.get_params().get("penalty") in
+                ("deprecated", "l2") and np.isfinite(est.C))
+
+    def newton_refit(self, X, y, sample_weight=None, *, preconditioner=None, tol=1e-8):
+        """Move the fitted coefficients to the optimum for new labels or weights.
+
+        Newton-CG on the same objective scikit-learn minimises (see
+        :mod:`skclean.models._newton`), from the current coefficients, on hard
+        or probabilistic labels.  ``preconditioner`` (``r -> M⁻¹ r``, ``M`` ≈
+        the Hessian) makes each step a few Hessian-vector products.  Falls
+        back to scikit-learn's solver if the model is not an L2-penalised
+        ``LogisticRegression``.
+        """
+        if not self._newton_applies() or self.classes_ is None:
+            return self.continue_fit(X, y, sample_weight)
+        Xt = self.to_tensor(X)
+        T = self.encode(y)
+        w = (torch.ones(len(Xt), dtype=self.dtype, device=self.device) if sample_weight is None
+             else self.to_tensor(np.asarray(sample_weight, dtype=float)))
+        self.n_fit_ = len(Xt)
+        self.l2 = 1.0 / (self.estimator.C * len(Xt))
+        objective = LinearObjective(Xt, T, w, self.head, self.l2, has_bias=self.has_bias,
+                                    penalise_bias=self.penalise_bias)
+        W, b, n_iter, n_cg = newton_solve(objective, self._W, self._b,
+                                          preconditioner=preconditioner, tol=tol)
+        self.newton_iterations_, self.cg_iterations_ = n_iter, n_cg
+        est = self.estimator
+        est.coef_ = W.cpu().numpy().astype(np.float64)
+        est.intercept_ = (b.cpu().numpy().astype(np.float64) if self.has_bias
+                          else np.zeros(W.shape[0]))
+        est.n_iter_ = np.array([n_iter], dtype=np.int32)
+        self._sync(n_rows=len(Xt))
+        return self
 
     def deltagrad_update(self, X, y_new, w_new, changed, y_old, w_old, **kwargs):
         """DeltaGrad-L update of a :class:`SoftmaxRegression` (see its method)."""
