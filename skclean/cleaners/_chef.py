@@ -27,7 +27,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 from tqdm.auto import tqdm
 
-from ..influence import SymmetricInverse, cg_solve, last_layer_hessian
+from ..influence import (
+    SymmetricInverse,
+    cg_solve,
+    last_layer_hessian,
+    sampled_hessian_inverse,
+)
 from ..models import SoftmaxHead, SoftmaxRegression, soft_targets
 from ..questions import transaction
 from ._base import (
@@ -539,12 +544,9 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         if not self._use_preconditioner():
             return None
         if self._precond is None:
-            rows = np.arange(len(self.X_))
-            if len(rows) > _PRECONDITION_ROWS:  # a row sample estimates the mean curvature
-                rows = np.sort(self._rng.choice(rows, _PRECONDITION_ROWS, replace=False))
-            H = last_layer_hessian(self.adapter_, self.X_[rows],
-                                   sample_weight=self.sample_weight_[rows])
-            self._precond = SymmetricInverse(H, method="damped", damping=self.damping)
+            self._precond = sampled_hessian_inverse(
+                self.adapter_, self.X_, self.sample_weight_, max_rows=_PRECONDITION_ROWS,
+                damping=self.damping, random_state=self._rng)
         return self._precond
 
     def _infl_pieces(self, rows, V):

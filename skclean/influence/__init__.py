@@ -17,6 +17,7 @@ from .hessian import (
     last_layer_hessian,
     lissa,
     minibatch_hvp,
+    sampled_hessian_inverse,
 )
 from .scores import removal_influence, retrain_loss_change
 from .similarity import (
@@ -48,6 +49,7 @@ __all__ = [
     "reference_means",
     "removal_influence",
     "retrain_loss_change",
+    "sampled_hessian_inverse",
     "score_against_means",
     "top_fisher",
     "top_fisher_diagonal",

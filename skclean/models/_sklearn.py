@@ -14,6 +14,9 @@ from ._base import ModelAdapter
 from ._newton import LinearObjective, newton_solve
 from ._softmax import SoftmaxRegression
 
+# Newton steps are preconditioned by a factorised Hessian up to this many parameters
+_PRECONDITION_MAX_PARAMS = 4096
+
 
 def _expand_soft(X, Y, sample_weight, classes):
     """Rows with probabilistic labels as C weighted hard-label copies.
@@ -104,7 +107,12 @@ class LogisticRegressionAdapter(ModelAdapter):
                 w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight)
                 self.estimator.fit(X, classes[hard], sample_weight=w * y.max(1))
                 self._sync(n_rows=len(X))
-                return self.newton_refit(X, y, sample_weight)
+                precond = None
+                if self.n_params("last") <= _PRECONDITION_MAX_PARAMS:
+                    from ..influence import sampled_hessian_inverse  # influence imports models
+
+                    precond = sampled_hessian_inverse(self, X, sample_weight, random_state=0)
+                return self.newton_refit(X, y, sample_weight, preconditioner=precond)
             self.estimator.fit(*_expand_soft(X, y, sample_weight, classes))
         else:
             if y.ndim == 2 and getattr(self, "_given_classes", None) is not None:
