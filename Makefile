@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	# torch first, pinned: this pin installs the CPU build; an unpinned torch pulls CUDA (GBs)
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,docs,lint]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,docs,lint,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -24,7 +24,8 @@ probabilities of the same model).
 
 Usage: python benchmarks/detection_hard.py [--datasets synth5 synth10 synth20 digits8]
        [--noise uniform:0.1 uniform:0.2 uniform:0.4 structured:0.2 model:0.2]
-       [--models lr net] [--seeds 5] [--ref 40] [--device cpu] [--quick]
+       [--models lr net] [--net-datasets synth10 digits8] [--net-noise uniform:0.2 ...]
+       [--seeds 5] [--ref 40] [--device cpu] [--quick]
 """
 
 import argparse
@@ -202,14 +203,17 @@ def main(argv=None):
     p.add_argument("--models", nargs="+", default=["lr", "net"], choices=["lr", "net"])
     p.add_argument("--net-datasets", nargs="+", default=["synth10", "digits8"],
                    help="data sets also run with the network (it is slower)")
+    p.add_argument("--net-noise", nargs="+", default=["uniform:0.2", "structured:0.2",
+                                                      "model:0.2"],
+                   help="noise settings also run with the network")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--ref", type=int, default=40, help="trusted reference rows per class")
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="one seed, one noise: a smoke run")
     args = p.parse_args(argv)
     if args.quick:
-        args.seeds, args.noise, args.datasets, args.net_datasets = 1, ["uniform:0.2"], \
-            ["synth5"], ["synth5"]
+        args.seeds, args.noise, args.datasets, args.net_datasets, args.net_noise = \
+            1, ["uniform:0.2"], ["synth5"], ["synth5"], ["uniform:0.2"]
     print(f"# python benchmarks/detection_hard.py {' '.join(argv or [])}".rstrip())
     print(f"# machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
           f"device {args.device}, torch {torch.__version__}; mean ± std over {args.seeds} seeds")
@@ -219,7 +223,8 @@ def main(argv=None):
         for spec in args.noise:
             kind, rate = spec.split(":")
             for model_kind in args.models:
-                if model_kind == "net" and name not in args.net_datasets:
+                if model_kind == "net" and (name not in args.net_datasets
+                                            or spec not in args.net_noise):
                     continue
                 runs = [run(name, kind, float(rate), model_kind, s, args.ref, args.device)
                         for s in range(args.seeds)]
