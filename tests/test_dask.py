@@ -265,3 +265,22 @@ def test_numpy_path_never_imports_dask():
         assert not loaded, loaded
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("which", ["chef", "model_based"])
+def test_chef_infl_ranking_and_model_based_scores_on_dask_rows(data, which):
+    from skclean import ChefCleaner, SimulatedOracle
+
+    X, y, X_ref, y_ref = data
+    oracle = SimulatedOracle(X, data[1])
+    if which == "chef":
+        est = ChefCleaner(model_of_kind("lr", X.shape[1], N_CLASSES), oracle=oracle, budget=10,
+                          batch_size=5, random_state=0).fit(X, y, X_val=X_ref, y_val=y_ref)
+    else:
+        est = ModelBasedDetector(model_of_kind("lr", X.shape[1], N_CLASSES), oracle=oracle,
+                                 n_rounds=2, query_size=5, random_state=0)
+        est = est.fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    out = est.score_samples(da.from_array(X, chunks=(40, -1)), da.from_array(y, chunks=40))
+    assert is_dask(out) and out.chunks == ((40, 40, 40, 30),)
+    np.testing.assert_allclose(out.compute(scheduler="synchronous"), est.score_samples(X, y),
+                               rtol=1e-12, atol=1e-12)

@@ -690,7 +690,13 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
 
         The change of the validation loss that relabelling the row to its
         suggestion (see ``suggestion``) would bring: lower = more harmful label.
+        Dask arrays (hard labels) give a lazy dask array, computed one row
+        chunk at a time (:ref:`dask-scoring`).
         """
+        from .._dask import is_dask, map_rows  # dask stays optional: imported for dask input
+
+        if is_dask(X) or is_dask(y):
+            return map_rows(self, "score_samples", X, y, dtype=np.float64)
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         y = np.asarray(y)

@@ -629,6 +629,13 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
         return None, dict(zip(done.tolist(), self.y_cleaned_[done], strict=True))
 
     def score_samples(self, X, y):
-        """Log-probability of each given label under the kept model; lower = more suspicious."""
+        """Log-probability of each given label under the kept model; lower = more suspicious.
+
+        Dask arrays give a lazy dask array (:ref:`dask-scoring`).
+        """
+        from .._dask import is_dask, map_rows
+
+        if is_dask(X) or is_dask(y):
+            return map_rows(self, "score_samples", X, y, dtype=np.float64)
         X, y = check_judged(self, X, y)
         return self._log_proba_of(X, y)
