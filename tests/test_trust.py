@@ -309,3 +309,32 @@ def test_chef_with_a_person_skip_is_not_a_confirmation_and_end_of_input_keeps_an
     assert c.classes_[c.y_[rows[2]].argmax()] == y_noisy[rows[2]]
     assert any("End of input" in line for line in printed)
     assert len(c.journal_) == 3  # the three answers, none of the skips
+
+
+def test_cincer_influence_with_negative_curvature_damps_past_it(breast):
+    """A network's Hessian has negative eigenvalues; no LiSSA scale contracts along them."""
+    import re
+
+    from .conftest import small_net
+
+    X, y, y_noisy, _, _, _ = breast
+    X = X.astype(np.float32)
+    c = CincerCleaner(small_net(30, 2, max_epochs=30, lr=1e-2), counterexample="influence",
+                      influence_params="all", random_state=0).fit(X[:100], y_noisy[:100])
+    a = c.adapter_
+    H = a.hessian(c.X_, c.y_, which="all").double().numpy()
+    evals = np.linalg.eigvalsh(H)
+    assert evals[0] + c.lissa_damping < 0  # the case: the damped Hessian is indefinite
+    x = X[150]
+    yt = 1 - c.predict(x[None])[0]
+    with pytest.warns(ConvergenceWarning, match="lissa_damping") as record:
+        order = c.rank_counterexamples(x, yt)
+    damping = float(re.search(r"lissa_damping=([0-9.e+-]+)", str(record[-1].message)).group(1))
+    assert damping > -evals[0]  # damped past the most negative eigenvalue
+    g = a.per_example_grads(x[None], [yt], which="all").double().numpy()[0]
+    G = a.per_example_grads(c.X_, c.y_, which="all").double().numpy()
+    exact = -(G @ np.linalg.solve(H + damping * np.eye(len(H)), g))
+    cand = np.flatnonzero(c.y_ == c.predict(x[None])[0])
+    # LiSSA is a truncated stochastic series: its pick ranks high under the exact solve
+    best = cand[np.argsort(-exact[cand])]
+    assert order[0] in best[: max(3, len(cand) // 5)]
