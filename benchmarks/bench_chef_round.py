@@ -23,6 +23,7 @@ Usage: python benchmarks/bench_chef_round.py [--sizes 19000x512 78000x2048]
 import argparse
 import platform
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -73,7 +74,8 @@ def main(argv=None):
     p.add_argument("--selection", default="incremental", choices=["full", "incremental"])
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
-    print(f"# python benchmarks/bench_chef_round.py {' '.join(argv or [])}".rstrip())
+    given = sys.argv[1:] if argv is None else argv
+    print(f"# python benchmarks/bench_chef_round.py {' '.join(given)}".rstrip())
     print(f"# machine: {platform.machine()}, {torch.get_num_threads()} torch threads, device "
           f"{args.device}, torch {torch.__version__}; b = 10, γ = 0.8, INFL (two), "
           f"selection={args.selection}")

@@ -136,6 +136,20 @@ class LogisticRegressionAdapter(ModelAdapter):
                 "skorch/torch model, whose output layer has a unit for every declared class."
             )
 
+    def hvp_fn(self, X, y, sample_weight=None, which="last"):
+        """``v -> H v`` of the whole model (it is its own last layer), two GEMMs over ``X``
+        itself: the features are never copied to append the bias column."""
+        if which not in ("last", "all"):
+            return super().hvp_fn(X, y, sample_weight=sample_weight, which=which)
+        Xt = self.to_tensor(X)
+        w = (torch.ones(len(Xt), dtype=self.dtype, device=self.device) if sample_weight is None
+             else self.to_tensor(np.asarray(sample_weight, dtype=float)))
+        objective = LinearObjective(Xt, None, w, self.head, self.l2, has_bias=self.has_bias,
+                                    penalise_bias=self.penalise_bias)
+        with torch.no_grad():
+            matvec = objective.hvp(objective._logits(self._W, self._b))
+        return lambda v: matvec(v.to(self.dtype))
+
     def _newton_applies(self):
         est = self.estimator
         return (isinstance(est, LogisticRegression) and est.get_params().get("penalty") in
