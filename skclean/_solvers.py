@@ -2,6 +2,11 @@
 
 import torch
 
+# A factorised Hessian preconditions CG up to this many parameters: factorising costs
+# O(rows · P²) once, and it is reused while the parameters move little (CHEF rounds,
+# Newton steps from a nearby optimum).
+PRECONDITION_MAX_PARAMS = 4096
+
 
 def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, x0=None, preconditioner=None):
     """Solve ``(A + damping I) x = b`` by (preconditioned) conjugate gradient, matrix-free.

@@ -27,6 +27,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 from tqdm.auto import tqdm
 
+from .._solvers import PRECONDITION_MAX_PARAMS
 from ..influence import (
     SymmetricInverse,
     cg_solve,
@@ -47,9 +48,6 @@ from ._base import (
     rows_from_mask,
 )
 
-# "auto" preconditions CG with a factorised Hessian when the last layer is this small
-# (factorising costs O(rows · params²) once, and again only when the Hessian drifts)
-_PRECONDITION_MAX_PARAMS = 4096
 _PRECONDITION_ROWS = 20_000  # rows the cached Hessian is estimated from
 # CG iterations beyond which the cached Hessian is rebuilt (a fresh one from a row sample
 # takes ~10 at tol 1e-8; plain CG takes ~50)
@@ -539,7 +537,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
     def _use_preconditioner(self):
         if self.solver == "pcg":
             return True
-        return self.solver == "auto" and self.adapter_.n_params("last") <= _PRECONDITION_MAX_PARAMS
+        return self.solver == "auto" and self.adapter_.n_params("last") <= PRECONDITION_MAX_PARAMS
 
     def _preconditioner(self):
         """The cached ``(H + damping I)⁻¹`` of an earlier round (``None`` if not used)."""

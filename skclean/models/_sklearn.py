@@ -10,12 +10,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from .._solvers import PRECONDITION_MAX_PARAMS
 from ._base import ModelAdapter
 from ._newton import LinearObjective, newton_solve
 from ._softmax import SoftmaxRegression
-
-# Newton steps are preconditioned by a factorised Hessian up to this many parameters
-_PRECONDITION_MAX_PARAMS = 4096
 
 
 def _expand_soft(X, Y, sample_weight, classes):
@@ -108,7 +106,7 @@ class LogisticRegressionAdapter(ModelAdapter):
                 self.estimator.fit(X, classes[hard], sample_weight=w * y.max(1))
                 self._sync(n_rows=len(X))
                 precond = None
-                if self.n_params("last") <= _PRECONDITION_MAX_PARAMS:
+                if self.n_params("last") <= PRECONDITION_MAX_PARAMS:
                     from ..influence import sampled_hessian_inverse  # influence imports models
 
                     precond = sampled_hessian_inverse(self, X, sample_weight, random_state=0)
