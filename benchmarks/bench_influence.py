@@ -73,6 +73,10 @@ def main(argv=None):
     t_gemm = median_time(gemm_query, args.repeats, device=args.device)
     t_auto = median_time(autograd_query, max(3, args.repeats // 2), device=args.device)
     t_cached = median_time(cached_matrix_query, args.repeats, device=args.device)
+    # the floor: one read of the factors every query must touch (a reduction over each)
+    t_floor = median_time(lambda: (float(grads.U1.sum()), float(grads.R.sum())), args.repeats,
+                          device=args.device)
+    mib_factors = sum(t.numel() * t.element_size() for t in (grads.U1, grads.R)) / 2**20
     mb = G_cached.numel() * G_cached.element_size() / 2**20
 
     ms = lambda t: f"{1e3 * t:.1f}"  # noqa: E731
@@ -80,6 +84,8 @@ def main(argv=None):
         "Per query: score all N candidates (median of repeats)",
         ["path", "ms / query", "vs GEMM path"],
         [
+            [f"memory floor: one read of (U1, R), {mib_factors:.0f} MiB", ms(t_floor),
+             f"{t_floor / t_gemm:.2f}x"],
             ["closed-form GEMMs over (U1, R)", ms(t_gemm), "1.0x"],
             ["autograd per-example grads, materialised", ms(t_auto), f"{t_auto / t_gemm:.0f}x"],
             [f"pre-materialised N x P matrix ({mb:.0f} MiB kept)", ms(t_cached),

@@ -300,9 +300,12 @@ class Questioner:
         self.stopped = False
 
     def __deepcopy__(self, memo):
-        # the journal is shared (answers are never rolled back); the records are state
+        # the journal is shared (answers are never rolled back); the records are state, but
+        # a record is never changed after the step that wrote it (set_applied edits only the
+        # question just asked), so a copy of the list restores them: deep-copying every
+        # record at every step of a long stream would make it quadratic
         new = copy.copy(self)
-        new.records = copy.deepcopy(self.records, memo)
+        new.records = list(self.records)
         return new
 
     def ask(self, oracle, X, y, row_ids, *, role, suggested=None, predicted=None, scores=None,
@@ -449,18 +452,22 @@ class Questioner:
 
 # --------------------------------------------------------------------------- rollback
 @contextmanager
-def transaction(estimator, shared=()):
+def transaction(estimator, shared=(), append_only=()):
     """Restore ``estimator.__dict__`` exactly if the block raises (anything, even Ctrl-C).
 
     Everything is deep-copied except the constructor parameters (the user's
-    objects: oracle, estimator template) and the attributes named in
-    ``shared``, which the block must *replace* rather than modify in place
-    (large read-only arrays, caches).  The journal is never copied: answers
+    objects: oracle, estimator template), the attributes named in ``shared``,
+    which the block must *replace* rather than modify in place (large
+    read-only arrays, caches), and the lists named in ``append_only`` (records
+    that grow by one entry per step), which the block may only append to and
+    which are cut back to their length on failure: copying them at every step
+    would make a long stream quadratic.  The journal is never copied: answers
     given before the failure stay journaled.
     """
     state = estimator.__dict__
-    names = set(shared) | set(estimator.get_params(deep=False))
+    names = set(shared) | set(append_only) | set(estimator.get_params(deep=False))
     memo = {id(state[name]): state[name] for name in names if name in state}
+    lengths = {name: len(state[name]) for name in append_only if name in state}
     saved = copy.deepcopy(state, memo)
     try:
         yield
@@ -469,6 +476,8 @@ def transaction(estimator, shared=()):
         pending = state.get("_resumable_journal")
         state.clear()
         state.update(saved)
+        for name, n in lengths.items():
+            del state[name][n:]
         if pending is not None:
             state["_resumable_journal"] = pending
         raise

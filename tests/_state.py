@@ -33,6 +33,8 @@ def digest(value):
         return digest(value.detach().cpu().numpy())
     if isinstance(value, np.random.RandomState):
         return digest(list(value.get_state()))
+    if isinstance(value, np.random.Generator):
+        return digest(value.bit_generator.state)
     if isinstance(value, np.generic):
         return digest(value.item())
     if isinstance(value, float):

@@ -301,3 +301,78 @@ def test_stream_appends_are_amortised_constant_time(stream):
     assert not hasattr(again, "_X_buf")
     again.partial_fit(X[150:152], y_noisy[150:152])
     np.testing.assert_array_equal(again.X_, X[:152])
+
+
+def test_fisher_sample_is_a_uniform_reservoir():
+    """Each of n streamed rows ends up in the m-row Fisher sample with probability m/n."""
+    m, n, runs = 10, 100, 400
+    counts = np.zeros(n)
+    for seed in range(runs):
+        c = CincerCleaner(fisher_rows=m)
+        c._rng = np.random.RandomState(seed)
+        c.X_ = np.zeros((5, 1))
+        c._init_fisher_sample()
+        for i in range(5, n):
+            c._offer_fisher_sample(i)
+        assert len(c._fisher_idx) == m and len(set(c._fisher_idx)) == m
+        counts[c._fisher_idx] += 1
+    # binomial(400, 0.1): mean 40, sd 6; a sample biased to early or late rows is far out
+    assert np.all(np.abs(counts - runs * m / n) < 5 * np.sqrt(runs * 0.1 * 0.9))
+    assert abs(counts[:50].sum() - counts[50:].sum()) < 0.1 * runs * m
+
+
+def test_top_fisher_from_the_row_sample_equals_brute_force(stream):
+    """With fisher_rows < n the Fisher is the exact one over the sampled rows; with
+    fisher_rows >= n (or None) over all rows; the sample follows appends and drops."""
+    X, y, y_noisy, _ = stream
+    kw = dict(counterexample="drop", dtype="float64", random_state=0, threshold=0.3,
+              oracle=SimulatedOracle(X, y))
+    rcond = np.finfo(np.float64).eps ** 0.5
+    for rows in (40, None):
+        c = CincerCleaner(_lr(), fisher_rows=rows, **kw).fit(X[:120], y_noisy[:120])
+        c.partial_fit(X[120:220], y_noisy[120:220])
+        idx = np.arange(len(c.X_)) if rows is None else c._fisher_idx
+        n_dropped = sum(h["dropped"] for h in c.history_)
+        assert n_dropped > 0  # the drop path was exercised
+        assert len(idx) == len(c.X_) if rows is None else rows - n_dropped <= len(idx) <= rows
+        assert len(np.unique(idx)) == len(idx) and idx.max() < len(c.X_)
+        a = c.adapter_
+        G = a.per_example_grads(c.X_, c.y_, which="last").numpy()
+        M = np.linalg.pinv(brute_expected_fisher(a, c.X_[idx], "last").numpy(), rcond=rcond,
+                           hermitian=True)
+        checked = 0
+        for t in range(300, 400):
+            x, yt = X[t], y_noisy[t]
+            pred = c.predict(x[None])[0]
+            if pred == yt:
+                continue
+            g_t = a.per_example_grads(x[None], [yt], which="last").numpy()[0]
+            cand = np.flatnonzero(c.y_ == pred)
+            expected = cand[np.argsort(-(-(G @ M @ g_t))[cand], kind="stable")][:3]
+            np.testing.assert_array_equal(c.rank_counterexamples(x, yt, k=3), expected)
+            checked += 1
+        assert checked >= 3
+
+
+def test_a_stream_row_does_not_copy_the_records(stream):
+    """Rolling back a stream row must not cost a copy of every record so far (a long stream
+    would be quadratic): records are appended in place and cut back on failure."""
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(_lr(), oracle=SimulatedOracle(X, y)).fit(X[:100], y_noisy[:100])
+    c.partial_fit(X[100:200], y_noisy[100:200])
+    assert c.n_queries_ > 0
+    lists = (c.history_, c.iteration_times_)
+    first = [dict(h) for h in c.history_]
+    n_records = len(c.questioner_.records)
+    c.partial_fit(X[200:260], y_noisy[200:260])
+    assert c.history_ is lists[0] and c.iteration_times_ is lists[1]  # appended in place
+    assert c.history_[: len(first)] == first
+    n_hist, n_times = len(c.history_), len(c.iteration_times_)
+    n_records = len(c.questioner_.records)
+    c.set_params(oracle=lambda Xq, yq, **k: (_ for _ in ()).throw(RuntimeError("gone")))
+    t = 260 + _first_suspicious(c, X[260:], y_noisy[260:])
+    with pytest.raises(OracleError):
+        c.partial_fit(X[260 : t + 1], y_noisy[260 : t + 1])
+    # the rows before the failing one were kept; the failing one left no record
+    assert len(c.history_) == n_hist and len(c.iteration_times_) == n_times + (t - 260)
+    assert len(c.questioner_.records) == n_records

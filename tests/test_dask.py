@@ -49,7 +49,7 @@ def _check_equal(det, method, out, expected):
         np.testing.assert_array_equal(out, expected)
     elif det.adapter_.dtype == torch.float64:
         np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
-    else:  # float32 networks: the blocks are scored in other GEMM shapes
+    else:  # float32: the blocks are scored in other GEMM shapes
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
 
@@ -75,8 +75,8 @@ def test_y_as_dask_array_is_rechunked_to_x_rows(detectors, data):
     det = detectors["lr"]
     out = det.decision_function(da.from_array(X, chunks=(40, -1)), da.from_array(y, chunks=25))
     assert out.chunks == ((40, 40, 40, 30),)
-    np.testing.assert_allclose(out.compute(scheduler="sync"), det.decision_function(X, y),
-                               rtol=1e-12, atol=1e-12)
+    _check_equal(det, "decision_function", out.compute(scheduler="sync"),
+                 det.decision_function(X, y))
 
 
 @pytest.mark.parametrize("similarity", ["gd", "tracin"])
@@ -159,7 +159,7 @@ def test_graph_keeps_the_state_it_was_built_with(detectors, data):
     expected = det.decision_function(X, y)
     out = det.decision_function(da.from_array(X, chunks=(40, -1)), y)
     det.offset_ += 100.0  # changed (as a refit would) after the graph was built
-    np.testing.assert_allclose(out.compute(scheduler="sync"), expected, rtol=1e-12, atol=1e-12)
+    _check_equal(det, "decision_function", out.compute(scheduler="sync"), expected)
 
 
 def test_unknown_chunk_sizes(detectors, data):
@@ -173,8 +173,8 @@ def test_unknown_chunk_sizes(detectors, data):
         det.score_samples(X_kept, y)
     # both filtered alike: blocks pair up in order and their lengths are checked per block
     mask = X[:, 0] > -1.0
-    np.testing.assert_allclose(det.score_samples(X_kept, y_kept).compute(scheduler="sync"),
-                               det.score_samples(X[mask], y[mask]), rtol=1e-12, atol=1e-12)
+    _check_equal(det, "score_samples", det.score_samples(X_kept, y_kept).compute(
+        scheduler="sync"), det.score_samples(X[mask], y[mask]))
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -53,7 +53,8 @@ def test_scores_equal_brute_force(noisy_wine, similarity, class_based):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
                                class_based=class_based, normalize_features=False,
-                               class_scaling=None).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+                               class_scaling=None, dtype="float64").fit(X, y, X_ref=X_ref,
+                                                                        y_ref=y_ref)
     np.testing.assert_allclose(det.score_samples(X, y), _brute_scores(det, X, y, X_ref, y_ref),
                                rtol=1e-8, atol=1e-10)
 
@@ -66,10 +67,33 @@ def test_normalisations_equal_brute_force(noisy_wine, similarity, normalize_feat
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
                                normalize_features=normalize_features,
-                               class_scaling=class_scaling).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+                               class_scaling=class_scaling, dtype="float64").fit(
+                                   X, y, X_ref=X_ref, y_ref=y_ref)
     np.testing.assert_allclose(det.score_samples(X, y), _brute_scores(det, X, y, X_ref, y_ref),
                                rtol=1e-8, atol=1e-10)
     assert (det.class_scale_ is None) == (class_scaling is None)
+
+
+@pytest.mark.parametrize("similarity", ["pgc", "gd", "gc", "tracin", "if"])
+def test_default_precision_is_float32_with_float64_rankings(similarity):
+    """float32 by default (half the memory traffic) ranks rows as float64 does; the damped
+    Hessian inverse of "if" amplifies rounding, so it keeps logistic regression's float64."""
+    from scipy.stats import spearmanr
+
+    X, y, _, X_ref, y_ref = _hard_data(0)
+    kw = dict(similarity=similarity, n_checkpoints=3)
+    default = ClassBasedIFDetector(LogisticRegression(max_iter=2000), **kw)
+    exact = ClassBasedIFDetector(LogisticRegression(max_iter=2000), dtype="float64", **kw)
+    s = default.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+    s64 = exact.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+    expected = torch.float64 if similarity == "if" else torch.float32
+    assert default.adapter_.dtype == expected and s.dtype == np.float64
+    # a score sums (d + 1)·K products of O(1) factors, each rounded in float32: it moves by
+    # at most about (d + 1)·K·eps32 of the largest score (a factor 10 for the inputs)
+    n_terms = (X.shape[1] + 1) * len(np.unique(y))
+    bound = 10 * n_terms * np.finfo(np.float32).eps * np.abs(s64).max()
+    np.testing.assert_allclose(s, s64, rtol=0, atol=bound)
+    assert spearmanr(s, s64).statistic > 0.9999
 
 
 def _hard_data(seed):
@@ -105,7 +129,8 @@ def test_tracin_equals_sum_over_checkpoints(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity="tracin",
                                n_checkpoints=4, normalize_features=False,
-                               class_scaling=None).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+                               class_scaling=None, dtype="float64").fit(X, y, X_ref=X_ref,
+                                                                        y_ref=y_ref)
     per_ckpt = []
     for eta, state, _ in det._means:
         with det.adapter_.at_checkpoint(state):
@@ -229,8 +254,9 @@ def test_prefit_uses_the_given_model(noisy_wine):
 
 def test_chunking_and_threads_do_not_change_scores(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
-    base = ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(X, y, X_ref=X_ref,
-                                                                       y_ref=y_ref)
+    # float64: the check is that chunks cover every row once, not float32 rounding
+    base = ClassBasedIFDetector(LogisticRegression(max_iter=1000), dtype="float64").fit(
+        X, y, X_ref=X_ref, y_ref=y_ref)
     before = torch.get_num_threads()
     chunked = clone(base).set_params(chunk_size=7, n_jobs=1).fit(X, y, X_ref=X_ref, y_ref=y_ref)
     np.testing.assert_allclose(chunked.score_samples(X, y), base.score_samples(X, y), rtol=1e-12)

@@ -32,6 +32,10 @@ class AdapterMixin:
     def _default_estimator(self, n_features, n_classes):
         return default_classifier(n_features, n_classes, device=self.device or "cpu")
 
+    def _adapter_dtype(self):
+        """The ``dtype`` given to the adapter (``None``: the adapter's own default)."""
+        return self.dtype
+
     def initialize_adapter(self, n_features, classes, *, clone_estimator=True, **kwargs):
         """Create ``self.adapter_`` around a clone of ``estimator`` (or the default network)."""
         check_device(self.device)
@@ -41,7 +45,7 @@ class AdapterMixin:
         self.adapter_ = make_adapter(
             est,
             device=self.device,
-            dtype=self.dtype,
+            dtype=self._adapter_dtype(),
             random_state=self._torch_seed(),
             classes=classes,
             clone_estimator=clone_estimator,

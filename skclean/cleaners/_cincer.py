@@ -14,6 +14,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
@@ -116,6 +117,15 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         Epochs per warm-start refit (networks).
     fisher_damping : float, default=0.0
         ``0`` pseudo-inverts the Fisher; ``> 0`` solves ``F + damping·I``.
+    fisher_rows : int or None, default=2000
+        Estimate the Fisher (Top or Full) from a uniform random sample of at
+        most this many training rows, kept up to date as the stream grows
+        (reservoir sampling, O(1) per row), so that refreshing it after each
+        model update costs the same on a long stream as on a short one.
+        ``None`` uses every training row (exact; the cost of each refresh
+        grows with the training set).  CINCER's reference code uses 30
+        random rows; the default is chosen by
+        ``benchmarks/cincer_fisher_rows.py`` (see the benchmarks page).
     lissa_depth, lissa_scale, lissa_damping, lissa_samples : LiSSA settings
         For ``counterexample="influence"`` (defaults from CINCER's reference
         code: depth 1000, one sample, no damping).
@@ -183,6 +193,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         "refit": [StrOptions({"warm_start", "scratch"})],
         "refit_epochs": [Interval(Integral, 1, None, closed="left")],
         "fisher_damping": [Interval(Real, 0, None, closed="left")],
+        "fisher_rows": [Interval(Integral, 1, None, closed="left"), None],
         "lissa_depth": [Interval(Integral, 1, None, closed="left")],
         "lissa_scale": [Interval(Real, 0, None, closed="neither")],
         "lissa_damping": [Interval(Real, 0, 1, closed="left")],
@@ -198,8 +209,8 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
     def __init__(self, estimator=None, *, oracle=None, threshold=0.2,
                  counterexample="top_fisher", pertinent=True, radius=None, n_neighbors=None,
                  metric="euclidean", refit="warm_start", refit_epochs=10, fisher_damping=0.0,
-                 lissa_depth=1000, lissa_scale=10.0, lissa_damping=0.0, lissa_samples=1,
-                 lissa_batch_size=32, influence_params="all", bootstrap_size=0.2,
+                 fisher_rows=2000, lissa_depth=1000, lissa_scale=10.0, lissa_damping=0.0,
+                 lissa_samples=1, lissa_batch_size=32, influence_params="all", bootstrap_size=0.2,
                  journal=None, verbose=0, device=None, dtype=None, random_state=None):
         self.estimator = estimator
         self.oracle = oracle
@@ -212,6 +223,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         self.refit = refit
         self.refit_epochs = refit_epochs
         self.fisher_damping = fisher_damping
+        self.fisher_rows = fisher_rows
         self.lissa_depth = lissa_depth
         self.lissa_scale = lissa_scale
         self.lissa_damping = lissa_damping
@@ -271,6 +283,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         self.y_ = y.copy()
         self.row_ids_ = row_ids
         self._next_position = len(X)
+        self._init_fisher_sample()
         self.history_ = []
         self.iteration_times_ = []
         self.n_queries_ = 0
@@ -317,7 +330,8 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         rows = tqdm(range(len(X)), disable=not self.verbose, desc="stream")
         for i in rows:
             try:
-                with transaction(self, shared=("X_", "row_ids_", *self._BUFFERS.values())):
+                with transaction(self, shared=("X_", "row_ids_", *self._BUFFERS.values()),
+                                 append_only=("history_", "iteration_times_")):
                     self._process(X[i], y[i], ids[i])
             except BaseException as exc:
                 if hasattr(exc, "add_note"):
@@ -375,6 +389,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
                 setattr(self, buf_name, buf)
             buf[n] = value
             setattr(self, name, buf[: n + 1])
+        self._offer_fisher_sample(len(self.X_) - 1)
 
     def __getstate__(self):
         state = super().__getstate__()
@@ -423,6 +438,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         if strategy == "drop" and k is not None and not skipped[0] and answers[0] == y:
             keep = np.arange(len(self.X_)) != k
             self.X_, self.y_, self.row_ids_ = self.X_[keep], self.y_[keep], self.row_ids_[keep]
+            self._drop_from_fisher_sample(k)
             record["dropped"] = True
         self._append(x, y if skipped[0] else answers[0], row_id)
         return record
@@ -512,6 +528,38 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
                           "least these to avoid this.", ConvergenceWarning, stacklevel=4)
             return lissa(hvp, g, scale=scale + damping, **{**kw, "damping": damping})
 
+    # ------------------------------------------------------------------ Fisher sample
+    # A reservoir (Vitter's algorithm R) keeps ``_fisher_idx`` a uniform sample of the rows
+    # of ``X_`` at O(1) per appended row (``None``: every row).  Its own generator keeps the
+    # draws of ``_rng`` (the "random" strategy, LiSSA) independent of ``fisher_rows``.
+    def _init_fisher_sample(self):
+        n, m = len(self.X_), self.fisher_rows
+        self._fisher_rng = np.random.default_rng(self._rng.randint(2**31))
+        self._fisher_offered = n
+        self._fisher_idx = None if m is None else (
+            np.arange(n) if n <= m else np.sort(self._fisher_rng.choice(n, m, replace=False)))
+
+    def _offer_fisher_sample(self, i):
+        """Row ``i`` of ``X_`` was just appended: it enters the sample with probability m/n."""
+        self._fisher_offered += 1
+        if self._fisher_idx is None:
+            return
+        if len(self._fisher_idx) < self.fisher_rows:  # at most m rows: O(m), not O(n)
+            self._fisher_idx = np.append(self._fisher_idx, i)
+            return
+        j = int(self._fisher_rng.integers(self._fisher_offered))
+        if j < len(self._fisher_idx):
+            self._fisher_idx[j] = i  # a transaction deep-copies it: in place is safe
+
+    def _drop_from_fisher_sample(self, k):
+        if self._fisher_idx is not None:
+            idx = self._fisher_idx[self._fisher_idx != k]
+            self._fisher_idx = idx - (idx > k)
+
+    def _fisher_sample(self):
+        """Indices of the rows the Fisher is estimated from (a slice for all rows)."""
+        return slice(None) if self._fisher_idx is None else self._fisher_idx
+
     def _train_outputs(self):
         """Features (with bias column) and logits of ``X_``: one forward pass per model."""
         if "outputs" not in self._cache:
@@ -524,9 +572,12 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         if which not in self._cache:
             if which == "top":
                 U1, Z = self._train_outputs()
-                F = top_fisher_from_outputs(U1, Z, self.adapter_.head)
+                rows = self._fisher_sample()
+                if not isinstance(rows, slice):
+                    rows = torch.as_tensor(rows, device=U1.device)
+                F = top_fisher_from_outputs(U1[rows], Z[rows], self.adapter_.head)
             else:
-                F = full_fisher(self.adapter_, self.X_)
+                F = full_fisher(self.adapter_, self.X_[self._fisher_sample()])
             if self.fisher_damping > 0:
                 inv = SymmetricInverse(F, method="damped", damping=self.fisher_damping)
             else:

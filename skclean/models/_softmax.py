@@ -186,7 +186,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return self
 
     def deltagrad_update(self, X, y_new, sample_weight_new, changed, *, y_old=None,
-                         sample_weight_old=None, j0=10, T0=20, m0=2):
+                         sample_weight_old=None, j0=10, T0=20, m0=2, guard=True):
         """Update after the rows ``changed`` got new targets and weights (DeltaGrad-L).
 
         Replays the cached trajectory with the same mini-batches.  At every
@@ -197,7 +197,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         feed the L-BFGS model ``B_t`` (last ``m0`` pairs).  Approximate steps
         are only taken while ``learning_rate · λ_max(B_t) < 1``; otherwise the
         step is computed exactly (``deltagrad_exact_steps_`` counts them), so
-        an over-curved model cannot make the replay diverge.
+        an over-curved model cannot make the replay diverge.  ``guard=False``
+        is the paper's algorithm, which takes every other step approximately.
 
         Parameters
         ----------
@@ -207,6 +208,10 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         changed : array-like of int
             Rows whose target or weight changed.
         y_old, sample_weight_old : targets and weights the trajectory was trained with.
+        j0, T0, m0 : int
+            Burn-in iterations, period of exact iterations, L-BFGS pairs kept.
+        guard : bool, default=True
+            Compute a step exactly when the L-BFGS model is not contracting.
 
         Returns
         -------
@@ -230,7 +235,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         for t, idx in enumerate(self._batches_):
             idx_t = torch.as_tensor(idx)
             hit = idx[changed_mask[idx]]
-            exact = t < j0 or (t - j0) % T0 == 0 or not stable
+            exact = t < j0 or (t - j0) % T0 == 0 or not S or (guard and not stable)
             if exact:
                 self.deltagrad_exact_steps_ += 1
                 # the pair compares the *old* batch objective at both points; the new batch
