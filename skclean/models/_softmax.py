@@ -27,7 +27,7 @@ def soft_targets(y, classes):
 
 
 def _lbfgs_max_eigenvalue(S, Y):
-    """Largest eigenvalue of the compact L-BFGS matrix ``B`` (see :func:`_lbfgs_product`).
+    """Largest eigenvalue of the compact L-BFGS matrix ``B`` (see :func:`_lbfgs_operator`).
 
     ``B = σI − Q M⁻¹ Qᵀ`` differs from ``σI`` only on ``span(Q)``; with
     ``Q = U R`` its spectrum there is that of ``σI − R M⁻¹ Rᵀ`` (2m × 2m).
@@ -42,12 +42,15 @@ def _lbfgs_max_eigenvalue(S, Y):
     return float(max(sigma, torch.linalg.eigvalsh((inner + inner.T) / 2).max()))
 
 
-def _lbfgs_product(S, Y, v):
-    """``B v`` with ``B`` the compact L-BFGS Hessian model of pairs ``(S, Y)``.
+def _lbfgs_operator(S, Y):
+    """``v -> B v`` with ``B`` the compact L-BFGS Hessian model of pairs ``(S, Y)``.
 
     Byrd, Nocedal & Schnabel (1994): ``B = σI − [σS Y] M⁻¹ [σSᵀ; Yᵀ]`` with
     ``M = [[σSᵀS, L], [Lᵀ, −D]]``, ``L`` the strictly lower part of ``SᵀY``,
-    ``D`` its diagonal and ``σ = yᵀy / sᵀy`` of the newest pair.
+    ``D`` its diagonal and ``σ = yᵀy / sᵀy`` of the newest pair.  ``M⁻¹[σSᵀ; Yᵀ]``
+    is formed once, so each product is two thin matrix-vector products: the
+    model changes only at DeltaGrad-L's exact iterations and is applied at
+    every other one.
     """
     sy = S.T @ Y  # (m, m)
     sigma = (Y[:, -1] @ Y[:, -1]) / sy[-1, -1]
@@ -55,7 +58,8 @@ def _lbfgs_product(S, Y, v):
     D = torch.diag(torch.diagonal(sy))
     M = torch.cat([torch.cat([sigma * (S.T @ S), L], 1), torch.cat([L.T, -D], 1)], 0)
     Q = torch.cat([sigma * S, Y], 1)  # (P, 2m)
-    return sigma * v - Q @ torch.linalg.solve(M, Q.T @ v)
+    MQt = torch.linalg.solve(M, Q.T)  # (2m, P)
+    return lambda v: sigma * v - Q @ (MQt @ v)
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -137,17 +141,22 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return (self._batch_grad(theta, X1, T_new, w_new, h)
                 - self._batch_grad(theta, X1, T_old, w_old, h)) * len(hit) / batch_len
 
-    def _reg(self, theta, C):
-        m = torch.ones(C, theta.numel() // C, dtype=theta.dtype)
+    def _reg(self, C, P):
+        """``theta -> alpha · theta`` on the weights, 0 on the biases (built once per run)."""
+        m = torch.ones(C, P // C, dtype=torch.float64)
         m[:, -1] = 0
-        return self.alpha * m.reshape(-1) * theta
+        m = m.reshape(-1)
+        return lambda theta: self.alpha * m * theta
+
+    def _targets(self, y, sample_weight, n):
+        T = torch.as_tensor(soft_targets(y, self.classes_))
+        w = torch.ones(n, dtype=torch.float64) if sample_weight is None else \
+            torch.as_tensor(np.asarray(sample_weight, dtype=np.float64))
+        return T, w
 
     def _prepare(self, X, y, sample_weight):
-        T = torch.as_tensor(soft_targets(y, self.classes_))
         X1 = torch.as_tensor(np.hstack([X, np.ones((len(X), 1))]))
-        w = torch.ones(len(X), dtype=torch.float64) if sample_weight is None else \
-            torch.as_tensor(np.asarray(sample_weight, dtype=np.float64))
-        return X1, T, w
+        return (X1, *self._targets(y, sample_weight, len(X)))
 
     def _set_params(self, theta):
         Wb = theta.reshape(len(self.classes_), -1).numpy()
@@ -171,6 +180,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         X1, T, w = self._prepare(X, y, sample_weight)
         C = T.shape[1]
         theta = torch.zeros(C * X1.shape[1], dtype=torch.float64)
+        reg = self._reg(C, theta.numel())
         self._batches_ = self._batches(len(X))
         params, grads = [], []
         for idx in self._batches_:
@@ -178,7 +188,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             if self.keep_trajectory:
                 params.append(theta)
                 grads.append(g)
-            theta = theta - self.learning_rate * (g + self._reg(theta, C))
+            theta = theta - self.learning_rate * (g + reg(theta))
         self.n_iter_ = len(self._batches_)
         self._trajectory = (params, grads) if self.keep_trajectory else None
         self.trajectory_memory_ = 2 * len(params) * theta.numel()
@@ -222,7 +232,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             raise ValueError("deltagrad_update needs keep_trajectory=True at fit.")
         X = validate_data(self, X, dtype=np.float64, reset=False)
         X1, T_new, w_new = self._prepare(X, y_new, sample_weight_new)
-        _, T_old, w_old = self._prepare(X, y_old, sample_weight_old)
+        T_old, w_old = self._targets(y_old, sample_weight_old, len(X))
         C = T_new.shape[1]
         changed_mask = np.zeros(len(X), dtype=bool)
         changed_mask[np.asarray(changed, dtype=int)] = True
@@ -231,6 +241,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         S, Yd = [], []
         new_params, new_grads = [], []
         stable = False  # whether lr · λ_max(B) keeps the replayed error dynamics contracting
+        B = None  # the L-BFGS model, rebuilt when a new pair arrives
+        reg = self._reg(C, theta.numel())
         self.deltagrad_exact_steps_ = 0
         for t, idx in enumerate(self._batches_):
             idx_t = torch.as_tensor(idx)
@@ -251,15 +263,16 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     # Secant pairs from different mini-batches can overstate curvature; an
                     # approximate step with lr·λ_max(B) ≥ 2 would amplify the error at every
                     # iteration, so such a model is not used until newer pairs replace it.
-                    lam = _lbfgs_max_eigenvalue(torch.stack(S, 1), torch.stack(Yd, 1))
+                    Sm, Ym = torch.stack(S, 1), torch.stack(Yd, 1)
+                    lam = _lbfgs_max_eigenvalue(Sm, Ym)
                     stable = self.learning_rate * (lam + self.alpha) < 1.0
+                    B = _lbfgs_operator(Sm, Ym)
             else:
-                Sm, Ym = torch.stack(S, 1), torch.stack(Yd, 1)
-                g = grads[t] + _lbfgs_product(Sm, Ym, theta - params[t])
+                g = grads[t] + B(theta - params[t])
                 g = g + self._swap(theta, X1, T_new, w_new, T_old, w_old, hit, len(idx))
             new_params.append(theta)
             new_grads.append(g)
-            theta = theta - self.learning_rate * (g + self._reg(theta, C))
+            theta = theta - self.learning_rate * (g + reg(theta))
         self._trajectory = (new_params, new_grads)
         self._set_params(theta)
         return self
