@@ -8,6 +8,7 @@ iterations, and approximating it in between with an L-BFGS model of the
 mini-batch Hessian built from the last ``m0`` exact steps.
 """
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
@@ -43,7 +44,7 @@ def _lbfgs_max_eigenvalue(S, Y):
 
 
 def _lbfgs_operator(S, Y):
-    """``v -> B v`` with ``B`` the compact L-BFGS Hessian model of pairs ``(S, Y)``.
+    """``(g, v) -> g + B v`` with ``B`` the compact L-BFGS Hessian model of pairs ``(S, Y)``.
 
     Byrd, Nocedal & Schnabel (1994): ``B = σI − [σS Y] M⁻¹ [σSᵀ; Yᵀ]`` with
     ``M = [[σSᵀS, L], [Lᵀ, −D]]``, ``L`` the strictly lower part of ``SᵀY``,
@@ -59,7 +60,14 @@ def _lbfgs_operator(S, Y):
     M = torch.cat([torch.cat([sigma * (S.T @ S), L], 1), torch.cat([L.T, -D], 1)], 0)
     Q = torch.cat([sigma * S, Y], 1)  # (P, 2m)
     MQt = torch.linalg.solve(M, Q.T)  # (2m, P)
-    return lambda v: sigma * v - Q @ (MQt @ v)
+    sigma = float(sigma)
+
+    def plus_product(g, v):
+        """``g + B v`` in three kernel calls: the replay applies it at most iterations,
+        where the cost of a call, not of its arithmetic, is what counts."""
+        return torch.addmv(torch.add(g, v, alpha=sigma), Q, MQt @ v, alpha=-1.0)
+
+    return plus_product
 
 
 class SoftmaxRegression(ClassifierMixin, BaseEstimator):
@@ -115,6 +123,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         self.classes = classes
         self.random_state = random_state
 
+    #: Fitted attributes that are replaced, never changed in place: copies share them.
+    _IMMUTABLE = ("_trajectory", "_batches_")
+
+    def __deepcopy__(self, memo):
+        # CHEF's per-round rollback copy would otherwise duplicate the hundreds of tensors of
+        # the trajectory every round, at about half the cost of the DeltaGrad-L update itself
+        new = type(self).__new__(type(self))
+        memo[id(self)] = new
+        for key, value in self.__dict__.items():
+            new.__dict__[key] = value if key in self._IMMUTABLE else copy.deepcopy(value, memo)
+        return new
+
     # -------------------------------------------------------------- pieces shared by fit and update
     def _batches(self, n):
         rng = check_random_state(self.random_state)
@@ -124,29 +144,47 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
             out.extend(perm[s : s + self.batch_size] for s in range(0, n, self.batch_size))
         return out
 
-    def _batch_grad(self, theta, X1, T, w, idx):
-        """Mean weighted CE gradient over rows ``idx`` (data term only), flat ``[W | b]``."""
+    def _batch_grad(self, theta, X, T, w, idx):
+        """Mean weighted CE gradient over rows ``idx`` (data term only), flat ``[W | b]``.
+
+        The bias is handled apart rather than through a column of ones, so the
+        features are used as given, never copied whole.
+        """
         C = T.shape[1]
         Wb = theta.reshape(C, -1)
-        Xb = X1[idx]
-        P = torch.softmax(Xb @ Wb.T, dim=1)
+        Xb = X[idx]
+        P = torch.softmax(Xb @ Wb[:, :-1].T + Wb[:, -1], dim=1)
         R = (P - T[idx]) * w[idx, None]
-        return (R.T @ Xb).reshape(-1) / len(idx)
+        return torch.cat([R.T @ Xb, R.sum(0)[:, None]], 1).reshape(-1) / len(idx)
 
-    def _swap(self, theta, X1, T_new, w_new, T_old, w_old, hit, batch_len):
-        """Exact gradient change from the changed rows of a batch: Σ (w'∇ℓ(t') − w∇ℓ(t)) / |B|."""
+    def _swap(self, theta, Xt, T_new, w_new, T_old, w_old, hit, batch_len):
+        """Exact gradient change from the changed rows of a batch: Σ (w'∇ℓ(t') − w∇ℓ(t)) / |B|.
+
+        Both gradients share the rows' probabilities ``p``, so the change is
+        ``Σ [p (w' − w) − (w' t' − w t)] ⊗ [x, 1] / |B|``: one forward pass.
+        """
         if len(hit) == 0:
             return torch.zeros_like(theta)
         h = torch.as_tensor(hit)
-        return (self._batch_grad(theta, X1, T_new, w_new, h)
-                - self._batch_grad(theta, X1, T_old, w_old, h)) * len(hit) / batch_len
+        C = T_new.shape[1]
+        Wb = theta.reshape(C, -1)
+        Xh = Xt[h]
+        P = torch.softmax(Xh @ Wb[:, :-1].T + Wb[:, -1], dim=1)
+        wn, wo = w_new[h, None], w_old[h, None]
+        R = P * (wn - wo) - (T_new[h] * wn - T_old[h] * wo)
+        return torch.cat([R.T @ Xh, R.sum(0)[:, None]], 1).reshape(-1) / batch_len
 
-    def _reg(self, C, P):
-        """``theta -> alpha · theta`` on the weights, 0 on the biases (built once per run)."""
+    def _sgd_step(self, C, P):
+        """``(theta, g) -> theta − lr (g + alpha · theta)``, the bias unpenalised.
+
+        Built once per run and used by both ``fit`` and the replay, so that
+        exact replayed iterations repeat fit's arithmetic.
+        """
         m = torch.ones(C, P // C, dtype=torch.float64)
         m[:, -1] = 0
-        m = m.reshape(-1)
-        return lambda theta: self.alpha * m * theta
+        am = self.alpha * m.reshape(-1)
+        lr = self.learning_rate
+        return lambda theta, g: theta.add(torch.addcmul(g, am, theta), alpha=-lr)
 
     def _targets(self, y, sample_weight, n):
         T = torch.as_tensor(soft_targets(y, self.classes_))
@@ -155,8 +193,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return T, w
 
     def _prepare(self, X, y, sample_weight):
-        X1 = torch.as_tensor(np.hstack([X, np.ones((len(X), 1))]))
-        return (X1, *self._targets(y, sample_weight, len(X)))
+        X = np.require(X, requirements="W")  # torch cannot wrap a read-only array
+        return (torch.as_tensor(X), *self._targets(y, sample_weight, len(X)))
 
     def _set_params(self, theta):
         Wb = theta.reshape(len(self.classes_), -1).numpy()
@@ -177,18 +215,18 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"y must have shape ({len(X)}, {len(self.classes_)}).")
         else:
             self.classes_ = np.unique(y) if self.classes is None else np.asarray(self.classes)
-        X1, T, w = self._prepare(X, y, sample_weight)
+        Xt, T, w = self._prepare(X, y, sample_weight)
         C = T.shape[1]
-        theta = torch.zeros(C * X1.shape[1], dtype=torch.float64)
-        reg = self._reg(C, theta.numel())
+        theta = torch.zeros(C * (Xt.shape[1] + 1), dtype=torch.float64)
+        step = self._sgd_step(C, theta.numel())
         self._batches_ = self._batches(len(X))
         params, grads = [], []
         for idx in self._batches_:
-            g = self._batch_grad(theta, X1, T, w, torch.as_tensor(idx))
+            g = self._batch_grad(theta, Xt, T, w, torch.as_tensor(idx))
             if self.keep_trajectory:
                 params.append(theta)
                 grads.append(g)
-            theta = theta - self.learning_rate * (g + reg(theta))
+            theta = step(theta, g)
         self.n_iter_ = len(self._batches_)
         self._trajectory = (params, grads) if self.keep_trajectory else None
         self.trajectory_memory_ = 2 * len(params) * theta.numel()
@@ -231,7 +269,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         if self._trajectory is None:
             raise ValueError("deltagrad_update needs keep_trajectory=True at fit.")
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        X1, T_new, w_new = self._prepare(X, y_new, sample_weight_new)
+        Xt, T_new, w_new = self._prepare(X, y_new, sample_weight_new)
         T_old, w_old = self._targets(y_old, sample_weight_old, len(X))
         C = T_new.shape[1]
         changed_mask = np.zeros(len(X), dtype=bool)
@@ -242,18 +280,17 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         new_params, new_grads = [], []
         stable = False  # whether lr · λ_max(B) keeps the replayed error dynamics contracting
         B = None  # the L-BFGS model, rebuilt when a new pair arrives
-        reg = self._reg(C, theta.numel())
+        step = self._sgd_step(C, theta.numel())
         self.deltagrad_exact_steps_ = 0
         for t, idx in enumerate(self._batches_):
-            idx_t = torch.as_tensor(idx)
             hit = idx[changed_mask[idx]]
             exact = t < j0 or (t - j0) % T0 == 0 or not S or (guard and not stable)
             if exact:
                 self.deltagrad_exact_steps_ += 1
                 # the pair compares the *old* batch objective at both points; the new batch
                 # gradient differs from it only on the changed rows
-                g_old_at_new = self._batch_grad(theta, X1, T_old, w_old, idx_t)
-                g = g_old_at_new + self._swap(theta, X1, T_new, w_new, T_old, w_old, hit,
+                g_old_at_new = self._batch_grad(theta, Xt, T_old, w_old, torch.as_tensor(idx))
+                g = g_old_at_new + self._swap(theta, Xt, T_new, w_new, T_old, w_old, hit,
                                               len(idx))
                 s, yv = theta - params[t], g_old_at_new - grads[t]
                 if float(s @ yv) > 1e-12:
@@ -268,11 +305,12 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
                     stable = self.learning_rate * (lam + self.alpha) < 1.0
                     B = _lbfgs_operator(Sm, Ym)
             else:
-                g = grads[t] + B(theta - params[t])
-                g = g + self._swap(theta, X1, T_new, w_new, T_old, w_old, hit, len(idx))
+                g = B(grads[t], theta - params[t])
+                if len(hit):
+                    g = g + self._swap(theta, Xt, T_new, w_new, T_old, w_old, hit, len(idx))
             new_params.append(theta)
             new_grads.append(g)
-            theta = theta - self.learning_rate * (g + reg(theta))
+            theta = step(theta, g)
         self._trajectory = (new_params, new_grads)
         self._set_params(theta)
         return self
