@@ -38,6 +38,7 @@ from skclean.models._sklearn import _expand_soft
 
 CONFIGS = [
     ("auto: PCG + Newton warm start", dict(solver="auto", update="warm_start")),
+    ("auto, dtype='float32'", dict(solver="auto", update="warm_start", dtype="float32")),
     ("CG + Newton warm start", dict(solver="cg", update="warm_start")),
     ("explicit Hessian every round", dict(solver="exact", update="warm_start")),
     ("auto + retrain every round", dict(solver="auto", update="retrain")),

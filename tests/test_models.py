@@ -306,6 +306,26 @@ def test_newton_refit_after_label_changes_equals_a_fresh_fit(iris):
     assert a.newton_iterations_ <= 8  # quadratic convergence from the old optimum
 
 
+def test_newton_refit_in_float32_stops_at_its_rounding(iris):
+    """In float32 the gradient never gets under the float64 tolerance: the Newton
+    decrement must end the solve after a few steps, at the float64 optimum up to float32
+    rounding, instead of running to max_iter."""
+    X, y = iris
+    fits = {}
+    for dtype in ("float32", "float64"):
+        a = make_adapter(_lr(C=1.0), dtype=dtype).fit(X.astype(dtype), y)
+        Y = np.eye(3)[np.searchsorted(a.classes_, y)]
+        Y[:10] = np.roll(Y[:10], 1, axis=1)
+        w = np.where(np.arange(len(X)) < 10, 1.0, 0.8)
+        a.newton_refit(X.astype(dtype), Y, sample_weight=w)
+        fits[dtype] = a
+    assert fits["float32"].newton_iterations_ <= 8
+    W32, W64 = fits["float32"].estimator.coef_, fits["float64"].estimator.coef_
+    # iris' Hessian has condition number ~1e3 (|W| ~ 10): float32 gradients (eps 1.2e-7,
+    # entries up to ~10) move the optimum by about cond · eps · |g| ~ 1e-3 of |W|
+    np.testing.assert_allclose(W32, W64, atol=1e-3 * np.abs(W64).max())
+
+
 def test_preconditioned_cg_solves_in_few_iterations():
     from skclean.influence import cg_solve
 

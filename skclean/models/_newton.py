@@ -75,7 +75,8 @@ class LinearObjective:
 def newton_solve(objective, W, b, *, preconditioner=None, tol=1e-8, max_iter=50, cg_tol=1e-3):
     """Minimise ``objective`` from ``(W, b)`` by Newton-CG with a backtracking line search.
 
-    Stops when the largest gradient entry is at most ``tol``.  Returns the new
+    Stops when the largest gradient entry is at most ``tol``, or when the
+    Newton decrement says the objective cannot decrease beyond its rounding.  Returns the new
     ``(W, b)``, the Newton iterations taken and the CG iterations in total.
     """
     K, d = W.shape
@@ -95,6 +96,11 @@ def newton_solve(objective, W, b, *, preconditioner=None, tol=1e-8, max_iter=50,
         sW = step[:, :d]
         sb = step[:, d] if has_bias else b
         J0, slope, t = objective.value(W, b), float(g @ step.reshape(-1)), 1.0
+        # Newton decrement: the step would lower J by about slope / 2; once that is below
+        # J's rounding the optimum is reached in this precision (in float32, long before
+        # the gradient gets under tol)
+        if slope / 2 <= torch.finfo(g.dtype).eps * abs(J0):
+            return W, b, it, n_cg
         while t > 1e-10:
             J1 = objective.value(W - t * sW, b - t * sb if has_bias else b)
             if J1 <= J0 - 1e-4 * t * slope:
