@@ -263,6 +263,27 @@ def test_chunking_and_threads_do_not_change_scores(noisy_wine):
     assert torch.get_num_threads() == before  # n_jobs applies while scoring only
 
 
+def test_overlapping_scoring_blocks_restore_the_users_thread_count(noisy_wine):
+    """dask scores blocks in several threads: one block ending must not restore the count
+    another block set (the interleaving below used to leave torch at n_jobs)."""
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), n_jobs=1).fit(
+        X, y, X_ref=X_ref, y_ref=y_ref)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a, b = det._threads(), det._threads()
+        a.__enter__()
+        b.__enter__()
+        assert torch.get_num_threads() == 1
+        a.__exit__(None, None, None)
+        assert torch.get_num_threads() == 1  # b is still scoring with n_jobs threads
+        b.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_invalid_params(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     with pytest.raises(ValueError, match="similarity"):

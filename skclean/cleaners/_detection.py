@@ -9,6 +9,7 @@ mislabeled.
 """
 
 import os
+import threading
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -39,6 +40,10 @@ from ._base import (
     row_ids_of,
     rows_from_mask,
 )
+
+# scoring blocks (one per dask thread) that changed torch's thread count, and the count
+# to restore when the last one ends
+_TORCH_THREADS = {"lock": threading.Lock(), "active": 0, "saved": None}
 
 
 class _DetectorMixin:
@@ -334,14 +339,27 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
 
     @contextmanager
     def _threads(self):
-        """Let torch use ``n_jobs`` threads while scoring, then restore its setting."""
-        saved = torch.get_num_threads()
-        if self.n_jobs is not None:
+        """Let torch use ``n_jobs`` threads while scoring, then restore its setting.
+
+        torch's thread count is process-wide, and dask scores blocks in several
+        threads at once: the setting in force before the first block started is
+        restored when the last one ends, not whatever another block set.
+        """
+        if self.n_jobs is None:
+            yield
+            return
+        with _TORCH_THREADS["lock"]:
+            if _TORCH_THREADS["active"] == 0:
+                _TORCH_THREADS["saved"] = torch.get_num_threads()
+            _TORCH_THREADS["active"] += 1
             torch.set_num_threads(self.n_jobs)
         try:
             yield
         finally:
-            torch.set_num_threads(saved)
+            with _TORCH_THREADS["lock"]:
+                _TORCH_THREADS["active"] -= 1
+                if _TORCH_THREADS["active"] == 0:
+                    torch.set_num_threads(_TORCH_THREADS["saved"])
 
     def _grads(self, X, y):
         grads = self.adapter_.last_layer_grads(X, y)
