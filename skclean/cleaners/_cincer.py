@@ -552,6 +552,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
             self._fisher_idx[j] = i  # a transaction deep-copies it: in place is safe
 
     def _drop_from_fisher_sample(self, k):
+        self._fisher_offered -= 1  # the population the sample stands for shrank
         if self._fisher_idx is not None:
             idx = self._fisher_idx[self._fisher_idx != k]
             self._fisher_idx = idx - (idx > k)
