@@ -308,8 +308,7 @@ def test_fisher_sample_is_a_uniform_reservoir():
     m, n, runs = 10, 100, 400
     counts = np.zeros(n)
     for seed in range(runs):
-        c = CincerCleaner(fisher_rows=m)
-        c._rng = np.random.RandomState(seed)
+        c = CincerCleaner(fisher_rows=m, random_state=seed)
         c.X_ = np.zeros((5, 1))
         c._init_fisher_sample()
         for i in range(5, n):

@@ -530,11 +530,13 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
 
     # ------------------------------------------------------------------ Fisher sample
     # A reservoir (Vitter's algorithm R) keeps ``_fisher_idx`` a uniform sample of the rows
-    # of ``X_`` at O(1) per appended row (``None``: every row).  Its own generator keeps the
-    # draws of ``_rng`` (the "random" strategy, LiSSA) independent of ``fisher_rows``.
+    # of ``X_`` at O(1) per appended row (``None``: every row).
     def _init_fisher_sample(self):
         n, m = len(self.X_), self.fisher_rows
-        self._fisher_rng = np.random.default_rng(self._rng.randint(2**31))
+        # seeded apart from ``_rng``: an int random_state draws the same counter-examples
+        # and LiSSA batches as before the sample existed
+        self._fisher_rng = np.random.default_rng(
+            check_random_state(self.random_state).randint(2**31))
         self._fisher_offered = n
         self._fisher_idx = None if m is None else (
             np.arange(n) if n <= m else np.sort(self._fisher_rng.choice(n, m, replace=False)))
