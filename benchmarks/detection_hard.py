@@ -50,24 +50,26 @@ from skclean.models import default_classifier
 QS = (5, 10, 20)
 METRICS = [f"p@{q}%" for q in QS] + ["p@#wrong", "AUC"]
 # (row name, ClassBasedIFDetector parameters): the paper's methods first, then ours
+PAPER = dict(normalize_features=False, class_scaling=None, loss_weight=0)
+OURS = dict(normalize_features=True, class_scaling="std", loss_weight=0)
+DEFAULT = "default: PGC + unit + std + log-probability, trusted-row weight"
 DETECTORS = [
-    ("GD class-based (paper)", dict(similarity="gd")),
-    ("GC class-based (paper)", dict(similarity="gc")),
-    ("IF class-based (paper)", dict(similarity="if")),
-    ("TracIn class-based (paper)", dict(similarity="tracin")),
-    ("GD plain", dict(similarity="gd", class_based=False)),
-    ("GC plain", dict(similarity="gc", class_based=False)),
-    ("IF plain", dict(similarity="if", class_based=False)),
-    ("TracIn plain", dict(similarity="tracin", class_based=False)),
-    ("PGC class-based", dict(similarity="pgc")),
-    ("GD + unit features + class std", dict(similarity="gd", normalize_features=True,
-                                            class_scaling="std")),
-    ("PGC + unit features", dict(similarity="pgc", normalize_features=True)),
-    ("PGC + unit features + class std (default)", dict(similarity="pgc",
-                                                       normalize_features=True,
-                                                       class_scaling="std")),
-    ("IF + unit features + class std", dict(similarity="if", normalize_features=True,
-                                            class_scaling="std")),
+    ("GD class-based (paper)", dict(similarity="gd", **PAPER)),
+    ("GC class-based (paper)", dict(similarity="gc", **PAPER)),
+    ("IF class-based (paper)", dict(similarity="if", **PAPER)),
+    ("TracIn class-based (paper)", dict(similarity="tracin", **PAPER)),
+    ("GD plain", dict(similarity="gd", class_based=False, **PAPER)),
+    ("GC plain", dict(similarity="gc", class_based=False, **PAPER)),
+    ("IF plain", dict(similarity="if", class_based=False, **PAPER)),
+    ("TracIn plain", dict(similarity="tracin", class_based=False, **PAPER)),
+    ("PGC class-based", dict(similarity="pgc", **PAPER)),
+    ("GD + unit features + class std", dict(similarity="gd", **OURS)),
+    ("PGC + unit features", dict(similarity="pgc", **{**OURS, "class_scaling": None})),
+    ("PGC + unit features + class std", dict(similarity="pgc", **OURS)),
+    ("IF + unit features + class std", dict(similarity="if", **OURS)),
+    ("PGC + unit features + class std + log-probability × 2", dict(
+        similarity="pgc", **{**OURS, "loss_weight": 2.0})),
+    (DEFAULT, dict()),
 ]
 
 
@@ -135,7 +137,7 @@ def run(name, noise, rate, model_kind, seed, n_ref, device):
     classes = np.unique(y_true)
     model = make_model(model_kind, X.shape[1], len(classes), seed, device)
     fitted = clone(model).fit(X, y)
-    res, times = {}, {}
+    res, times, chosen = {}, {}, None
 
     def add(label, fn):
         t0 = time.perf_counter()
@@ -143,11 +145,14 @@ def run(name, noise, rate, model_kind, seed, n_ref, device):
         times[label] = time.perf_counter() - t0
 
     for label, params in DETECTORS:
-        if params.get("similarity", "gd") == "tracin":
+        if params.get("similarity") == "tracin":
             det = ClassBasedIFDetector(model, random_state=seed, device=device, **params)
         else:
-            det = ClassBasedIFDetector(fitted, prefit=True, device=device, **params)
+            det = ClassBasedIFDetector(fitted, prefit=True, device=device, random_state=seed,
+                                       **params)
         add(label, lambda d=det: d.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y))
+        if label == DEFAULT:
+            chosen = det.loss_weight_
     add("ModelBasedDetector (+100 cleaned rows)", lambda: ModelBasedDetector(
         model, oracle=SimulatedOracle(X, y_true), n_rounds=5, query_size=20,
         random_state=seed, device=device).fit(X, y, X_ref=X_ref, y_ref=y_ref)
@@ -182,7 +187,7 @@ def run(name, noise, rate, model_kind, seed, n_ref, device):
         issues = find_label_issues(yi, P_oof)
         hit = (issues & wrong).sum()
         found = (hit / max(1, issues.sum()), hit / wrong.sum(), issues.mean())
-    return res, times, found
+    return res, times, found, chosen
 
 
 def summarise(runs):
@@ -196,10 +201,10 @@ def summarise(runs):
     return rows, {label: np.mean([r[0][label][1] for r in runs]) for label in labels}
 
 
-KEY = ["GD class-based (paper)", "PGC + unit features + class std (default)",
+KEY = ["GD class-based (paper)", "PGC + unit features + class std", DEFAULT,
        "ModelBasedDetector (+100 cleaned rows)", "CHEF INFL ranking", "baseline: in-sample loss",
        "baseline: out-of-fold self-confidence", "cleanlab label quality (OOF)"]
-KEY_SHORT = ["paper GD", "default", "model-based", "CHEF INFL", "in-sample loss", "OOF conf.",
+KEY_SHORT = ["paper GD", "influence only", "default", "model-based", "CHEF INFL", "in-sample loss", "OOF conf.",
              "cleanlab"]
 
 
@@ -263,6 +268,8 @@ def main(argv=None):
                     pr, rc, fl = np.mean([r[2] for r in runs], axis=0)
                     print(f"cleanlab find_label_issues: precision {pr:.3f}, recall {rc:.3f}, "
                           f"flags {fl:.1%} of rows")
+                print("default's loss_weight_ per seed (inf: the log-probability alone): "
+                      + ", ".join(f"{r[3]:g}" for r in runs))
                 summary.append((title, p10))
     print_summary(summary)
     print(f"\ntotal {time.perf_counter() - t_start:.0f} s")

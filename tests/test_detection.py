@@ -22,7 +22,21 @@ def noisy_wine():
 
 
 def _brute_scores(det, X, y, X_ref, y_ref):
-    """Per-pair similarities from autograd per-example gradients, class means, then min."""
+    """Brute-force scores of the training rows: influence, plus the weighted log-probability."""
+    infl = _brute_influence(det, X, y, X_ref, y_ref)
+    if det.loss_weight_ == 0:
+        return infl
+    logp = np.log(det.adapter_.predict_proba(X)[np.arange(len(y)), np.searchsorted(det.classes_, y)])
+    if np.isinf(det.loss_weight_):
+        return logp / logp.std()
+    return infl / infl.std() + det.loss_weight_ * logp / logp.std()
+
+
+def _brute_per_class(det, X, y, X_ref, y_ref, H=None, loo=False):
+    """Per-pair similarities from autograd per-example gradients, then class means.
+
+    ``loo=True`` scores the references themselves (``X is X_ref``), each left out of
+    its own class mean."""
     a = det.adapter_
     G = a.per_example_grads(X, y).numpy()
     R = a.per_example_grads(X_ref, y_ref).numpy()
@@ -30,7 +44,6 @@ def _brute_scores(det, X, y, X_ref, y_ref):
         G = G / np.linalg.norm(np.c_[X, np.ones(len(X))], axis=1)[:, None]
         R = R / np.linalg.norm(np.c_[X_ref, np.ones(len(X_ref))], axis=1)[:, None]
     if det.similarity == "if":
-        H = a.hessian(X, y).numpy()
         Minv = np.linalg.inv(H + det.damping * np.eye(len(H)))
         S = G @ Minv @ R.T
     elif det.similarity == "gc":
@@ -39,11 +52,25 @@ def _brute_scores(det, X, y, X_ref, y_ref):
         S = G @ (R / np.linalg.norm(R, axis=1)[:, None]).T
     else:
         S = G @ R.T
+    mask = ~np.eye(len(X), dtype=bool) if loo else np.ones(S.shape, dtype=bool)
     if not det.class_based:
-        return S.mean(1)
-    per_class = np.stack([S[:, y_ref == c].mean(1) for c in det.classes_], 1)
+        return ((S * mask).sum(1) / mask.sum(1))[:, None]
+    return np.stack([(S * mask)[:, y_ref == c].sum(1) / mask[:, y_ref == c].sum(1)
+                     for c in det.classes_], 1)
+
+
+def _brute_influence(det, X, y, X_ref, y_ref, loo=False, X_train=None, y_train=None):
+    """The class-based (or plain) influence score; the class scales from the training rows."""
+    Xt, yt = (X, y) if X_train is None else (X_train, y_train)
+    # IF's Hessian is the training objective's
+    H = det.adapter_.hessian(Xt, yt).numpy() if det.similarity == "if" else None
+    per_class = _brute_per_class(det, X, y, X_ref, y_ref, H, loo)
+    if not det.class_based:
+        return per_class[:, 0]
     if det.class_scaling == "std":
-        per_class = per_class / per_class.std(0, ddof=1)
+        train = per_class if X_train is None else _brute_per_class(det, Xt, yt, X_ref,
+                                                                   y_ref, H)
+        per_class = per_class / train.std(0, ddof=1)
     return per_class.min(1)
 
 
@@ -96,8 +123,8 @@ def test_default_precision_is_float32_with_float64_rankings(similarity):
     assert spearmanr(s, s64).statistic > 0.9999
 
 
-def _hard_data(seed):
-    """Five overlapping, imbalanced classes with 20% uniform label noise."""
+def _hard_data(seed, kind="uniform"):
+    """Five overlapping, imbalanced classes with 20% uniform (or structured) label noise."""
     from sklearn.datasets import make_classification
     from sklearn.model_selection import train_test_split
 
@@ -106,14 +133,14 @@ def _hard_data(seed):
                                n_classes=5, n_clusters_per_class=1, class_sep=0.8,
                                weights=w / w.sum(), flip_y=0.0, random_state=seed)
     X, X_hold, y, y_hold = train_test_split(X, y, test_size=500, stratify=y, random_state=seed)
-    y_noisy, flipped = flip_labels(y, 0.2, random_state=seed)
+    y_noisy, flipped = flip_labels(y, 0.2, kind=kind, random_state=seed)
     ref = np.concatenate([np.flatnonzero(y_hold == c)[:40] for c in range(5)])
     return X, y_noisy, flipped, X_hold[ref], y_hold[ref]
 
 
 def test_defaults_find_more_wrong_labels_than_the_papers_gd_on_hard_data():
     # benchmarks/detection_hard.py measures this over 20 settings; here 3 seeds of one
-    paper = dict(similarity="gd", normalize_features=False, class_scaling=None)
+    paper = dict(similarity="gd", normalize_features=False, class_scaling=None, loss_weight=0)
     share = {"default": [], "paper": []}
     for seed in range(3):
         X, y, flipped, X_ref, y_ref = _hard_data(seed)
@@ -125,11 +152,125 @@ def test_defaults_find_more_wrong_labels_than_the_papers_gd_on_hard_data():
     assert np.mean(share["default"]) > np.mean(share["paper"]) + 0.05, share
 
 
+@pytest.mark.parametrize("similarity", ["gd", "gc", "pgc", "if", "tracin"])
+@pytest.mark.parametrize("class_based", [True, False])
+def test_references_are_scored_leaving_each_out(noisy_wine, monkeypatch, similarity,
+                                                class_based):
+    """The weight is chosen on the references' scores, each against the other references."""
+    from skclean.cleaners import _detection
+
+    seen, choose = {}, _detection.choose_loss_weight
+
+    def spy(train, ref, *args, **kw):
+        seen["ref"] = ref
+        return choose(train, ref, *args, **kw)
+
+    monkeypatch.setattr(_detection, "choose_loss_weight", spy)
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
+                               class_based=class_based, n_checkpoints=3, dtype="float64",
+                               random_state=0).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    ref_logp = np.log(det.adapter_.predict_proba(X_ref)[np.arange(len(y_ref)),
+                                                        np.searchsorted(det.classes_, y_ref)])
+    np.testing.assert_allclose(seen["ref"][1], ref_logp, rtol=1e-10)
+    if similarity == "tracin":  # a weighted sum over checkpoints of the GD leave-one-out
+        expected = 0
+        for eta, state, _ in det._means:
+            with det.adapter_.at_checkpoint(state):
+                expected = expected + eta * _brute_per_class(
+                    _GD(det), X_ref, y_ref, X_ref, y_ref, loo=True)
+        if class_based:
+            expected = (expected / det.class_scale_).min(1)
+        else:
+            expected = expected[:, 0]
+    else:
+        expected = _brute_influence(det, X_ref, y_ref, X_ref, y_ref, loo=True, X_train=X,
+                                    y_train=y)
+    np.testing.assert_allclose(seen["ref"][0], expected, rtol=1e-7, atol=1e-10)
+
+
+class _GD:
+    """The detector seen as GD (TracIn's similarity at each checkpoint)."""
+
+    def __init__(self, det):
+        self.__dict__.update(det.__dict__)
+        self.similarity = "gd"
+
+
+def test_loss_weight_zero_is_the_influence_score_and_inf_the_log_probability(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    kw = dict(dtype="float64")
+    lr = LogisticRegression(max_iter=1000).fit(X, y)
+    only = ClassBasedIFDetector(lr, prefit=True, loss_weight=0, **kw).fit(X, y, X_ref=X_ref,
+                                                                         y_ref=y_ref)
+    assert only.loss_weight_ == 0 and only.score_scale_ is None
+    np.testing.assert_allclose(only.score_samples(X, y),
+                               _brute_influence(only, X, y, X_ref, y_ref), rtol=1e-8)
+    loss = ClassBasedIFDetector(lr, prefit=True, loss_weight=np.inf, **kw).fit(
+        X, y, X_ref=X_ref, y_ref=y_ref)
+    logp = np.log(lr.predict_proba(X)[np.arange(len(y)), np.searchsorted(lr.classes_, y)])
+    np.testing.assert_allclose(loss.score_samples(X, y), logp / logp.std(), rtol=1e-8)
+    two = ClassBasedIFDetector(lr, prefit=True, loss_weight=2, **kw).fit(X, y, X_ref=X_ref,
+                                                                        y_ref=y_ref)
+    assert two.loss_weight_ == 2.0 and two.loss_weight_rates_ is None
+    np.testing.assert_allclose(two.score_samples(X, y), _brute_scores(two, X, y, X_ref, y_ref),
+                               rtol=1e-8)
+
+
+def _rates_case(ref_influence, ref_logp, seed=0, n=5000, m=1000):
+    rng = np.random.RandomState(seed)
+    train = (rng.randn(n), rng.randn(n))
+    return train, (ref_influence(rng, m), ref_logp(rng, m))
+
+
+def test_weight_search_keeps_the_ranking_that_flags_fewest_trusted_rows():
+    from skclean.cleaners._loss_weight import LOSS_WEIGHTS, choose_loss_weight
+
+    q = np.linspace(0.02, 0.2, 10)
+    good = lambda rng, m: rng.randn(m) + 1.5  # noqa: E731 - trusted rows score high: clean
+    bad = lambda rng, m: rng.randn(m) - 1.5  # noqa: E731 - trusted rows score low
+    # the influence tells the trusted rows from the training rows; the loss points wrong
+    train, ref = _rates_case(good, bad)
+    w, rates = choose_loss_weight(train, ref, (1.0, 1.0), q, np.random.RandomState(0))
+    assert w == 0.0 and rates.shape == (len(LOSS_WEIGHTS),) and rates[0] < rates[-1]
+    # and the other way round
+    train, ref = _rates_case(bad, good)
+    w, rates = choose_loss_weight(train, ref, (1.0, 1.0), q, np.random.RandomState(0))
+    assert np.isinf(w) and rates[-1] < rates[0]
+    # indistinguishable: the largest weight, the loss, which never strays far from the best
+    rng = np.random.RandomState(1)
+    same = rng.randn(200)
+    w, rates = choose_loss_weight((rng.randn(2000),) * 2, (same, same), (1.0, 1.0), q,
+                                  np.random.RandomState(0))
+    assert np.isinf(w) and np.ptp(rates) == 0
+
+
+def test_default_weight_follows_the_noise(monkeypatch):
+    """Uniform noise: the model's own log-probability ranks best and the default keeps it;
+    structured noise (i -> i+1), which the model learns: the references show it."""
+    res = {"uniform": [], "structured": []}
+    for seed in range(3):
+        for kind in res:
+            X, y, flipped, X_ref, y_ref = _hard_data(seed, kind)
+            model = LogisticRegression(max_iter=2000).fit(X, y)
+            p10 = {}
+            for name, w in [("default", "auto"), ("influence", 0), ("loss", np.inf)]:
+                det = ClassBasedIFDetector(model, prefit=True, loss_weight=w, random_state=seed)
+                s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+                p10[name] = flipped[np.argsort(s)[: len(s) // 10]].mean()
+            res[kind].append(p10)
+    mean = {k: {m: np.mean([r[m] for r in v]) for m in v[0]} for k, v in res.items()}
+    # the two halves differ by 0.2 on uniform noise and 0.05-0.1 on structured noise
+    assert mean["uniform"]["loss"] > mean["uniform"]["influence"] + 0.1, mean
+    assert mean["uniform"]["default"] >= mean["uniform"]["loss"] - 0.02, mean
+    assert mean["structured"]["default"] >= mean["structured"]["loss"] + 0.02, mean
+
+
 def test_tracin_equals_sum_over_checkpoints(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity="tracin",
                                n_checkpoints=4, normalize_features=False,
-                               class_scaling=None, dtype="float64").fit(X, y, X_ref=X_ref,
+                               class_scaling=None, loss_weight=0, dtype="float64").fit(X, y, X_ref=X_ref,
                                                                         y_ref=y_ref)
     per_ckpt = []
     for eta, state, _ in det._means:
@@ -164,7 +305,9 @@ def test_flags_mislabeled_rows_and_sign_convention(noisy_wine):
     assert flipped[flags == -1].mean() > 0.7  # 20% base rate
     s_noisy = det.score_samples(X, y)
     s_clean = det.score_samples(X, y_true)
-    assert np.mean(s_clean[flipped] > s_noisy[flipped]) > 0.9  # fixing a label raises its score
+    # fixing a label raises its score, but for the few wrong labels that the model, fitted
+    # on them, finds more likely than the true ones (its log-probability is part of the score)
+    assert np.mean(s_clean[flipped] > s_noisy[flipped]) > 0.8
     assert roc_auc_score(flipped, -s_noisy) > 0.9
 
 
@@ -185,7 +328,7 @@ def test_class_based_beats_plain_on_digits_gd():
     for cb in (True, False):
         det = ClassBasedIFDetector(LogisticRegression(max_iter=500), class_based=cb,
                                    similarity="gd", normalize_features=False,
-                                   class_scaling=None)
+                                   class_scaling=None, loss_weight=0)
         auc[cb] = roc_auc_score(flipped, -det.fit(X, y_noisy, X_ref=X_ref, y_ref=y_ref)
                                 .score_samples(X, y_noisy))
     assert auc[True] > auc[False] + 0.1

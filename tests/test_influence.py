@@ -17,6 +17,7 @@ from skclean.influence import (
     mean_similarity,
     minibatch_hvp,
     pairwise_similarity,
+    self_similarity,
     removal_influence,
     retrain_loss_change,
     top_fisher,
@@ -151,6 +152,16 @@ def test_mean_similarity_equals_pairwise_mean(iris, net_adapter, kind):
                                 "gc": (G[:5] @ R.T) / np.linalg.norm(G[:5], axis=1)[:, None]
                                 / np.linalg.norm(R, axis=1)[None],
                                 "if": G[:5] @ Minv @ R.T}[kind], rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["gd", "gc", "pgc", "if"])
+def test_self_similarity_is_the_pairwise_diagonal(iris, net_adapter, kind):
+    X, y = iris
+    grads = net_adapter.last_layer_grads(X[:40], y[:40])
+    inverse = SymmetricInverse(top_fisher(net_adapter, X), method="damped", damping=1e-3)
+    full = pairwise_similarity(grads, grads, kind=kind, inverse=inverse)
+    np.testing.assert_allclose(self_similarity(grads, kind=kind, inverse=inverse, chunk_size=7),
+                               torch.diagonal(full), rtol=1e-7, atol=1e-10)
 
 
 def test_tracin_sums_weighted_checkpoints(iris, net_adapter):

@@ -135,9 +135,11 @@ def test_pickle_round_trip_keeps_every_output(data, name, kind):
 
 
 def _assert_close_scores(a, b):
-    # float32 rounding (relative 6e-8) amplified by the fit's conditioning: far below
-    # 1e-3 of the score range, and the ranking a person is shown does not change
-    assert np.max(np.abs(a - b)) <= 1e-3 * np.ptp(b)
+    # float32 rounding (relative 6e-8) amplified by the fit's conditioning, plus the
+    # solver's tolerance (lbfgs stops at a gradient of 1e-4 on either objective), which
+    # the detector's log-probability term passes on at O(1): far below 2e-3 of the score
+    # range, and the ranking a person is shown does not change
+    assert np.max(np.abs(a - b)) <= 2e-3 * np.ptp(b)
     assert spearmanr(a, b).statistic >= 0.999
 
 

@@ -40,7 +40,8 @@ scores = {}
 for similarity in ["gd", "if"]:
     for class_based in [False, True]:
         det = ClassBasedIFDetector(net, similarity=similarity, class_based=class_based,
-                                   normalize_features=False, class_scaling=None, prefit=True)
+                                   normalize_features=False, class_scaling=None, loss_weight=0,
+                                   prefit=True)
         s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
         name = f"{similarity.upper()} {'class-based' if class_based else 'plain'}"
         scores[name] = s

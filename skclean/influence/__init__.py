@@ -27,6 +27,7 @@ from .similarity import (
     pairwise_similarity,
     reference_means,
     score_against_means,
+    self_similarity,
     tracin_mean_similarity,
     unit_features,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "retrain_loss_change",
     "sampled_hessian_inverse",
     "score_against_means",
+    "self_similarity",
     "top_fisher",
     "top_fisher_diagonal",
     "top_fisher_from_outputs",

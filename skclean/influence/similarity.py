@@ -96,6 +96,30 @@ def mean_similarity(grads, ref, groups, n_groups, *, kind="gd", inverse=None, ep
     return score_against_means(grads, M, kind=kind, eps=eps)
 
 
+def self_similarity(grads, *, kind="gd", inverse=None, eps=1e-12, chunk_size=1024):
+    """``sim(g_i, g_i)`` for every row: the diagonal of :func:`pairwise_similarity`.
+
+    It is what a reference row adds to its own group's summed similarity, so a
+    group mean without row ``i`` is ``(n·mean − self_similarity_i) / (n − 1)``.
+    """
+    sq = grads.sq_norms()
+    if kind == "gd":
+        return sq
+    if kind == "pgc":
+        return sq.sqrt()
+    if kind == "gc":
+        return (sq.sqrt() > eps).to(sq.dtype)
+    if kind == "if":
+        if inverse is None:
+            raise ValueError("kind='if' needs an inverse curvature operator.")
+        parts = []
+        for s in range(0, len(grads), chunk_size):
+            G = grads[s : s + chunk_size].materialize()
+            parts.append((G * inverse(G.T).T).sum(1))
+        return torch.cat(parts)
+    raise ValueError(f"kind must be 'gd', 'gc', 'pgc' or 'if', got {kind!r}")
+
+
 def pairwise_similarity(grads, ref, *, kind="gd", inverse=None, eps=1e-12):
     """All pairwise similarities ``(n, m)`` (for small sets and brute-force checks)."""
     if kind == "gd":
