@@ -63,7 +63,8 @@ def run_config(name, kind, rate, seed, n_ref):
     model = model_for(name, X.shape[1], len(classes))
     fitted = fit_model(model, X, y)
     res = {}
-    paper = dict(normalize_features=False, class_scaling=None, loss_weight=0)  # the paper's exact scores
+    # the paper's exact scores
+    paper = dict(normalize_features=False, class_scaling=None, loss_weight=0)
     for sim in SIMS:
         for cb in (True, False):
             if sim == "tracin":

@@ -204,7 +204,8 @@ def summarise(runs):
 KEY = ["GD class-based (paper)", "PGC + unit features + class std", DEFAULT,
        "ModelBasedDetector (+100 cleaned rows)", "CHEF INFL ranking", "baseline: in-sample loss",
        "baseline: out-of-fold self-confidence", "cleanlab label quality (OOF)"]
-KEY_SHORT = ["paper GD", "influence only", "default", "model-based", "CHEF INFL", "in-sample loss", "OOF conf.",
+KEY_SHORT = ["paper GD", "influence only", "default", "model-based", "CHEF INFL",
+             "in-sample loss", "OOF conf.",
              "cleanlab"]
 
 

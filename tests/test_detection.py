@@ -26,7 +26,8 @@ def _brute_scores(det, X, y, X_ref, y_ref):
     infl = _brute_influence(det, X, y, X_ref, y_ref)
     if det.loss_weight_ == 0:
         return infl
-    logp = np.log(det.adapter_.predict_proba(X)[np.arange(len(y)), np.searchsorted(det.classes_, y)])
+    proba = det.adapter_.predict_proba(X)
+    logp = np.log(proba[np.arange(len(y)), np.searchsorted(det.classes_, y)])
     if np.isinf(det.loss_weight_):
         return logp / logp.std()
     return infl / infl.std() + det.loss_weight_ * logp / logp.std()
@@ -270,7 +271,8 @@ def test_tracin_equals_sum_over_checkpoints(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity="tracin",
                                n_checkpoints=4, normalize_features=False,
-                               class_scaling=None, loss_weight=0, dtype="float64").fit(X, y, X_ref=X_ref,
+                               class_scaling=None, loss_weight=0,
+                               dtype="float64").fit(X, y, X_ref=X_ref,
                                                                         y_ref=y_ref)
     per_ckpt = []
     for eta, state, _ in det._means:

@@ -31,7 +31,6 @@ from ..influence import (
     unit_features,
 )
 from ..questions import transaction
-from ._loss_weight import choose_loss_weight, combine_scores
 from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
@@ -42,6 +41,7 @@ from ._base import (
     row_ids_of,
     rows_from_mask,
 )
+from ._loss_weight import choose_loss_weight, combine_scores
 
 # scoring blocks (one per dask thread) that changed torch's thread count, and the count
 # to restore when the last one ends
