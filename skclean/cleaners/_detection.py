@@ -337,28 +337,29 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
                 std = torch.where(std > 0, std, torch.ones_like(std))
                 self.class_scale_ = std.cpu().numpy().astype(np.float64)
             influence = self._reduce(per_class)
-            self._fit_loss_weight(X, y, X_ref, y_ref, groups, influence, own, rng)
-            self._set_offset(self._combine(influence, X, y))
+            self._set_offset(self._fit_loss_weight(X, y, X_ref, y_ref, groups, influence,
+                                                   own, rng))
         return self
 
     def _fit_loss_weight(self, X, y, X_ref, y_ref, groups, influence, own, rng):
-        """Fix ``loss_weight_`` and the scales the two halves of the score are put on."""
+        """Fix ``loss_weight_`` and the two halves' scales; return the training scores."""
         self.loss_weight_rates_ = None
         if self.loss_weight == 0:
             self.loss_weight_, self.score_scale_ = 0.0, None
-            return
+            return influence
         log_proba = self._log_proba(X, y)
         scale = tuple(float(v.std()) if v.std() > 0 else 1.0 for v in (influence, log_proba))
         self.score_scale_ = np.array(scale)
         if self.loss_weight != "auto":
             self.loss_weight_ = float(self.loss_weight)
-            return
+            return combine_scores(influence, log_proba, self.loss_weight_, scale)
         ref = (self._loo_reference_scores(X_ref, y_ref, groups, own),
                self._log_proba(X_ref, y_ref))
         # the flagged shares examined: from a fifth to twice the expected contamination
         quantiles = np.minimum(self.contamination * np.linspace(0.2, 2.0, 10), 1.0)
         self.loss_weight_, self.loss_weight_rates_ = choose_loss_weight(
             (influence, log_proba), ref, scale, quantiles, rng)
+        return combine_scores(influence, log_proba, self.loss_weight_, scale)
 
     def _loo_reference_scores(self, X_ref, y_ref, groups, own):
         """Influence scores of the references, each left out of its own class mean."""
