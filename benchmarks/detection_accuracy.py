@@ -75,12 +75,15 @@ def run_config(name, kind, rate, seed, n_ref):
                                            **paper)
             s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
             res[f"{sim.upper()} {'class-based' if cb else 'plain'}"] = metrics(s, flipped)
-    det = ClassBasedIFDetector(fitted, prefit=True)  # PGC, unit features, per-class scaling
-    res["default (PGC + unit features + class std)"] = metrics(
-        det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y), flipped)
-    mb = ModelBasedDetector(model, oracle=SimulatedOracle(X, y_true), n_rounds=5, query_size=10,
-                            random_state=seed).fit(X, y, X_ref=X_ref, y_ref=y_ref)
-    res["model-based (5x10 queries)"] = metrics(mb.score_samples(X, y), flipped)
+    # PGC, unit features, per-class scaling, the log-probability weighted by the trusted rows
+    det = ClassBasedIFDetector(fitted, prefit=True, random_state=seed)
+    res["default"] = metrics(det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y),
+                             flipped)
+    for label, weight in [("model-based, paper (5x10 queries)", 0),
+                          ("model-based default (5x10 queries)", "auto")]:
+        mb = ModelBasedDetector(model, oracle=SimulatedOracle(X, y_true), n_rounds=5,
+                                query_size=10, loss_weight=weight, random_state=seed)
+        res[label] = metrics(mb.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y), flipped)
     try:
         from cleanlab.filter import find_label_issues
         from cleanlab.rank import get_label_quality_scores

@@ -17,10 +17,10 @@ true number of wrong labels, and the ROC AUC; for cleanlab's
 Rows: the ``ClassBasedIFDetector`` for every similarity, class-based and
 plain (the paper's exact methods), with the normalisations of this package
 (``normalize_features``, ``class_scaling``, the partial cosine ``pgc``); the
-``ModelBasedDetector`` (which also gets 100 labels cleaned by a simulated
-oracle); CHEF's INFL ranking; and the baselines: in-sample loss, out-of-fold
-self-confidence and cleanlab's label-quality scores (5-fold out-of-fold
-probabilities of the same model).
+``ModelBasedDetector`` as the paper has it and by default (both also get 100
+labels cleaned by a simulated oracle); CHEF's INFL ranking; and the
+baselines: in-sample loss, out-of-fold self-confidence and cleanlab's
+label-quality scores (5-fold out-of-fold probabilities of the same model).
 
 Usage: python benchmarks/detection_hard.py [--datasets synth5 synth10 synth20 digits8]
        [--noise uniform:0.1 uniform:0.2 uniform:0.4 structured:0.2 model:0.2]
@@ -71,6 +71,10 @@ DETECTORS = [
         similarity="pgc", **{**OURS, "loss_weight": 2.0})),
     (DEFAULT, dict()),
 ]
+# the model-based detector: the paper's score (clean model alone), then the default
+MODEL_BASED_DEFAULT = "ModelBasedDetector default (+100 cleaned rows)"
+MODEL_BASED = [("ModelBasedDetector, paper (+100 cleaned rows)", 0),
+               (MODEL_BASED_DEFAULT, "auto")]
 
 
 def load(name, seed):
@@ -153,10 +157,13 @@ def run(name, noise, rate, model_kind, seed, n_ref, device):
         add(label, lambda d=det: d.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y))
         if label == DEFAULT:
             chosen = det.loss_weight_
-    add("ModelBasedDetector (+100 cleaned rows)", lambda: ModelBasedDetector(
-        model, oracle=SimulatedOracle(X, y_true), n_rounds=5, query_size=20,
-        random_state=seed, device=device).fit(X, y, X_ref=X_ref, y_ref=y_ref)
-        .score_samples(X, y))
+    for label, weight in MODEL_BASED:
+        det = ModelBasedDetector(model, oracle=SimulatedOracle(X, y_true), n_rounds=5,
+                                 query_size=20, loss_weight=weight, random_state=seed,
+                                 device=device)
+        add(label, lambda d=det: d.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y))
+        if weight == "auto":
+            chosen = (chosen, det.loss_weight_)
     add("CHEF INFL ranking", lambda: ChefCleaner(
         clone(model) if model_kind == "lr" else model, oracle=SimulatedOracle(X, y_true),
         budget=1, batch_size=1, random_state=seed, device=device)
@@ -202,11 +209,10 @@ def summarise(runs):
 
 
 KEY = ["GD class-based (paper)", "PGC + unit features + class std", DEFAULT,
-       "ModelBasedDetector (+100 cleaned rows)", "CHEF INFL ranking", "baseline: in-sample loss",
+       MODEL_BASED[0][0], MODEL_BASED_DEFAULT, "CHEF INFL ranking", "baseline: in-sample loss",
        "baseline: out-of-fold self-confidence", "cleanlab label quality (OOF)"]
-KEY_SHORT = ["paper GD", "influence only", "default", "model-based", "CHEF INFL",
-             "in-sample loss", "OOF conf.",
-             "cleanlab"]
+KEY_SHORT = ["paper GD", "influence only", "default", "model-based paper",
+             "model-based default", "CHEF INFL", "in-sample loss", "OOF conf.", "cleanlab"]
 
 
 def print_summary(summary):
@@ -269,8 +275,11 @@ def main(argv=None):
                     pr, rc, fl = np.mean([r[2] for r in runs], axis=0)
                     print(f"cleanlab find_label_issues: precision {pr:.3f}, recall {rc:.3f}, "
                           f"flags {fl:.1%} of rows")
-                print("default's loss_weight_ per seed (inf: the log-probability alone): "
-                      + ", ".join(f"{r[3]:g}" for r in runs))
+                print("loss_weight_ per seed, ClassBasedIFDetector default (inf: the "
+                      "log-probability alone): " + ", ".join(f"{r[3][0]:g}" for r in runs))
+                print("loss_weight_ per seed, ModelBasedDetector default (0: the clean model "
+                      "alone, inf: the all-rows model alone): "
+                      + ", ".join(f"{r[3][1]:g}" for r in runs))
                 summary.append((title, p10))
     print_summary(summary)
     print(f"\ntotal {time.perf_counter() - t_start:.0f} s")

@@ -158,15 +158,15 @@ def test_defaults_find_more_wrong_labels_than_the_papers_gd_on_hard_data():
 def test_references_are_scored_leaving_each_out(noisy_wine, monkeypatch, similarity,
                                                 class_based):
     """The weight is chosen on the references' scores, each against the other references."""
-    from skclean.cleaners import _detection
+    from skclean.cleaners import _loss_weight
 
-    seen, choose = {}, _detection.choose_loss_weight
+    seen, choose = {}, _loss_weight.choose_loss_weight
 
     def spy(train, ref, *args, **kw):
         seen["ref"] = ref
         return choose(train, ref, *args, **kw)
 
-    monkeypatch.setattr(_detection, "choose_loss_weight", spy)
+    monkeypatch.setattr(_loss_weight, "choose_loss_weight", spy)
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
                                class_based=class_based, n_checkpoints=3, dtype="float64",
@@ -453,10 +453,75 @@ def test_model_based_detector(noisy_wine):
                                                     for k in (0, 10, 20)]
     s = det.score_samples(X, y)
     assert roc_auc_score(flipped, -s) > 0.9
-    # score is the log-probability of the given label under the kept model
-    P = det.adapter_.predict_proba(X)
-    np.testing.assert_allclose(s, np.log(P[np.arange(len(y)), y]))
     assert 1 <= det.best_round_ <= 3
+
+
+def _log_p(model, X, y):
+    return np.log(model.predict_proba(X)[np.arange(len(y)), np.searchsorted(model.classes_, y)])
+
+
+def test_model_based_loss_weight_blends_a_model_fit_on_every_row(noisy_wine, monkeypatch):
+    """0 is the paper's score, inf the all-rows model's, and "auto" judges on the validation
+    rows as they were before their corruption (neither model trained on them)."""
+    from skclean.cleaners import _loss_weight
+
+    seen, choose = {}, _loss_weight.choose_loss_weight
+
+    def spy(train, ref, *args, **kw):
+        seen["ref"] = ref
+        return choose(train, ref, *args, **kw)
+
+    monkeypatch.setattr(_loss_weight, "choose_loss_weight", spy)
+    X, y, _, X_ref, y_ref, y_true = noisy_wine
+    val = np.arange(len(y_ref)) % 3 == 0
+    for weight in (0, 2.0, np.inf, "auto"):
+        det = ModelBasedDetector(
+            LogisticRegression(max_iter=1000), oracle=SimulatedOracle(X, y_true), n_rounds=2,
+            query_size=10, loss_weight=weight, random_state=0,
+        ).fit(X, y, X_ref=X_ref[~val], y_ref=y_ref[~val], X_val=X_ref[val], y_val=y_ref[val])
+        clean = _log_p(det.estimator_, X, y)
+        s = det.score_samples(X, y)
+        if det.loss_weight_ == 0:
+            assert det.full_estimator_ is None and det.score_scale_ is None
+            np.testing.assert_allclose(s, clean, rtol=1e-6)
+            continue
+        # brute force: scikit-learn's own fit on every row, labelled as the oracle left them
+        full = LogisticRegression(max_iter=1000).fit(X, det.y_cleaned_)
+        log_full = _log_p(full, X, y)
+        np.testing.assert_allclose(_log_p(det.full_estimator_, X, y), log_full, rtol=1e-4,
+                                   atol=1e-6)
+        np.testing.assert_allclose(det.score_scale_, [clean.std(), log_full.std()], rtol=1e-4)
+        w = det.loss_weight_
+        expected = (log_full / log_full.std() if np.isinf(w)
+                    else clean / clean.std() + w * log_full / log_full.std())
+        np.testing.assert_allclose(s, expected, rtol=1e-4, atol=1e-6)
+        if weight == "auto":
+            np.testing.assert_allclose(seen["ref"][0], _log_p(det.estimator_, X_ref[val],
+                                                              y_ref[val]), rtol=1e-6)
+            np.testing.assert_allclose(seen["ref"][1], _log_p(full, X_ref[val], y_ref[val]),
+                                       rtol=1e-4, atol=1e-6)
+            assert det.loss_weight_rates_.shape == (len(_loss_weight.LOSS_WEIGHTS),)
+        else:
+            assert det.loss_weight_ == weight and det.loss_weight_rates_ is None
+
+
+def test_model_based_default_follows_the_noise():
+    """Uniform flips: the all-rows model ranks better and the default uses it; flips that
+    follow the classes: the model trained on clean rows does (benchmarks/detection_hard.py
+    measures 20 settings)."""
+    share = {}
+    for kind in ("uniform", "structured"):
+        for seed in range(3):
+            X, y, flipped, X_ref, y_ref = _hard_data(seed, kind)
+            for name, w in [("default", "auto"), ("paper", 0), ("all rows", np.inf)]:
+                det = ModelBasedDetector(LogisticRegression(max_iter=2000), n_rounds=1,
+                                         loss_weight=w, random_state=seed)
+                s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+                share.setdefault((kind, name), []).append(
+                    flipped[np.argsort(s)[: len(s) // 10]].mean())
+    mean = {k: np.mean(v) for k, v in share.items()}
+    assert mean["uniform", "default"] > mean["uniform", "paper"] + 0.03, mean
+    assert mean["structured", "default"] > mean["structured", "all rows"] + 0.03, mean
 
 
 def test_model_based_detector_oracle_failure_is_clear(noisy_wine):

@@ -1,7 +1,8 @@
-"""The estimators: one module per paper."""
+"""The estimators: one module each."""
 
 from ._chef import ChefCleaner
 from ._cincer import CincerCleaner
-from ._detection import ClassBasedIFDetector, ModelBasedDetector
+from ._detection import ClassBasedIFDetector
+from ._model_based import ModelBasedDetector
 
 __all__ = ["ChefCleaner", "CincerCleaner", "ClassBasedIFDetector", "ModelBasedDetector"]

@@ -38,11 +38,16 @@ class AdapterMixin:
 
     def initialize_adapter(self, n_features, classes, *, clone_estimator=True, **kwargs):
         """Create ``self.adapter_`` around a clone of ``estimator`` (or the default network)."""
+        self.adapter_ = self._make_adapter(n_features, classes, clone_estimator=clone_estimator,
+                                           **kwargs)
+        return self.adapter_
+
+    def _make_adapter(self, n_features, classes, *, clone_estimator=True, **kwargs):
         check_device(self.device)
         est = self.estimator
         if est is None:
             est = self._default_estimator(n_features, len(classes))
-        self.adapter_ = make_adapter(
+        return make_adapter(
             est,
             device=self.device,
             dtype=self._adapter_dtype(),
@@ -51,7 +56,6 @@ class AdapterMixin:
             clone_estimator=clone_estimator,
             **kwargs,
         )
-        return self.adapter_
 
     def set_params(self, **params):
         """Set parameters; ``estimator__*`` needs an explicit ``estimator``."""

@@ -1,4 +1,4 @@
-"""How much of a row's own loss to add to its class-based influence score.
+"""How much of a row's own loss to add to a detector's score.
 
 The class-based score compares a row's gradient with clean references; the
 model's log-probability of the row's label is the other half of the evidence.
@@ -10,6 +10,11 @@ references are what shows them.  No single weight suits both, so the weight is
 chosen per data set from the trusted rows: they are clean, so a ranking that
 flags fewer of them, at the training scores' low quantiles, flags fewer clean
 training rows too, which is precision.
+
+The model-based detector has the same two halves: the log-probability under a
+model trained on clean rows only (which never saw the wrong labels) and under
+one trained on all rows (which has more data); :func:`fit_loss_weight` serves
+both detectors.
 """
 
 import numpy as np
@@ -73,3 +78,43 @@ def choose_loss_weight(train, ref, scale, quantiles, rng, weights=LOSS_WEIGHTS,
     worse = (boot > boot[best] + 1e-12).mean(1)
     pick = max(i for i in range(len(weights)) if i == best or worse[i] < confidence)
     return float(weights[pick]), rates.mean(1)
+
+
+def fit_loss_weight(loss_weight, train, ref, contamination, rng):
+    """Resolve a detector's ``loss_weight`` parameter on its training scores.
+
+    Parameters
+    ----------
+    loss_weight : "auto" or float
+    train : tuple of ndarray ``(base, log_proba)``
+        The training rows' two halves; ``base`` is the score at weight 0.
+    ref : callable
+        Returns the trusted rows' ``(base, log_proba)``, scored as they would be
+        if they were not trusted; called only for ``"auto"``.
+    contamination : float
+        The share of rows the detector flags; the quantiles examined run from a
+        fifth to twice it.
+    rng : numpy.random.RandomState
+
+    Returns
+    -------
+    weight : float
+    rates : ndarray or None
+        Each weight's rate from :func:`choose_loss_weight` (``"auto"`` only).
+    scale : ndarray of shape (2,) or None
+        ``(σ_base, σ_L)`` over the training rows (``None`` for weight 0).
+    scores : ndarray
+        The combined training scores.
+    """
+    base, log_proba = train
+    if loss_weight == 0:
+        return 0.0, None, None, base
+    # a constant half (one class, a model sure of everything) is left unscaled
+    scale = tuple(float(v.std()) if v.std() > 0 else 1.0 for v in train)
+    rates = None
+    if loss_weight == "auto":
+        quantiles = np.minimum(contamination * np.linspace(0.2, 2.0, 10), 1.0)
+        weight, rates = choose_loss_weight(train, ref(), scale, quantiles, rng)
+    else:
+        weight = float(loss_weight)
+    return weight, rates, np.array(scale), combine_scores(base, log_proba, weight, scale)

@@ -1,0 +1,331 @@
+"""The model-based detector (the companion paper of paper 004, its Algorithm 2).
+
+A model trained only on clean rows never learns the wrong labels, so the
+log-probability it gives a row's label shows them; active learning grows the
+clean set with the rows it is least sure of.  By default the log-probability
+under a model trained on all rows is blended in, as the trusted rows show
+works on the data (:mod:`._loss_weight`).
+"""
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, validate_data
+from tqdm.auto import tqdm
+
+from ..datasets import flip_labels
+from ..questions import transaction
+from ._base import (
+    MODEL_CONSTRAINTS,
+    RESAMPLE_DOC,
+    AdapterMixin,
+    QuestionsMixin,
+    as_labels,
+    check_judged,
+    row_ids_of,
+)
+from ._detection import _check_reference, _DetectorMixin
+from ._loss_weight import combine_scores, fit_loss_weight
+
+
+class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstimator):
+    """Model-based error detection with active learning (companion paper, Algorithm 2).
+
+    Trains the model on the clean reference set only, grows that set by
+    asking the ``oracle`` to clean the ``query_size`` rows of highest
+    predictive entropy each round, and keeps the round whose model best
+    detects errors on a corrupted copy of a clean validation set.  The
+    paper's score is the log-probability of a row's given label under that
+    model (the negative loss); by default the log-probability under a model
+    fit on all rows is added, weighted by what the held-out trusted rows show
+    works on this data (``loss_weight``).  Lower means more likely mislabeled.
+
+    Read more in the :ref:`User Guide <detection>`.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression, NeuralNetClassifier, torch.nn.Module or None
+        The classifier; ``None`` uses :func:`~skclean.models.default_classifier`.
+    oracle : callable or None, default=None
+        Cleans the queried rows (see :mod:`skclean.oracles`); ``None`` trains
+        on the reference set alone (no active learning).
+    n_rounds : int, default=5
+        Rounds ``T``.
+    epochs_per_round : int, default=7
+        Epochs ``u`` of training per round for networks (convex models are
+        solved to convergence each round).
+    query_size : int, default=100
+        Rows ``r`` cleaned per round.
+    validation_fraction : float, default=0.3
+        Share of the reference rows held out as the detection validation set
+        when ``X_val`` is not given.
+    validation_noise : float, default=0.5
+        Share of validation rows corrupted; the detection accuracy is the share
+        of corrupted rows among that many lowest-scored ones (the paper's p = 50%).
+    loss_weight : "auto" or float >= 0, default="auto"
+        Weight ``w`` in the score ``log p_clean(y|x)/σ_C + w·log p_all(y|x)/σ_A``:
+        ``p_clean`` is the kept model, trained on clean rows only, ``p_all`` a
+        model fit on every row of ``X`` with its labels (the oracle's answers
+        applied), both spreads taken over the rows of ``X``.  ``0`` is the
+        paper's score (and fits no second model), ``inf`` the second model's
+        log-probability alone.  ``"auto"`` chooses as
+        :class:`ClassBasedIFDetector` does, from the validation rows before
+        their corruption: neither model trained on them.  With few classes
+        and labels flipped at random, the model fit on all rows ranks better;
+        where the noise follows the classes or the model's confusions, the
+        clean model does (:ref:`bench-detection-hard`).
+    contamination : float in (0, 0.5], default=0.1
+        Share of training rows flagged by :meth:`predict`.
+    journal : str, path-like or None, default=None
+        SQLite file where every answer is committed as it is given, reused
+        instead of asking again (see :class:`~skclean.questions.Journal`).
+    verbose : int, default=0
+        Show a progress bar over rounds.
+    device, dtype, random_state
+        As in :class:`ClassBasedIFDetector`.
+
+    Attributes
+    ----------
+    estimator_, adapter_, classes_, n_features_in_, offset_
+    best_round_ : int
+        The round whose model is kept.
+    history_ : list of dict
+        Per round: clean-set size, validation detection accuracy, rows queried.
+    cleaned_mask_ : ndarray of bool
+        Rows of ``X`` the oracle cleaned.
+    skipped_mask_ : ndarray of bool
+        Rows the oracle skipped (no judgement; not added to the clean set).
+    y_cleaned_ : ndarray
+        ``y`` with the oracle's answers applied.
+    full_estimator_ : object or None
+        The model fit on every row of ``X`` (``None`` when ``loss_weight_`` is 0).
+    loss_weight_ : float
+        The weight in use (``loss_weight``, or the one ``"auto"`` chose).
+    loss_weight_rates_ : ndarray of shape (9,) or None
+        With ``"auto"``: for each weight tried, how often the validation rows
+        are flagged relative to the training rows (lower is better).
+    score_scale_ : ndarray of shape (2,) or None
+        ``(σ_C, σ_A)``; ``None`` when ``loss_weight_`` is 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skclean import ModelBasedDetector, SimulatedOracle
+    >>> from skclean.datasets import load_dataset, flip_labels
+    >>> X, _, y, _ = load_dataset("breast", random_state=0)
+    >>> y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    >>> trusted = np.zeros(len(X), dtype=bool)
+    >>> trusted[:40] = True                      # rows whose labels were verified
+    >>> y_noisy[trusted] = y[trusted]
+    >>> det = ModelBasedDetector(LogisticRegression(max_iter=1000), n_rounds=3,
+    ...                          query_size=20, oracle=SimulatedOracle(X, y), random_state=0)
+    >>> flags = det.fit_predict(X, y_noisy, reference_mask=trusted)   # -1 = suspicious
+    >>> bool(flipped[flags == -1].mean() > 0.5)
+    True
+    """
+
+    _parameter_constraints = {
+        **MODEL_CONSTRAINTS,
+        "oracle": [callable, None],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "epochs_per_round": [Interval(Integral, 1, None, closed="left")],
+        "query_size": [Interval(Integral, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_noise": [Interval(Real, 0, 1, closed="neither")],
+        "loss_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],
+        "contamination": [Interval(Real, 0, 0.5, closed="right")],
+        "journal": [str, os.PathLike, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, estimator=None, *, oracle=None, n_rounds=5, epochs_per_round=7,
+                 query_size=100, validation_fraction=0.3, validation_noise=0.5,
+                 loss_weight="auto", contamination=0.1, journal=None, verbose=0, device=None,
+                 dtype=None, random_state=None):
+        self.estimator = estimator
+        self.oracle = oracle
+        self.n_rounds = n_rounds
+        self.epochs_per_round = epochs_per_round
+        self.query_size = query_size
+        self.validation_fraction = validation_fraction
+        self.validation_noise = validation_noise
+        self.loss_weight = loss_weight
+        self.contamination = contamination
+        self.journal = journal
+        self.verbose = verbose
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, X_ref=None, y_ref=None, X_val=None, y_val=None, reference_mask=None):
+        """Run the rounds and keep the best detector.
+
+        Parameters
+        ----------
+        X, y : noisy data to score.
+        X_ref, y_ref : the small clean training set (or ``reference_mask``).
+        X_val, y_val : clean validation rows, corrupted internally; by default
+            a ``validation_fraction`` of the reference rows.
+
+        Returns
+        -------
+        self
+        """
+        # all or nothing: a failure leaves the previous fitted state whole (the answers
+        # stay journaled, so fitting again asks nothing twice)
+        with transaction(self):
+            return self._validate_and_fit(X, y, X_ref, y_ref, X_val, y_val, reference_mask)
+
+    def _validate_and_fit(self, X, y, X_ref, y_ref, X_val, y_val, reference_mask):
+        ids = row_ids_of(X)
+        X, y = validate_data(self, X, y)
+        X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
+        rng = check_random_state(self.random_state)
+        if X_val is None:
+            if y_val is not None:
+                raise ValueError("y_val was given without X_val.")
+            perm = rng.permutation(len(X_ref))
+            n_val = max(2, int(round(self.validation_fraction * len(X_ref))))
+            if len(X_ref) - n_val < 2:
+                raise ValueError(f"The reference set has {len(X_ref)} rows: too few to hold "
+                                 f"out a validation share of {self.validation_fraction} and "
+                                 "train on the rest; pass X_val/y_val or more reference rows.")
+            X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
+            X_ref, y_ref = X_ref[perm[n_val:]], y_ref[perm[n_val:]]
+        else:
+            if y_val is None:
+                raise ValueError("X_val was given without y_val.")
+            X_val = check_array(X_val, input_name="X_val")
+            y_val = np.asarray(y_val)
+            if X_val.shape[1] != X.shape[1]:
+                raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
+            if y_val.shape != (len(X_val),):
+                raise ValueError(f"y_val must hold one label per row of X_val: expected shape "
+                                 f"({len(X_val)},), got {y_val.shape}.")
+        classes = np.unique(np.concatenate([np.unique(y), np.unique(y_ref), np.unique(y_val)]))
+        missing = np.setdiff1d(classes, y_ref)
+        if missing.size:
+            raise ValueError(f"The clean reference rows the model trains on have no row of "
+                             f"class(es) {missing.tolist()}; the model could never predict "
+                             "them. Add reference rows of every class.")
+        self.classes_ = classes
+        y_val_noisy, corrupted = flip_labels(y_val, self.validation_noise,
+                                             classes=self.classes_, random_state=rng)
+        return self._fit(as_labels(y, classes), ids, X, as_labels(y_ref, classes), X_ref,
+                         X_val, as_labels(y_val, classes), y_val_noisy, corrupted, rng)
+
+    def _fit(self, y, ids, X, y_ref, X_ref, X_val, y_val, y_val_noisy, corrupted, rng):
+        adapter = self.initialize_adapter(X.shape[1], self.classes_)
+        self.cleaned_mask_ = np.zeros(len(X), dtype=bool)
+        self.skipped_mask_ = np.zeros(len(X), dtype=bool)
+        self.y_cleaned_ = y.copy()
+        self.history_ = []
+        self._open_questioner()
+        best = (-np.inf, None, 0)
+        n_top = max(1, int(corrupted.sum()))
+        for t in tqdm(range(1, self.n_rounds + 1), disable=not self.verbose, desc="rounds"):
+            Xc = np.concatenate([X_ref, X[self.cleaned_mask_]])
+            yc = np.concatenate([y_ref, self.y_cleaned_[self.cleaned_mask_]])
+            if t == 1:
+                adapter.fit(Xc, yc)
+            else:
+                adapter.continue_fit(Xc, yc, epochs=self.epochs_per_round)
+            val_scores = self._log_proba_of(self.adapter_, X_val, y_val_noisy)
+            accuracy = float(corrupted[np.argsort(val_scores, kind="stable")[:n_top]].mean())
+            if accuracy > best[0]:
+                best = (accuracy, adapter.get_state(), t)
+            last = t == self.n_rounds or self.questioner_.stopped
+            queried = 0 if last else self._grow_clean_set(X, y, ids)
+            self.history_.append({"round": t, "n_clean": len(Xc), "val_accuracy": accuracy,
+                                  "n_queried": queried})
+            if last:
+                break
+        self.best_round_ = best[2]
+        adapter.set_state(best[1])
+        self._set_offset(self._fit_loss_weight(X, y, X_val, y_val, rng))
+        self._run_completed()
+        return self
+
+    def _fit_loss_weight(self, X, y, X_val, y_val, rng):
+        """Fit the all-rows model unless the weight is 0; return the training scores."""
+        self.full_adapter_ = None
+        clean = self._log_proba_of(self.adapter_, X, y)
+        if self.loss_weight != 0:
+            # the same estimator, trained as a user would: on every row, as labelled now
+            self.full_adapter_ = self._make_adapter(X.shape[1], self.classes_)
+            self.full_adapter_.fit(X, self.y_cleaned_)
+        train = (clean, None if self.full_adapter_ is None
+                 else self._log_proba_of(self.full_adapter_, X, y))
+        # the validation rows are clean and held out from the clean model
+        self.loss_weight_, self.loss_weight_rates_, self.score_scale_, scores = fit_loss_weight(
+            self.loss_weight, train,
+            lambda: tuple(self._log_proba_of(a, X_val, y_val)
+                          for a in (self.adapter_, self.full_adapter_)),
+            self.contamination, rng)
+        if self.loss_weight_ == 0:
+            self.full_adapter_ = None  # "auto" chose the clean model alone
+        return scores
+
+    @property
+    def full_estimator_(self):
+        """The model fit on every row of ``X`` (``None`` when ``loss_weight_`` is 0)."""
+        return None if self.full_adapter_ is None else self.full_adapter_.model
+
+    def _log_proba_of(self, adapter, X, y):
+        P = adapter.predict_proba(X)
+        idx = np.searchsorted(self.classes_, y)
+        return np.log(np.clip(P[np.arange(len(y)), idx], 1e-300, None))
+
+    def _grow_clean_set(self, X, y, ids):
+        if self.oracle is None or self.query_size == 0:
+            return 0
+        pool = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
+        if len(pool) == 0:
+            return 0
+        P = self.adapter_.predict_proba(X[pool])
+        entropy = -(P * np.log(np.clip(P, 1e-300, None))).sum(1)
+        pick = pool[np.argsort(-entropy, kind="stable")[: self.query_size]]
+        answers, skipped, _ = self.questioner_.ask(
+            self.oracle, X[pick], self.y_cleaned_[pick], ids[pick], role="candidate",
+            predicted=self.adapter_.predict(X[pick]), note={"round": len(self.history_) + 1})
+        done = pick[~skipped]
+        self.y_cleaned_[done] = answers[~skipped]
+        self.cleaned_mask_[done] = True
+        self.skipped_mask_[pick[skipped]] = True
+        return len(pick)
+
+    def fit_resample(self, X, y, X_ref=None, y_ref=None, X_val=None, y_val=None,
+                     reference_mask=None):
+        return self._resample(X, y, X_ref=X_ref, y_ref=y_ref, X_val=X_val, y_val=y_val,
+                              reference_mask=reference_mask)
+
+    fit_resample.__doc__ = RESAMPLE_DOC.format(
+        mask="reference_mask", params="X_ref, y_ref, X_val, y_val, reference_mask")
+
+    def _cleaned_rows(self, n):
+        done = np.flatnonzero(self.cleaned_mask_)
+        return None, dict(zip(done.tolist(), self.y_cleaned_[done], strict=True))
+
+    def score_samples(self, X, y):
+        """Log-probability of each given label (blended as ``loss_weight_`` says).
+
+        Lower means more suspicious.
+
+        Dask arrays give a lazy dask array (:ref:`dask-scoring`).
+        """
+        from .._dask import is_dask, map_rows
+
+        if is_dask(X) or is_dask(y):
+            return map_rows(self, "score_samples", X, y, dtype=np.float64)
+        X, y = check_judged(self, X, y)
+        clean = self._log_proba_of(self.adapter_, X, y)
+        if self.loss_weight_ == 0:
+            return clean
+        return combine_scores(clean, self._log_proba_of(self.full_adapter_, X, y),
+                              self.loss_weight_, self.score_scale_)
