@@ -77,6 +77,12 @@ def main(argv=None):
     t_floor = median_time(lambda: (float(grads.U1.sum()), float(grads.R.sum())), args.repeats,
                           device=args.device)
     mib_factors = sum(t.numel() * t.element_size() for t in (grads.U1, grads.R)) / 2**20
+    # the other floor: the N·K·d' multiply-adds every query needs (K per number read), at
+    # the rate this machine reaches on a large square GEMM of the same dtype
+    sq = torch.randn(2048, 2048, dtype=grads.U1.dtype, device=args.device)
+    t_sq = median_time(lambda: sq @ sq, 5, device=args.device)
+    gflops = 2 * 2048**3 / t_sq / 1e9
+    t_compute = 2 * grads.U1.numel() * grads.R.shape[1] / (gflops * 1e9)
     mb = G_cached.numel() * G_cached.element_size() / 2**20
 
     ms = lambda t: f"{1e3 * t:.1f}"  # noqa: E731
@@ -86,6 +92,8 @@ def main(argv=None):
         [
             [f"memory floor: one read of (U1, R), {mib_factors:.0f} MiB", ms(t_floor),
              f"{t_floor / t_gemm:.2f}x"],
+            [f"compute floor: N·K·d' multiply-adds at {gflops:.0f} GFLOP/s (square GEMM)",
+             ms(t_compute), f"{t_compute / t_gemm:.2f}x"],
             ["closed-form GEMMs over (U1, R)", ms(t_gemm), "1.0x"],
             ["autograd per-example grads, materialised", ms(t_auto), f"{t_auto / t_gemm:.0f}x"],
             [f"pre-materialised N x P matrix ({mb:.0f} MiB kept)", ms(t_cached),

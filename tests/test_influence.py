@@ -22,6 +22,7 @@ from skclean.influence import (
     self_similarity,
     top_fisher,
     top_fisher_diagonal,
+    top_fisher_from_outputs,
     top_fisher_vp,
     tracin_mean_similarity,
 )
@@ -43,6 +44,17 @@ def test_top_fisher_equals_expected_outer_products(iris, net_adapter):
     np.testing.assert_allclose(top_fisher_diagonal(net_adapter, X), torch.diagonal(F), atol=1e-12)
     v = torch.randn(F.shape[0], dtype=F.dtype, generator=torch.Generator().manual_seed(1))
     np.testing.assert_allclose(top_fisher_vp(net_adapter, X)(v), F @ v, atol=1e-12)
+
+
+def test_top_fisher_in_chunks_of_rows(iris, net_adapter):
+    """Chunks that do not divide the rows give the same Fisher as one pass."""
+    X, _ = iris
+    with torch.no_grad():
+        U, Z = net_adapter.last_layer_outputs(X)
+    U1 = net_adapter._augment(U)
+    F = top_fisher_from_outputs(U1, Z, net_adapter.head, chunk_size=17)
+    np.testing.assert_allclose(F, brute_expected_fisher(net_adapter, X, "last"), atol=1e-12)
+    np.testing.assert_allclose(F, F.T, atol=1e-13)  # symmetric up to GEMM rounding
 
 
 def test_top_fisher_binary_sigmoid(breast):

@@ -18,28 +18,39 @@ import torch
 from ..models._base import curvature_matvec
 
 
-def top_fisher_from_outputs(U1, Z, head):
+def top_fisher_from_outputs(U1, Z, head, chunk_size=4096):
     """Expected Fisher of the last layer ``[W | b]`` from features and logits.
 
-    Block ``(c, c')`` is ``1/n U1^T diag(A[:, c, c']) U1`` with
-    ``A_i = diag(D_i) − Q_i Q_i^T``.  The matrix is symmetric, so only the
-    ``K(K+1)/2`` upper blocks are computed, each one GEMM over the rows:
-    ``O(n K² d'² / 2)`` flops and no ``n × K·d'`` intermediate.
+    With ``A_i = diag(D_i) − Q_i Q_i^T`` the Fisher is
+    ``1/n (blockdiag_c U1^T diag(D[:, c]) U1 − V^T V)`` where row ``i`` of
+    ``V`` is ``Q_i ⊗ u1_i``.  Per chunk of ``chunk_size`` rows that is one GEMM
+    for the block diagonal and one per class for the upper block-rows of
+    ``V^T V`` (the matrix is symmetric): ``K + 1`` products instead of the
+    ``K(K+1)/2`` small ones, each with its Python overhead, of a block-by-block
+    build.  ``V`` is never formed for all rows.
     """
     n, d = U1.shape
     D, Q = head.curvature_terms(Z)
     K = D.shape[1]
-    F = torch.empty(K, d, K, d, dtype=U1.dtype, device=U1.device)
-    for c in range(K):  # K is the number of classes, not of examples
-        for c2 in range(c, K):
-            a = -Q[:, c] * Q[:, c2]
-            if c == c2:
-                a = a + D[:, c]
-            block = (U1 * a[:, None]).T @ U1
-            F[c, :, c2, :] = block
-            if c2 != c:
-                F[c2, :, c, :] = block.T
-    return F.reshape(K * d, K * d) / n
+    P = K * d
+    upper = torch.zeros(P, P, dtype=U1.dtype, device=U1.device)  # upper block-rows of V^T V
+    diag = torch.zeros(P, d, dtype=U1.dtype, device=U1.device)
+    for s in range(0, n, chunk_size):
+        u = U1[s : s + chunk_size]
+        m = len(u)
+        diag.addmm_((D[s : s + chunk_size, :, None] * u[:, None, :]).reshape(m, P).T, u)
+        q = Q[s : s + chunk_size]
+        if bool(q.any()):  # a sigmoid head's Q is zero
+            V = (q[:, :, None] * u[:, None, :]).reshape(m, P)
+            for c in range(K):
+                rows = slice(c * d, (c + 1) * d)
+                upper[rows, c * d :].addmm_(V[:, rows].T, V[:, c * d :])
+    # mirror the upper blocks; the diagonal blocks, counted twice, once
+    F = -(upper + upper.T)
+    idx = torch.arange(K, device=U1.device)
+    F.view(K, d, K, d)[idx, :, idx, :] += (upper.view(K, d, K, d)[idx, :, idx, :]
+                                           + diag.view(K, d, d))
+    return F / n
 
 
 def top_fisher(adapter, X):
