@@ -8,6 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from skclean import ClassBasedIFDetector, ModelBasedDetector, SimulatedOracle
+from skclean.cleaners._loss_weight import LOSS_WEIGHTS
 from skclean.datasets import flip_labels, load_dataset
 from skclean.oracles import OracleError
 
@@ -153,11 +154,8 @@ def test_defaults_find_more_wrong_labels_than_the_papers_gd_on_hard_data():
     assert np.mean(share["default"]) > np.mean(share["paper"]) + 0.05, share
 
 
-@pytest.mark.parametrize("similarity", ["gd", "gc", "pgc", "if", "tracin"])
-@pytest.mark.parametrize("class_based", [True, False])
-def test_references_are_scored_leaving_each_out(noisy_wine, monkeypatch, similarity,
-                                                class_based):
-    """The weight is chosen on the references' scores, each against the other references."""
+def _spy_on_weight_choice(monkeypatch):
+    """Record the trusted rows' scores the loss weight is chosen on (``seen["ref"]``)."""
     from skclean.cleaners import _loss_weight
 
     seen, choose = {}, _loss_weight.choose_loss_weight
@@ -167,6 +165,15 @@ def test_references_are_scored_leaving_each_out(noisy_wine, monkeypatch, similar
         return choose(train, ref, *args, **kw)
 
     monkeypatch.setattr(_loss_weight, "choose_loss_weight", spy)
+    return seen
+
+
+@pytest.mark.parametrize("similarity", ["gd", "gc", "pgc", "if", "tracin"])
+@pytest.mark.parametrize("class_based", [True, False])
+def test_references_are_scored_leaving_each_out(noisy_wine, monkeypatch, similarity,
+                                                class_based):
+    """The weight is chosen on the references' scores, each against the other references."""
+    seen = _spy_on_weight_choice(monkeypatch)
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
                                class_based=class_based, n_checkpoints=3, dtype="float64",
@@ -463,15 +470,7 @@ def _log_p(model, X, y):
 def test_model_based_loss_weight_blends_a_model_fit_on_every_row(noisy_wine, monkeypatch):
     """0 is the paper's score, inf the all-rows model's, and "auto" judges on the validation
     rows as they were before their corruption (neither model trained on them)."""
-    from skclean.cleaners import _loss_weight
-
-    seen, choose = {}, _loss_weight.choose_loss_weight
-
-    def spy(train, ref, *args, **kw):
-        seen["ref"] = ref
-        return choose(train, ref, *args, **kw)
-
-    monkeypatch.setattr(_loss_weight, "choose_loss_weight", spy)
+    seen = _spy_on_weight_choice(monkeypatch)
     X, y, _, X_ref, y_ref, y_true = noisy_wine
     val = np.arange(len(y_ref)) % 3 == 0
     for weight in (0, 2.0, np.inf, "auto"):
@@ -500,7 +499,7 @@ def test_model_based_loss_weight_blends_a_model_fit_on_every_row(noisy_wine, mon
                                                               y_ref[val]), rtol=1e-6)
             np.testing.assert_allclose(seen["ref"][1], _log_p(full, X_ref[val], y_ref[val]),
                                        rtol=1e-4, atol=1e-6)
-            assert det.loss_weight_rates_.shape == (len(_loss_weight.LOSS_WEIGHTS),)
+            assert det.loss_weight_rates_.shape == (len(LOSS_WEIGHTS),)
         else:
             assert det.loss_weight_ == weight and det.loss_weight_rates_ is None
 

@@ -8,7 +8,7 @@ try:  # imbalanced-learn registers fit_resample with scikit-learn's metadata rou
 except ImportError:  # pragma: no cover  set_fit_resample_request exists on them
     pass
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ..models import default_classifier, make_adapter
 from ..questions import Journal, Questioner
@@ -78,6 +78,20 @@ class AdapterMixin:
     def estimator_(self):
         """The fitted clone of ``estimator`` (scikit-learn model or skorch net)."""
         return self.adapter_.model
+
+
+def check_validation_set(X_val, y_val, n_features):
+    """Validate a validation set given explicitly as ``(X_val, y_val)``."""
+    if y_val is None:
+        raise ValueError("X_val was given without y_val.")
+    X_val = check_array(X_val, input_name="X_val")
+    y_val = np.asarray(y_val)
+    if X_val.shape[1] != n_features:
+        raise ValueError(f"X_val has {X_val.shape[1]} features, X has {n_features}.")
+    if y_val.shape != (len(X_val),):
+        raise ValueError(f"y_val must hold one label per row of X_val: expected shape "
+                         f"({len(X_val)},), got {y_val.shape}.")
+    return X_val, y_val
 
 
 def check_judged(estimator, X, y):

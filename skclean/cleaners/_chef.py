@@ -44,6 +44,7 @@ from ._base import (
     QuestionsMixin,
     as_labels,
     check_classes,
+    check_validation_set,
     row_ids_of,
     rows_from_mask,
 )
@@ -353,15 +354,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
             X, X_val, Y, Y_val, ids, positions = X[tr], X[va], Y[tr], Y[va], ids[tr], tr
             y_val = classes[Y_val.argmax(1)]
         else:
-            if y_val is None:
-                raise ValueError("X_val was given without y_val.")
-            X_val = check_array(X_val, input_name="X_val")
-            y_val = np.asarray(y_val)
-            if X_val.shape[1] != X.shape[1]:
-                raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
-            if y_val.shape != (len(X_val),):
-                raise ValueError(f"y_val must hold one label per row of X_val: expected shape "
-                                 f"({len(X_val)},), got {y_val.shape}.")
+            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1])
             outside = ~np.isin(y_val, classes)
             if outside.any():
                 raise ValueError(f"y_val has labels {np.unique(y_val[outside]).tolist()} "

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, validate_data
+from sklearn.utils.validation import validate_data
 from tqdm.auto import tqdm
 
 from ..datasets import flip_labels
@@ -26,6 +26,7 @@ from ._base import (
     QuestionsMixin,
     as_labels,
     check_judged,
+    check_validation_set,
     row_ids_of,
 )
 from ._detection import _check_reference, _DetectorMixin
@@ -199,15 +200,7 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
             X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
             X_ref, y_ref = X_ref[perm[n_val:]], y_ref[perm[n_val:]]
         else:
-            if y_val is None:
-                raise ValueError("X_val was given without y_val.")
-            X_val = check_array(X_val, input_name="X_val")
-            y_val = np.asarray(y_val)
-            if X_val.shape[1] != X.shape[1]:
-                raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
-            if y_val.shape != (len(X_val),):
-                raise ValueError(f"y_val must hold one label per row of X_val: expected shape "
-                                 f"({len(X_val)},), got {y_val.shape}.")
+            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1])
         classes = np.unique(np.concatenate([np.unique(y), np.unique(y_ref), np.unique(y_val)]))
         missing = np.setdiff1d(classes, y_ref)
         if missing.size:
