@@ -51,7 +51,7 @@ def test_top_fisher_in_chunks_of_rows(iris, net_adapter):
     X, _ = iris
     with torch.no_grad():
         U, Z = net_adapter.last_layer_outputs(X)
-    U1 = net_adapter._augment(U)
+    U1 = net_adapter.augment(U)
     F = top_fisher_from_outputs(U1, Z, net_adapter.head, chunk_size=17)
     np.testing.assert_allclose(F, brute_expected_fisher(net_adapter, X, "last"), atol=1e-12)
     np.testing.assert_allclose(F, F.T, atol=1e-13)  # symmetric up to GEMM rounding

@@ -61,7 +61,7 @@ def test_lr_hessian_is_fisher_plus_penalty(breast):
     a = make_adapter(_lr(C=0.3)).fit(X, y)
     H = a.hessian(X, y)
     U, Z = a.last_layer_outputs(X)
-    F = top_fisher_from_outputs(a._augment(U), Z, a.head)
+    F = top_fisher_from_outputs(a.augment(U), Z, a.head)
     reg = torch.full((H.shape[0],), 1 / (0.3 * len(X)), dtype=H.dtype)
     reg[-1] = 0  # intercept not penalised
     np.testing.assert_allclose(H, F + torch.diag(reg), atol=1e-12)

@@ -27,7 +27,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 from tqdm.auto import tqdm
 
-from .._solvers import PRECONDITION_MAX_PARAMS
+from .._linalg import PRECONDITION_MAX_PARAMS
 from ..influence import (
     SymmetricInverse,
     cg_solve,
@@ -554,7 +554,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         and the model's predicted class index of each row."""
         a = self.adapter_
         U, Z = a.last_layer_outputs(self.X_[rows])
-        U1 = a._augment(U)
+        U1 = a.augment(U)
         A = U1 @ V.T  # (n, K): v projected on each row's features, one GEMM
         return self._infl_from(A, Z, self.y_[rows]), self._proba(Z)
 
@@ -634,7 +634,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         """Initialisation round: cache features and class-wise residuals at w(0)."""
         a = self.adapter_
         U, Z = a.last_layer_outputs(self.X_)
-        U1 = a._augment(U)
+        U1 = a.augment(U)
         T = torch.as_tensor(self.y_, dtype=U1.dtype, device=U1.device)
         base = self.gamma * a.head.residual(Z, T)
         R0 = torch.stack([
@@ -708,7 +708,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         a = self.adapter_
         V = self._val_direction().reshape(a.head.n_outputs, -1)
         U, Z = a.last_layer_outputs(X)
-        I = self._infl_from(a._augment(U) @ V.T, Z, Y).cpu().numpy()
+        I = self._infl_from(a.augment(U) @ V.T, Z, Y).cpu().numpy()
         return self._choose(I, self._proba(Z), Y)[1].astype(np.float64)
 
     @property

@@ -567,7 +567,7 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         """Features (with bias column) and logits of ``X_``: one forward pass per model."""
         if "outputs" not in self._cache:
             U, Z = self.adapter_.last_layer_outputs(self.X_)
-            self._cache["outputs"] = (self.adapter_._augment(U), Z)
+            self._cache["outputs"] = (self.adapter_.augment(U), Z)
         return self._cache["outputs"]
 
     def _inverse(self, which):

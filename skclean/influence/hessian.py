@@ -4,41 +4,13 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from .._solvers import cg_solve  # noqa: F401  (re-exported)
-from .fisher import SymmetricInverse, top_fisher_from_outputs
+from .._linalg import SymmetricInverse, cg_solve, sampled_hessian_inverse  # noqa: F401
 
 
 def last_layer_hessian(adapter, X, sample_weight=None):
-    """Explicit Hessian of the training objective w.r.t. the last layer ``[W | b]``.
-
-    For a cross-entropy head the logits are linear in these parameters, so the
-    Hessian is the (weighted) expected Fisher plus the L2 term: built from
-    features and probabilities with GEMMs, no autograd.
-    """
-    with torch.no_grad():
-        U, Z = adapter.last_layer_outputs(X)
-        U1 = adapter._augment(U)
-        if sample_weight is not None:
-            # A_i scales with w_i: fold sqrt(w_i) into both feature factors
-            U1 = U1 * adapter.to_tensor(sample_weight).sqrt()[:, None]
-        H = top_fisher_from_outputs(U1, Z, adapter.head)
-    return H + torch.diag(adapter.l2 * adapter.last_layer_l2_mask())
-
-
-def sampled_hessian_inverse(adapter, X, sample_weight=None, *, max_rows=20_000, damping=0.0,
-                            random_state=None):
-    """``(H + damping I)⁻¹`` of the last layer, with ``H`` estimated on at most ``max_rows`` rows.
-
-    Meant as a conjugate-gradient preconditioner: the Hessian is a mean over
-    rows, so a few thousand rows estimate it well enough to cut CG to a few
-    iterations, at ``O(max_rows · P²)`` instead of ``O(n · P²)``.
-    """
-    rows = np.arange(len(X))
-    if len(rows) > max_rows:
-        rows = np.sort(check_random_state(random_state).choice(rows, max_rows, replace=False))
-    w = None if sample_weight is None else np.asarray(sample_weight)[rows]
-    H = last_layer_hessian(adapter, np.asarray(X)[rows], sample_weight=w)
-    return SymmetricInverse(H, method="damped", damping=damping)
+    """Explicit Hessian of the training objective w.r.t. the last layer ``[W | b]``
+    (see :meth:`~skclean.models.ModelAdapter.last_layer_hessian`)."""
+    return adapter.last_layer_hessian(X, sample_weight)
 
 
 def exact_inverse_hvp(adapter, X, y, v, *, damping=0.0, sample_weight=None, which="last"):

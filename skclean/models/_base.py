@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.func import grad, hessian, vmap
 
+from .._linalg import append_ones, curvature_gram, curvature_matvec
 from ._heads import make_head
 
 _CHUNK = 4096  # rows per vmap/forward chunk: bounds memory, keeps GEMMs large
@@ -75,20 +76,6 @@ class LastLayerGrads:
         """``sum_i w_i g_i`` as a ``(K, d')`` matrix."""
         R = self.R if weights is None else self.R * weights[:, None]
         return R.T @ self.U1
-
-
-def curvature_matvec(U1, D, Q, v, weights=None):
-    """``Σ_i w_i (A_i V u1_i) ⊗ u1_i`` with ``A_i = diag(D_i) − Q_i Q_i^T``, matrix-free.
-
-    This is ``n`` times the Gauss-Newton (= expected Fisher = Hessian, for a
-    cross-entropy last layer) product with ``v``; two GEMMs over features.
-    """
-    V = v.reshape(D.shape[1], U1.shape[1])
-    S = U1 @ V.T  # (n, K): the direction in logit space
-    AS = D * S - Q * (Q * S).sum(1, keepdim=True)
-    if weights is not None:
-        AS = AS * weights[:, None]
-    return (AS.T @ U1).reshape(v.shape)
 
 
 def _hvp_autograd(J, theta, v):
@@ -227,23 +214,42 @@ class ModelAdapter(ABC):
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     # ---------------------------------------------------------------- last layer, closed form
-    def _augment(self, U):
-        if not self.has_bias:
-            return U
-        return torch.cat([U, torch.ones(U.shape[0], 1, dtype=U.dtype, device=U.device)], 1)
+    def augment(self, U):
+        """``[U | 1]`` when the last layer has a bias: what its ``[W | b]`` multiplies."""
+        return append_ones(U, self.has_bias)
+
+    def augmented_outputs(self, X):
+        """``(U1, Z)``: the penultimate features with the bias column, and the logits."""
+        with torch.no_grad():
+            U, Z = self.last_layer_outputs(X)
+        return self.augment(U), Z
+
+    def last_layer_hessian(self, X, sample_weight=None):
+        """Explicit Hessian of the training objective w.r.t. the last layer ``[W | b]``.
+
+        The logits are linear in these parameters, so for a cross-entropy head
+        the Hessian is the (weighted) expected Fisher plus the L2 term: built
+        from features and probabilities with GEMMs, no autograd.
+        """
+        U1, D, Q = self.curvature_pieces(X)
+        if sample_weight is not None:
+            # A_i scales with w_i: fold sqrt(w_i) into both feature factors
+            U1 = U1 * self.to_tensor(sample_weight).sqrt()[:, None]
+        H = curvature_gram(U1, D, Q) / U1.shape[0]
+        return H + torch.diag(self.l2 * self.last_layer_l2_mask())
 
     def last_layer_grads(self, X, y):
         """Per-example last-layer gradient factors ``(U1, R)`` for labels ``y``."""
         with torch.no_grad():
             U, Z = self.last_layer_outputs(X)
-            return LastLayerGrads(self._augment(U), self.head.residual(Z, self.encode(y)))
+            return LastLayerGrads(self.augment(U), self.head.residual(Z, self.encode(y)))
 
     def curvature_pieces(self, X):
         """``(U1, D, Q)``: features and the logit-space curvature ``diag(D) − Q Q^T``."""
         with torch.no_grad():
             U, Z = self.last_layer_outputs(X)
             D, Q = self.head.curvature_terms(Z)
-            return self._augment(U), D, Q
+            return self.augment(U), D, Q
 
     def last_layer_l2_mask(self):
         """Which entries of ``[W | b]`` the L2 term penalises (flat, 0/1)."""
@@ -270,7 +276,7 @@ class ModelAdapter(ABC):
         """
         if which == "last":
             with torch.no_grad():
-                U1 = self._augment(self.features(X))
+                U1 = self.augment(self.features(X))
             V = self.last_layer_params()
             K, d = V.shape
 

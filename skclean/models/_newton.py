@@ -19,7 +19,7 @@ the ``n × (d+1)`` augmented matrix is never built).
 
 import torch
 
-from .._solvers import cg_solve
+from .._linalg import cg_solve
 
 
 class LinearObjective:

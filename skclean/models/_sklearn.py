@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from .._solvers import PRECONDITION_MAX_PARAMS
+from .._linalg import PRECONDITION_MAX_PARAMS, sampled_hessian_inverse
 from ._base import ModelAdapter
 from ._newton import LinearObjective, newton_solve
 from ._softmax import SoftmaxRegression
@@ -107,8 +107,6 @@ class LogisticRegressionAdapter(ModelAdapter):
                 self._sync(n_rows=len(X))
                 precond = None
                 if self.n_params("last") <= PRECONDITION_MAX_PARAMS:
-                    from ..influence import sampled_hessian_inverse  # influence imports models
-
                     precond = sampled_hessian_inverse(self, X, sample_weight, random_state=0)
                 return self.newton_refit(X, y, sample_weight, preconditioner=precond)
             self.estimator.fit(*_expand_soft(X, y, sample_weight, classes))

@@ -1,0 +1,216 @@
+"""The bottom layer: linear algebra that the model adapters and the influence core share.
+
+Nothing here knows a model type or imports another skclean module, so both
+``skclean.models`` and ``skclean.influence`` import from it and no arrow
+runs up the house.  Everything is written for the last layer of a
+cross-entropy classifier, whose per-row gradient is the outer product
+``r_i ⊗ u1_i`` of a logit-space residual and the features with a trailing 1
+(the bias), and whose per-row curvature is ``A_i ⊗ u1_i u1_iᵀ`` with
+``A_i = diag(D_i) − Q_i Q_iᵀ`` in logit space: every product below is a GEMM
+over ``U1``, never over an ``n × K·d'`` gradient matrix.
+"""
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+__all__ = [
+    "PRECONDITION_MAX_PARAMS",
+    "SymmetricInverse",
+    "append_ones",
+    "cg_solve",
+    "curvature_gram",
+    "curvature_matvec",
+    "sample_rows",
+    "sampled_hessian_inverse",
+]
+
+# A factorised Hessian preconditions CG up to this many parameters: factorising costs
+# O(rows · P²) once, and it is reused while the parameters move little (CHEF rounds,
+# Newton steps from a nearby optimum).
+PRECONDITION_MAX_PARAMS = 4096
+
+
+def append_ones(U, bias=True):
+    """``[U | 1]``: the features the last layer's ``[W | b]`` multiplies (``U`` without a bias)."""
+    if not bias:
+        return U
+    return torch.cat([U, torch.ones(U.shape[0], 1, dtype=U.dtype, device=U.device)], 1)
+
+
+def sample_rows(n, max_rows, random_state=None):
+    """Sorted positions of at most ``max_rows`` of ``n`` rows, drawn without replacement."""
+    rows = np.arange(n)
+    if n > max_rows:
+        rows = np.sort(check_random_state(random_state).choice(rows, max_rows, replace=False))
+    return rows
+
+
+def curvature_matvec(U1, D, Q, v, weights=None):
+    """``Σ_i w_i (A_i V u1_i) ⊗ u1_i`` with ``A_i = diag(D_i) − Q_i Q_i^T``, matrix-free.
+
+    This is ``n`` times the Gauss-Newton (= expected Fisher = Hessian, for a
+    cross-entropy last layer) product with ``v``; two GEMMs over features.
+    """
+    V = v.reshape(D.shape[1], U1.shape[1])
+    S = U1 @ V.T  # (n, K): the direction in logit space
+    AS = D * S - Q * (Q * S).sum(1, keepdim=True)
+    if weights is not None:
+        AS = AS * weights[:, None]
+    return (AS.T @ U1).reshape(v.shape)
+
+
+def curvature_gram(U1, D, Q, chunk_size=4096):
+    """``Σ_i A_i ⊗ u1_i u1_iᵀ`` with ``A_i = diag(D_i) − Q_i Q_iᵀ``, as a ``(K·d', K·d')`` matrix.
+
+    ``n`` times the expected Fisher (and, for a cross-entropy last layer, the
+    Hessian of the data term) of a last layer ``[W | b]``.  It equals
+    ``blockdiag_c U1ᵀ diag(D[:, c]) U1 − VᵀV`` where row ``i`` of
+    ``V`` is ``Q_i ⊗ u1_i``.  Per chunk of ``chunk_size`` rows that is one GEMM
+    for the block diagonal and one per class for the upper block-rows of
+    ``V^T V`` (the matrix is symmetric): ``K + 1`` products instead of the
+    ``K(K+1)/2`` small ones, each with its Python overhead, of a block-by-block
+    build.  ``V`` is never formed for all rows.
+    """
+    n, d = U1.shape
+    K = D.shape[1]
+    P = K * d
+    upper = torch.zeros(P, P, dtype=U1.dtype, device=U1.device)  # upper block-rows of V^T V
+    diag = torch.zeros(P, d, dtype=U1.dtype, device=U1.device)
+    for s in range(0, n, chunk_size):
+        u = U1[s : s + chunk_size]
+        m = len(u)
+        diag.addmm_((D[s : s + chunk_size, :, None] * u[:, None, :]).reshape(m, P).T, u)
+        q = Q[s : s + chunk_size]
+        if bool(q.any()):  # a sigmoid head's Q is zero
+            V = (q[:, :, None] * u[:, None, :]).reshape(m, P)
+            for c in range(K):
+                rows = slice(c * d, (c + 1) * d)
+                upper[rows, c * d :].addmm_(V[:, rows].T, V[:, c * d :])
+    # mirror the upper blocks; the diagonal blocks, counted twice, once
+    F = -(upper + upper.T)
+    idx = torch.arange(K, device=U1.device)
+    F.view(K, d, K, d)[idx, :, idx, :] += (upper.view(K, d, K, d)[idx, :, idx, :]
+                                           + diag.view(K, d, d))
+    return F
+
+
+
+def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, x0=None, preconditioner=None):
+    """Solve ``(A + damping I) x = b`` by (preconditioned) conjugate gradient, matrix-free.
+
+    Runs on ``b``'s device in its dtype (scipy's CG would copy to the host at
+    every iteration).  ``A`` must be symmetric positive (semi-)definite on the
+    span of ``b``; stops when ``‖r‖ ≤ tol · ‖b‖``.  ``preconditioner``, a
+    symmetric positive (semi-)definite ``r -> M⁻¹ r`` with ``M ≈ A``, cuts the
+    iterations to a handful when ``M`` is ``A`` at nearby parameters.
+
+    Returns
+    -------
+    x : tensor
+    n_iter : int
+    """
+    maxiter = maxiter or 10 * b.numel()
+    x = torch.zeros_like(b) if x0 is None else x0.clone()
+    r = b - (matvec(x) + damping * x)
+    z = r if preconditioner is None else preconditioner(r)
+    p = z.clone()
+    rz = r @ z
+    stop = (tol * torch.linalg.vector_norm(b)) ** 2
+    for it in range(1, maxiter + 1):
+        if r @ r <= stop or rz <= 0:
+            return x, it - 1
+        Ap = matvec(p) + damping * p
+        alpha = rz / (p @ Ap)
+        x = x + alpha * p
+        r = r - alpha * Ap
+        z = r if preconditioner is None else preconditioner(r)
+        rz_new = r @ z
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return x, maxiter
+
+
+class SymmetricInverse:
+    """Apply the (pseudo-)inverse of a symmetric PSD matrix ``M`` to vectors, factorised once.
+
+    The matrices skclean inverts are often singular *and consistent*: the
+    Fisher of a softmax layer, and the Hessian of a multinomial model with an
+    unpenalised intercept, do not change when the same constant is added to
+    every class's logit, while every gradient they are applied to is
+    orthogonal to that direction.  The solve is therefore done in the
+    identifiable subspace: ``M + damping·I`` is eigendecomposed (in float64)
+    and eigenvalues below ``rtol · λ_max`` are dropped, which gives the
+    minimum-norm solution whatever the machine's rounding.  A Cholesky
+    factorisation would succeed or fail on such a matrix depending on the
+    last bit of the BLAS.
+
+    Parameters
+    ----------
+    M : tensor of shape (P, P)
+    method : {"pinv", "damped"}
+        ``"pinv"``: Moore-Penrose pseudo-inverse of ``M``.  ``"damped"``:
+        inverse of ``M + damping·I`` (its pseudo-inverse when ``damping`` is
+        too small to make it well conditioned).
+    damping : float, default=0.0
+        Added to the diagonal with ``"damped"``.
+    rtol : float, default=None
+        Relative eigenvalue cut-off; ``None`` uses ``√eps`` of ``M``'s dtype
+        (1.5e-8 for float64, 3.5e-4 for float32).  A matrix computed in that
+        precision carries rounding noise of order ``eps · λ_max`` in every
+        direction; eigenvalues under ``√eps · λ_max`` are dominated by it, and
+        inverting them would swamp every score.
+
+    Attributes
+    ----------
+    rank_ : int
+        Eigen-directions kept.
+    """
+
+    def __init__(self, M, method="pinv", damping=0.0, rtol=None):
+        if method not in ("pinv", "damped"):
+            raise ValueError(f"method must be 'pinv' or 'damped', got {method!r}")
+        if damping < 0 or not np.isfinite(damping):
+            raise ValueError(f"damping must be a finite number >= 0, got {damping}.")
+        if not bool(torch.isfinite(M).all()):
+            raise FloatingPointError("The matrix to invert has NaN or infinite entries.")
+        self.method = method
+        if rtol is None:
+            rtol = float(torch.finfo(M.dtype).eps) ** 0.5
+        M64 = M.to(torch.float64)
+        M64 = (M64 + M64.T) / 2  # exact symmetry: rounding in a GEMM can break it
+        if method == "damped" and damping > 0:
+            M64 = M64 + damping * torch.eye(M.shape[0], dtype=torch.float64, device=M.device)
+        try:
+            evals, evecs = torch.linalg.eigh(M64)
+        except torch.linalg.LinAlgError:  # seen on ill-conditioned CNN Fishers
+            U, evals, _ = torch.linalg.svd(M64)
+            evecs = U
+        top = float(evals.abs().max()) if evals.numel() else 0.0
+        keep = evals > rtol * top
+        self.rank_ = int(keep.sum())
+        self._V = evecs[:, keep].to(M.dtype)
+        self._inv_evals = (1.0 / evals[keep]).to(M.dtype)
+
+    def __call__(self, v):
+        """``M^{-1} v`` for a vector ``(P,)`` or columns ``(P, m)``."""
+        vec = v.ndim == 1
+        B = v[:, None] if vec else v
+        X = self._V @ (self._inv_evals[:, None] * (self._V.T @ B.to(self._V.dtype)))
+        return X[:, 0] if vec else X
+
+
+def sampled_hessian_inverse(adapter, X, sample_weight=None, *, max_rows=20_000, damping=0.0,
+                            random_state=None):
+    """``(H + damping I)⁻¹`` of the last layer, with ``H`` estimated on at most ``max_rows`` rows.
+
+    Meant as a conjugate-gradient preconditioner: the Hessian is a mean over
+    rows, so a few thousand rows estimate it well enough to cut CG to a few
+    iterations, at ``O(max_rows · P²)`` instead of ``O(n · P²)``.  ``adapter``
+    is any object with ``last_layer_hessian(X, sample_weight)`` (a model
+    adapter).
+    """
+    rows = sample_rows(len(X), max_rows, random_state)
+    w = None if sample_weight is None else np.asarray(sample_weight)[rows]
+    H = adapter.last_layer_hessian(np.asarray(X)[rows], sample_weight=w)
+    return SymmetricInverse(H, method="damped", damping=damping)
