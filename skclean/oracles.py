@@ -13,7 +13,7 @@ journaled lives in :mod:`skclean.questions`.
 import numpy as np
 from sklearn.utils import check_random_state
 
-from .questions import SKIP, OracleError, OracleStop, query_oracle
+from .questions import SKIP, OracleError, OracleStop, majority_vote, query_oracle
 
 __all__ = [
     "SKIP",
@@ -205,30 +205,9 @@ class MajorityVoteOracle(BaseOracle):
         votes = np.stack([np.asarray(o(X, y, **context), dtype=object) for o in self.oracles],
                          axis=1)
         self.last_votes_ = votes
-        return np.asarray([self._decide(row, cur) for row, cur in zip(votes, y, strict=True)],
-                          dtype=object)
-
-    def _decide(self, row, current):
-        row = [v for v in row if v is not SKIP]  # an abstention is no vote
-        if not row:
-            return SKIP
-        labels, first_pos, counts = [], [], []
-        for pos, v in enumerate(row):
-            if v in labels:
-                counts[labels.index(v)] += 1
-            else:
-                labels.append(v)
-                first_pos.append(pos)
-                counts.append(1)
-        best = max(counts)
-        tied = [lab for lab, c in zip(labels, counts, strict=True) if c == best]
-        if len(tied) == 1:
-            return tied[0]
-        if self.tie_break == "keep" and current in tied:
-            return current
-        if self.tie_break == "random":
-            return tied[self._rng.randint(len(tied))]
-        return tied[0]  # labels are in order of first appearance
+        return np.asarray([majority_vote(row, current=cur, tie_break=self.tie_break,
+                                         random_state=self._rng)
+                           for row, cur in zip(votes, y, strict=True)], dtype=object)
 
     def __repr__(self):
         return f"MajorityVoteOracle({len(self.oracles)} oracles, tie_break={self.tie_break!r})"

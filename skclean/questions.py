@@ -37,6 +37,7 @@ __all__ = [
     "OracleStop",
     "Questioner",
     "check_answer",
+    "majority_vote",
     "query_oracle",
     "transaction",
 ]
@@ -136,6 +137,45 @@ def check_answer(answer, n, classes, *, who="The oracle"):
         idx = [int(np.flatnonzero(classes == a)[0]) for a in given]
         labels[~skipped] = classes[idx]
     return labels, skipped
+
+
+def majority_vote(votes, *, current=None, tie_break="first", random_state=None):
+    """The label most ``votes`` name; :data:`SKIP` and ``None`` are abstentions.
+
+    Parameters
+    ----------
+    votes : sequence of labels
+        In voting order.
+    current : label, default=None
+        The row's current label, for ``tie_break="keep"``.
+    tie_break : {"first", "keep", "random"}, default="first"
+        On a tie: the tied label voted first, ``current`` if it is among the
+        tied ones (else the first), or a random tied one.
+    random_state : RandomState, default=None
+        Draws the ``"random"`` tie-break.
+
+    Returns
+    -------
+    label, or :data:`SKIP` when nobody voted.
+    """
+    labels, counts = [], []
+    for v in votes:
+        if v is None or _is_skip(v):
+            continue
+        if v in labels:  # order of first appearance = voting order
+            counts[labels.index(v)] += 1
+        else:
+            labels.append(v)
+            counts.append(1)
+    if not labels:
+        return SKIP
+    best = max(counts)
+    tied = [lab for lab, c in zip(labels, counts, strict=True) if c == best]
+    if len(tied) > 1 and tie_break == "keep" and current in tied:
+        return current
+    if len(tied) > 1 and tie_break == "random":
+        return tied[random_state.randint(len(tied))]
+    return tied[0]
 
 
 def query_oracle(oracle, X, y, classes, **context):

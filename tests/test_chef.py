@@ -10,6 +10,7 @@ from sklearn.metrics import roc_auc_score
 
 from skclean import ChefCleaner, MajorityVoteOracle, SimulatedOracle
 from skclean.datasets import flip_labels, load_dataset, make_blobs_dataset
+from skclean.influence import infl, last_layer_inverse_hvp, validation_gradient
 from skclean.models import SoftmaxRegression, make_adapter, soft_targets
 from skclean.oracles import OracleError
 
@@ -31,8 +32,10 @@ def test_infl_tracks_relabel_and_retrain(wine):
     c = ChefCleaner(_lr(), label_source="suggested", target_score=0.0).fit(
         X, y_noisy, X_val=X_val, y_val=y_val)
     assert c.stopped_early_ and c.n_cleaned_ == 0  # no round: the model is the initial one
-    V = c._val_direction().reshape(c.adapter_.head.n_outputs, -1)
-    I = c._infl_pieces(np.arange(len(X)), V)[0].numpy()
+    a = c.adapter_
+    v, _ = last_layer_inverse_hvp(a, X, validation_gradient(a, X_val, y_val),
+                                  sample_weight=c.sample_weight_, method="exact")
+    I = infl(a, X, c.y_, v.reshape(a.head.n_outputs, -1), gamma=c.gamma)[0].numpy()
 
     def val_loss(adapter):
         return float(adapter.head.loss(adapter.logits(X_val), adapter.encode(y_val)).mean())

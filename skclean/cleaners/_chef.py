@@ -9,6 +9,7 @@ or retraining), until the budget is spent or a target validation score is
 reached.
 """
 
+import itertools
 import math
 import os
 import time
@@ -25,29 +26,29 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
-from tqdm.auto import tqdm
 
-from .._linalg import PRECONDITION_MAX_PARAMS
+from .._linalg import PRECONDITION_MAX_PARAMS, sampled_hessian_inverse
 from ..influence import (
-    SymmetricInverse,
-    cg_solve,
-    last_layer_hessian,
-    sampled_hessian_inverse,
+    IncrementalINFL,
+    increm_infl_candidates,
+    infl,
+    last_layer_inverse_hvp,
+    removal_infl,
+    suggest_labels,
+    validation_gradient,
 )
-from ..models import SoftmaxHead, SoftmaxRegression, soft_targets
-from ..questions import transaction
+from ..models import SoftmaxRegression, soft_targets
 from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
-    QuestionsMixin,
-    as_labels,
     check_classes,
     check_validation_set,
     row_ids_of,
     rows_from_mask,
 )
+from ._loop import CleaningLoop, Question
 
 _PRECONDITION_ROWS = 20_000  # rows the cached Hessian is estimated from
 # CG iterations beyond which the cached Hessian is rebuilt (a fresh one from a row sample
@@ -70,7 +71,7 @@ def check_label_matrix(y, n_classes=None):
     return Y
 
 
-class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
+class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
                   BaseEstimator):
     """Budgeted, influence-guided label cleaning with suggested labels (CHEF).
 
@@ -368,9 +369,7 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
     fit_resample.__doc__ = RESAMPLE_DOC.format(mask="validation_mask",
                                                params="X_val, y_val, validation_mask")
 
-    # ------------------------------------------------------------------ the pipeline
-    #: Attributes a round replaces but never modifies in place: shared, not copied,
-    #: by the rollback of a failed round.
+    # ------------------------------------------------------------------ the rounds
     # replaced, never modified in place, so a round's rollback need not copy them
     _shared_state = ("X_", "X_val_", "y_val_", "row_ids_", "_incremental", "_precond")
 
@@ -386,118 +385,76 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         self.X_, self.y_ = X, Y.copy()
         self.X_val_, self.y_val_ = X_val, y_val
         self.row_ids_ = row_ids
-        self.cleaned_mask_ = np.zeros(len(X), dtype=bool)
-        self.skipped_mask_ = np.zeros(len(X), dtype=bool)
+        self._init_label_state(len(X))
         self.sample_weight_ = np.full(len(X), float(self.gamma))
         if self.update == "deltagrad" and not isinstance(adapter.model, SoftmaxRegression):
             raise ValueError("update='deltagrad' needs estimator=SoftmaxRegression (or None).")
         adapter.fit(X, self.y_, sample_weight=self.sample_weight_)
-        self.history_ = []
         self.stopped_early_ = False
         self.stop_reason_ = "budget"
         self._incremental = None
         self.suggested_labels_ = np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
         self._scorer = get_scorer(self.scoring)
         self._open_questioner()
-        score = self._val_score(X_val, y_val)
-        total = min(self.budget, len(X))
-        rounds = tqdm(total=total, disable=not self.verbose, desc="asked")
-        try:
-            while self._n_asked() < total:
-                if self.target_score is not None and score >= self.target_score:
-                    self.stopped_early_, self.stop_reason_ = True, "target_score"
-                    break
-                if self.label_source != "suggested" and self.questioner_.stopped:
-                    self.stopped_early_, self.stop_reason_ = True, "oracle"
-                    break
-                # a round is all or nothing: an oracle fault, an exception or a Ctrl-C
-                # anywhere in it restores the state after the previous round (the answers
-                # stay journaled, so fitting again resumes without asking twice)
-                with transaction(self, shared=self._shared_state):
-                    score = self._round(X, X_val, y_val)
-                rounds.update(len(self.history_[-1]["rows"]))
-            else:
-                if self._n_asked() < self.budget:
-                    self.stop_reason_ = "exhausted"
-        finally:
-            rounds.close()
+        self._score = self._val_score()
+        self._run(itertools.count(), total=self._total())  # rounds until _should_stop
         self._run_completed()
         return self
 
-    def _val_score(self, X_val, y_val):
+    def _total(self):
+        return min(self.budget, len(self.X_))
+
+    def _should_stop(self):
+        if self._n_asked() >= self._total():
+            if self._n_asked() < self.budget:
+                self.stop_reason_ = "exhausted"
+            return True
+        if self.target_score is not None and self._score >= self.target_score:
+            self.stopped_early_, self.stop_reason_ = True, "target_score"
+            return True
+        if self.label_source != "suggested" and self.questioner_.stopped:
+            self.stopped_early_, self.stop_reason_ = True, "oracle"
+            return True
+        return False
+
+    def _val_score(self):
         # the validation rows are arrays by now; the feature-name check of predict() would
         # warn about them when fit was given a DataFrame
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            return self._scorer(self, X_val, y_val)
+            return self._scorer(self, self.X_val_, self.y_val_)
 
-    def _n_asked(self):
-        return int((self.cleaned_mask_ | self.skipped_mask_).sum())
-
-    def _round(self, X, X_val, y_val):
+    def _select(self, step):
         b = int(min(self.batch_size, self.budget - self._n_asked(),
                     (~(self.cleaned_mask_ | self.skipped_mask_)).sum()))
         t0 = time.perf_counter()
-        rows, suggested, n_exact, keys = self._select(b)
-        t_select = time.perf_counter() - t0
+        self._timing = {"time_solve": 0.0}  # the solve's share, written by _val_direction
+        rows, suggested, n_exact, keys = self._rank(b)
         current = self.classes_[self.y_[rows].argmax(1)]
-        labels, answers, skipped = self._labels_for(rows, current, suggested, keys)
-        # answers are validated: only now does state change
-        done = rows[~skipped]
-        old_Y, old_w = self.y_.copy(), self.sample_weight_.copy()
-        self.y_[done] = soft_targets(labels[~skipped], self.classes_)
-        self.sample_weight_[done] = 1.0
-        self.cleaned_mask_[done] = True
-        self.skipped_mask_[rows[skipped]] = True
-        t1 = time.perf_counter()
-        if len(done):
-            self._update_model(done, old_Y, old_w)
-        t_update = time.perf_counter() - t1
-        score = self._val_score(X_val, y_val)
-        self.history_.append({
-            "round": len(self.history_) + 1, "rows": rows, "row_ids": self.row_ids_[rows],
-            "suggested": suggested, "answers": answers, "labels": labels, "skipped": skipped,
-            "val_score": score, "time_selection": t_select, "time_update": t_update,
-            "n_exact": n_exact,
-        })
-        return score
-
-    def _labels_for(self, rows, current, suggested, keys):
-        """Labels to apply, the oracle's answers (or None) and the skipped rows."""
         note = {"round": len(self.history_) + 1}
         if self.soft_input_:
             note.update({f"given_P({c})": self.y_[rows, j] for j, c in enumerate(self.classes_)})
-        if self.label_source == "suggested":
-            self.questioner_.decide(self.row_ids_[rows], current, suggested, role="candidate",
-                                    decided_by="INFL suggestion", suggested=suggested,
-                                    scores=keys, note=note)
-            return suggested, None, np.zeros(len(rows), dtype=bool)
-        answers, skipped, votes = self.questioner_.ask(
-            self.oracle, self.X_[rows], current, self.row_ids_[rows],
-            role="candidate", suggested=suggested, scores=keys, note=note,
-            extra={"n_asked": self._n_asked(), "budget": min(self.budget, len(self.X_))})
-        if self.label_source == "oracle":
-            return answers, answers, skipped
-        # INFL (three): majority of the suggestion and every annotator's (validated) vote
-        humans = answers[:, None].astype(object) if votes is None else votes
-        labels = []
-        for s, h, skip in zip(suggested, humans, skipped, strict=True):
-            if skip:
-                labels.append(s)  # unused: a skipped row is not changed
-                continue
-            ballot = [v for v in h if v is not None] + [s]
-            tally = {}
-            for v in ballot:  # insertion order = voting order: ties go to the first annotator
-                tally[v] = tally.get(v, 0) + 1
-            best = max(tally.values())
-            labels.append(next(v for v, c in tally.items() if c == best))
-        labels = as_labels(labels, self.classes_)
-        self.questioner_.set_applied(labels)
-        return labels, answers, skipped
+        self._timing.update(time_selection=time.perf_counter() - t0, n_exact=n_exact)
+        return Question(
+            rows, self.X_[rows], current, self.row_ids_[rows], suggested=suggested, scores=keys,
+            note=note, extra={"n_asked": self._n_asked(), "budget": min(self.budget, len(self.X_))},
+            decided_by="INFL suggestion" if self.label_source == "suggested" else None,
+            vote=self.label_source == "vote")
 
-    def _update_model(self, rows, old_Y, old_w):
+    def _apply(self, question, answer):
+        done = question.positions[~answer.skipped]
+        self._old = self.y_.copy(), self.sample_weight_.copy()
+        self.y_[done] = soft_targets(answer.labels[~answer.skipped], self.classes_)
+        self.sample_weight_[done] = 1.0
+
+    def _update(self, question, answer):
+        t1 = time.perf_counter()
+        done = question.positions[~answer.skipped]
+        old_Y, old_w = self.__dict__.pop("_old")
         a = self.adapter_
-        if self.update == "retrain":
+        if not len(done):
+            pass
+        elif self.update == "retrain":
             a.fit(self.X_, self.y_, sample_weight=self.sample_weight_)
         elif self.update == "warm_start" and hasattr(a, "newton_refit"):
             # a few labels changed: Newton from the current optimum, each step a CG solve
@@ -507,31 +464,38 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
         elif self.update == "warm_start":
             a.continue_fit(self.X_, self.y_, sample_weight=self.sample_weight_)
         else:
-            a.deltagrad_update(self.X_, self.y_, self.sample_weight_, rows, old_Y, old_w,
+            a.deltagrad_update(self.X_, self.y_, self.sample_weight_, done, old_Y, old_w,
                                j0=self.deltagrad_j0, T0=self.deltagrad_T0, m0=self.deltagrad_m0)
+        self._timing["time_update"] = time.perf_counter() - t1
+        self._score = self._val_score()
+
+    def _record(self, step, question, answer):
+        return {"round": len(self.history_) + 1, "rows": question.positions,
+                "row_ids": question.row_ids, "suggested": question.suggested,
+                "answers": answer.answers, "labels": answer.labels, "skipped": answer.skipped,
+                "val_score": self._score, **self.__dict__.pop("_timing")}
+
+    def _progress(self, question):
+        return len(question.positions)
 
     # ------------------------------------------------------------------ INFL
     def _val_direction(self):
         """``v = H⁻¹ ∇L_val`` (flat ``[W | b]``) at the current model."""
         a = self.adapter_
-        g_val = a.last_layer_grads(self.X_val_, self.y_val_).weighted_sum().reshape(-1)
-        g_val = g_val / len(self.X_val_)
-        w = self.sample_weight_
-        if self.solver == "exact":
-            H = last_layer_hessian(a, self.X_, sample_weight=w)
-            # Without damping the softmax Hessian is singular along the (unpenalised) shift
-            # of all class biases; ∇L_val is orthogonal to it, so the pseudo-inverse is exact.
-            method = "damped" if self.damping > 0 else "pinv"
-            return SymmetricInverse(H, method=method, damping=self.damping)(g_val)
-        # warm start from the last round's solution: cleaning b rows moves v only a little
-        x0 = getattr(self, "_v_prev", None)
-        x0 = x0 if x0 is not None and x0.shape == g_val.shape else None
-        v, self.cg_iterations_ = cg_solve(a.hvp_fn(self.X_, self.y_, sample_weight=w), g_val,
-                                          damping=self.damping, x0=x0, tol=1e-8,
-                                          preconditioner=self._preconditioner())
-        if self.cg_iterations_ > _REFRESH_AFTER and self._precond is not None:
-            self._precond = None  # the Hessian has drifted: factorise it again next time
-        self._v_prev = v
+        t0 = time.perf_counter()
+        g_val = validation_gradient(a, self.X_val_, self.y_val_)
+        exact = self.solver == "exact"
+        # CG warm-starts from the last round's solution: cleaning b rows moves v only a little
+        v, n_iter = last_layer_inverse_hvp(
+            a, self.X_, g_val, sample_weight=self.sample_weight_,
+            method="exact" if exact else "cg", damping=self.damping, x0=self._v_prev,
+            preconditioner=None if exact else self._preconditioner())
+        if not exact:
+            self.cg_iterations_, self._v_prev = n_iter, v
+            if n_iter > _REFRESH_AFTER and self._precond is not None:
+                self._precond = None  # the Hessian has drifted: factorise it again next time
+        if "_timing" in self.__dict__:  # inside a round: its record shows the solve's time
+            self._timing["time_solve"] = time.perf_counter() - t0
         return v
 
     def _use_preconditioner(self):
@@ -549,54 +513,8 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
                 damping=self.damping, random_state=self._rng)
         return self._precond
 
-    def _infl_pieces(self, rows, V):
-        """INFL for ``rows`` and every class, ``(n_rows, C)`` (lower = more beneficial),
-        and the model's predicted class index of each row."""
-        a = self.adapter_
-        U, Z = a.last_layer_outputs(self.X_[rows])
-        U1 = a.augment(U)
-        A = U1 @ V.T  # (n, K): v projected on each row's features, one GEMM
-        return self._infl_from(A, Z, self.y_[rows]), self._proba(Z)
-
-    def _proba(self, Z):
-        return self.adapter_.head.proba(Z).cpu().numpy()
-
-    def _choose(self, I, P, Y):
-        """Each row's suggested class index and its ranking key (INFL at that class).
-
-        ``P``: the model's probabilities; ``Y``: the rows' current (soft) labels.
-        """
-        if self.suggestion == "infl":
-            sugg = I.argmin(1)
-        elif self.suggestion == "predicted":
-            sugg = P.argmax(1)
-        else:  # the most probable class other than the current label
-            P = P.copy()
-            P[np.arange(len(P)), np.asarray(Y).argmax(1)] = -np.inf
-            sugg = P.argmax(1)
-        return sugg, I[np.arange(len(I)), sugg]
-
-    def _infl_from(self, A, Z, Y):
-        """``I(i,c) = −∇L_valᵀ H⁻¹ [∇ℓ(x_i, e_c) − γ ∇ℓ(x_i, ỹ_i)] · n``.
-
-        Derived from the change of the objective when row ``i``'s target
-        becomes ``e_c`` and its weight goes from γ to 1: a first-order step
-        ``−H⁻¹∇ΔF`` moves the validation loss by ``−∇L_valᵀH⁻¹∇ΔF`` (Eq. 6,
-        with Eq. 8's linearity of cross-entropy in the label).
-        """
-        a = self.adapter_
-        head = a.head
-        T = torch.as_tensor(Y, dtype=A.dtype, device=A.device)
-        base = self.gamma * head.residual(Z, T)
-        cols = []
-        for c in range(len(self.classes_)):  # classes, not rows
-            e_c = torch.full((len(Z),), c, dtype=torch.long, device=A.device)
-            R = head.residual(Z, e_c) - base
-            cols.append(-(A * R).sum(1))
-        return torch.stack(cols, 1)
-
-    def _select(self, b):
-        """The ``b`` rows to clean and their suggested labels."""
+    def _rank(self, b):
+        """The ``b`` rows to clean, their suggested labels, rows evaluated exactly, keys."""
         unc = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
         a = self.adapter_
         if self.strategy in ("least_confidence", "entropy"):
@@ -605,81 +523,43 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
                 key = P.max(1)
             else:
                 key = (P * np.log(np.clip(P, 1e-300, None))).sum(1)  # −entropy
-            order = np.argsort(key, kind="stable")[:b]
-            pick = unc[order]
-            return pick, self.classes_[self.y_[pick].argmax(1)], len(unc), key[order]
+            return self._lowest(unc, key, b)
         V = self._val_direction().reshape(a.head.n_outputs, -1)
         if self.strategy == "infl_d":
-            # Eq. 2: removing row i moves the validation loss by +1/n ∇L_valᵀ H⁻¹ ∇ℓ_i;
-            # the most harmful rows are those whose removal lowers it most (most negative)
-            grads = a.last_layer_grads(self.X_[unc], self.y_[unc])
-            infl = grads.dot(V).cpu().numpy()
-            order = np.argsort(infl, kind="stable")[:b]
-            pick = unc[order]
-            return pick, self.classes_[self.y_[pick].argmax(1)], len(unc), infl[order]
+            return self._lowest(unc, removal_infl(a, self.X_[unc], self.y_[unc], V), b)
         if self.selection == "incremental":
-            return self._select_incremental(unc, V, b)
-        I, P = self._infl_pieces(unc, V)
+            return self._rank_incremental(unc, V, b)
+        I, P = infl(a, self.X_[unc], self.y_[unc], V, gamma=self.gamma)
         return self._top(unc, I.cpu().numpy(), P, b, len(unc))
+
+    def _lowest(self, rows, key, b):
+        order = np.argsort(key, kind="stable")[:b]
+        pick = rows[order]
+        return pick, self.classes_[self.y_[pick].argmax(1)], len(rows), key[order]
 
     def _top(self, rows, I, P, b, n_exact):
         """The ``b`` best rows: ``(rows, suggested labels, n_exact, their INFL keys)``."""
-        sugg, key = self._choose(I, P, self.y_[rows])
+        sugg, key = suggest_labels(I, P, self.y_[rows], self.suggestion)
         order = np.argsort(key, kind="stable")[:b]
         self.suggested_labels_[rows] = self.classes_[sugg]
         return rows[order], self.classes_[sugg[order]], n_exact, key[order]
 
     # ------------------------------------------------------------------ Increm-INFL
-    def _init_incremental(self):
-        """Initialisation round: cache features and class-wise residuals at w(0)."""
-        a = self.adapter_
-        U, Z = a.last_layer_outputs(self.X_)
-        U1 = a.augment(U)
-        T = torch.as_tensor(self.y_, dtype=U1.dtype, device=U1.device)
-        base = self.gamma * a.head.residual(Z, T)
-        R0 = torch.stack([
-            a.head.residual(Z, torch.full((len(Z),), c, dtype=torch.long, device=U1.device))
-            - base for c in range(len(self.classes_))], 1)  # (n, C, K)
-        self._incremental = {
-            "W0": a.last_layer_params().clone(), "U1": U1, "R0": R0,
-            "x_norm": U1.norm(dim=1),
-            "lipschitz": 0.5 if isinstance(a.head, SoftmaxHead) else 0.25,
-        }
-
-    def _select_incremental(self, unc, V, b):
-        """Increm-INFL (Algorithm 1) with a rigorous version of Theorem 1's bound.
-
-        Centre: ``Î(i,c) = −a_i · R⁰_ic`` with the current ``a_i = V x̃_i`` and
-        the class-wise residuals cached at ``w(0)``.  Since
-        ``R_ic(w) − R⁰_ic = (1−γ)(p_i(w) − p_i(w(0)))`` and the softmax
-        Jacobian has norm at most ``L = 1/2``,
-        ``|I(i,c) − Î(i,c)| ≤ (1−γ) L ‖a_i‖ ‖W − W(0)‖ ‖x̃_i‖``.  Rows whose
-        lower bound cannot beat the ``b``-th best upper bound are pruned; the
-        others are evaluated exactly, so the result equals full selection.
-        """
+    def _rank_incremental(self, unc, V, b):
+        """Increm-INFL (Algorithm 1): rows whose bound cannot reach the top ``b`` are pruned,
+        the others evaluated exactly, so the result equals full selection."""
         fresh = self._incremental is None
+        if fresh:  # the initialisation round caches features and residuals at w(0)
+            self._incremental = IncrementalINFL(self.adapter_, self.X_, self.y_, gamma=self.gamma)
+        inc = self._incremental
+        W = self.adapter_.last_layer_params()
+        centre, A, P = inc.centres(unc, V, W)
         if fresh:
-            self._init_incremental()
-        c = self._incremental
-        a = self.adapter_
-        idx = torch.as_tensor(unc, device=c["U1"].device)
-        # one GEMM over the cached features (no forward pass), then index the small result
-        A = (c["U1"] @ V.T)[idx]
-        center = torch.einsum("nk,nck->nc", A, c["R0"][idx])
-        center = -center
-        # the current predictions, from the cached features: one more small GEMM
-        P = self._proba((c["U1"] @ a.last_layer_params().T)[idx])  # index after: no copy of U1
-        if fresh:
-            return self._top(unc, center.cpu().numpy(), P, b, len(unc))
-        dW = float((a.last_layer_params() - c["W0"]).norm())
-        err = (1 - self.gamma) * c["lipschitz"] * dW * A.norm(dim=1) * c["x_norm"][idx]
+            return self._top(unc, centre, P, b, len(unc))
         # the bound holds for every class, so for the one each row's key is taken at
-        _, key = self._choose(center.cpu().numpy(), P, self.y_[unc])
-        key = torch.as_tensor(key, dtype=err.dtype, device=err.device)
-        lower, upper = key - err, key + err
-        L = torch.kthvalue(upper, min(b, len(upper))).values
-        cand = unc[(lower <= L + 1e-9 * (1 + L.abs())).cpu().numpy()]
-        I, P_c = self._infl_pieces(cand, V)
+        _, key = suggest_labels(centre, P, self.y_[unc], self.suggestion)
+        cand = unc[increm_infl_candidates(key, inc.radius(unc, A, W), b)]
+        I, P_c = infl(self.adapter_, self.X_[cand], self.y_[cand], V, gamma=self.gamma)
         if len(cand) > 0.5 * len(unc):  # w has drifted far from w(0): refresh the cache
             self._incremental = None
         return self._top(cand, I.cpu().numpy(), P_c, b, len(cand))
@@ -707,14 +587,8 @@ class ChefCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMi
             Y = soft_targets(y, self.classes_)
         a = self.adapter_
         V = self._val_direction().reshape(a.head.n_outputs, -1)
-        U, Z = a.last_layer_outputs(X)
-        I = self._infl_from(a.augment(U) @ V.T, Z, Y).cpu().numpy()
-        return self._choose(I, self._proba(Z), Y)[1].astype(np.float64)
-
-    @property
-    def n_cleaned_(self):
-        """Rows cleaned so far."""
-        return int(self.cleaned_mask_.sum())
+        I, P = infl(a, X, Y, V, gamma=self.gamma)
+        return suggest_labels(I.cpu().numpy(), P, Y, self.suggestion)[1].astype(np.float64)
 
     @property
     def deltagrad_memory_(self):

@@ -1,4 +1,11 @@
-"""Influence core: pure functions over a model adapter, vectorised over examples."""
+"""Influence core: public functions over a model adapter's last-layer state and rows.
+
+Every estimator computes its scores here, and the tests and benchmarks call
+the same functions: Fisher and Hessian solves (:mod:`.fisher`,
+:mod:`.hessian`), CHEF's INFL with its pieces and Increm-INFL bounds
+(:mod:`.infl`), CINCER's counter-example scores (:mod:`.counterexamples`),
+and the class-based similarities of the detectors (:mod:`.similarity`).
+"""
 
 from .fisher import (
     SymmetricInverse,
@@ -19,6 +26,17 @@ from .hessian import (
     minibatch_hvp,
     sampled_hessian_inverse,
 )
+from .infl import (
+    SUGGESTIONS,
+    IncrementalINFL,
+    increm_infl_candidates,
+    infl,
+    infl_from_outputs,
+    last_layer_inverse_hvp,
+    removal_infl,
+    suggest_labels,
+    validation_gradient,
+)
 from .scores import removal_influence, retrain_loss_change
 from .similarity import (
     SIMILARITIES,
@@ -33,6 +51,15 @@ from .similarity import (
 )
 
 __all__ = [
+    "IncrementalINFL",
+    "SUGGESTIONS",
+    "increm_infl_candidates",
+    "infl",
+    "infl_from_outputs",
+    "last_layer_inverse_hvp",
+    "removal_infl",
+    "suggest_labels",
+    "validation_gradient",
     "LissaDivergenceError",
     "largest_eigenvalue",
     "SIMILARITIES",

@@ -12,7 +12,6 @@ Through the logits ``z_i = f(x_i; θ)`` this is ``1/n Σ_i J_i^T A_i J_i`` with
 be built from features and probabilities alone.
 """
 
-import numpy as np
 import torch
 
 from .._linalg import SymmetricInverse, curvature_gram, curvature_matvec

@@ -29,6 +29,8 @@ class SoftmaxHead:
     """Multinomial head: ``K = C`` logits and a softmax."""
 
     name = "softmax"
+    #: A bound on the norm of the softmax Jacobian ``diag p − ppᵀ`` (Increm-INFL's ``L``).
+    max_curvature = 0.5
 
     def __init__(self, n_classes):
         self.n_classes = n_classes
@@ -65,6 +67,8 @@ class SigmoidHead:
     """Binary head with one logit (scikit-learn's binary ``LogisticRegression``)."""
 
     name = "sigmoid"
+    #: A bound on ``p(1 − p)``, the sigmoid's derivative.
+    max_curvature = 0.25
     n_classes = 2
     n_outputs = 1
 
