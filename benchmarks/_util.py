@@ -4,6 +4,7 @@ import platform
 import statistics
 import time
 
+import numpy as np
 import torch
 
 
@@ -40,3 +41,20 @@ def print_table(title, header, rows):
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for r in rows:
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) + " |")
+
+
+def rank_with_fisher_sample(cleaner, m, x, y, rng):
+    """CINCER's counter-example ranking for ``(x, y)`` with the Top Fisher estimated on a
+    fresh reservoir of ``m`` rows of the fitted cleaner's ``X_`` (``None``: every row): the
+    same model, another sample; built from the public influence functions."""
+    from skclean.influence import counterexample_scores, fisher_inverse
+    from skclean.utils import ReservoirSample
+
+    a = cleaner.adapter_
+    U1, Z = a.augmented_outputs(cleaner.X_)
+    rows = ReservoirSample(m, len(cleaner.X_), rng).rows()
+    inverse = fisher_inverse(a, outputs=(U1[rows], Z[rows]))
+    pred = cleaner.predict(x[None])[0]
+    cand = np.flatnonzero(cleaner.y_ == pred)  # pertinent candidates
+    scores = counterexample_scores(a, x, y, cleaner.X_[cand], cleaner.y_[cand], inverse=inverse)
+    return cand[np.argsort(-scores, kind="stable")]

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from skclean import CincerCleaner
+from skclean.utils import append_row
 
 
 def vstack_appends(X):
@@ -24,11 +24,10 @@ def vstack_appends(X):
 
 
 def buffer_appends(X):
-    c = CincerCleaner()  # only its _append is used: no model is fitted
-    c.X_, c.y_, c.row_ids_ = X[:1], np.zeros(1, dtype=int), np.arange(1)
-    for i, x in enumerate(X[1:], start=1):
-        c._append(x, 0, i)
-    return c.X_
+    view, buf = X[:1], None  # CincerCleaner keeps each per-row array this way
+    for x in X[1:]:
+        view, buf = append_row(view, buf, x)
+    return view
 
 
 def median_time(fn, X, repeats):

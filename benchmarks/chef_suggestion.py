@@ -27,6 +27,7 @@ from sklearn.metrics import roc_auc_score
 
 from skclean import ChefCleaner
 from skclean.datasets import flip_labels, load_dataset
+from skclean.influence import infl, last_layer_inverse_hvp, suggest_labels, validation_gradient
 
 torch.set_num_threads(2)
 
@@ -54,9 +55,11 @@ def measure(name, seed):
             X, y_noisy, X_val=X_val, y_val=y_val)
         key = c.score_samples(X, y_noisy)
         rows = np.argsort(key, kind="stable")[:top]
-        V = c._val_direction().reshape(c.adapter_.head.n_outputs, -1)
-        I, P = c._infl_pieces(np.arange(len(X)), V)
-        sugg = c.classes_[c._choose(I.cpu().numpy(), P, c.y_)[0]]
+        a = c.adapter_
+        v, _ = last_layer_inverse_hvp(a, X, validation_gradient(a, X_val, y_val),
+                                      sample_weight=c.sample_weight_)
+        I, P = infl(a, X, c.y_, v.reshape(a.head.n_outputs, -1), gamma=c.gamma)
+        sugg = c.classes_[suggest_labels(I.cpu().numpy(), P, c.y_, suggestion)[0]]
         out[suggestion] = (roc_auc_score(flipped, -key), flipped[rows].mean(),
                            (sugg == y)[flipped].mean())
     P = LogisticRegression(C=0.5, max_iter=5000).fit(X, y_noisy).predict_proba(X)

@@ -22,13 +22,15 @@ Usage: python benchmarks/cincer_fisher_rows.py [--n-train 6000] [--seeds 3]
 import argparse
 
 import numpy as np
-from _util import machine, median_time, print_table
+from _util import machine, median_time, print_table, rank_with_fisher_sample
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
 
 from skclean import CincerCleaner
 from skclean.datasets import flip_labels
+from skclean.influence import fisher_inverse
 from skclean.models import default_classifier
+from skclean.utils import ReservoirSample
 
 
 def run(seed, n_train, rows, device, n_queries=60):
@@ -44,19 +46,17 @@ def run(seed, n_train, rows, device, n_queries=60):
     wrong = np.flatnonzero(c.predict(X_new) != y_new)[:n_queries]
 
     def rankings(m):
-        # a fresh reservoir for each m over the same fitted model (internals, on purpose:
-        # refitting per m would change the model as well as the sample)
-        c.set_params(fisher_rows=m)
-        c._init_fisher_sample()
-        c._cache = {}
-        return [c.rank_counterexamples(X_new[i], y_new[i], k=10) for i in wrong]
+        # a fresh reservoir for each m over the same fitted model (refitting per m would
+        # change the model as well as the sample)
+        rng = np.random.default_rng(seed)
+        return [rank_with_fisher_sample(c, m, X_new[i], y_new[i], rng)[:10] for i in wrong]
+
+    U1, Z = c.adapter_.augmented_outputs(c.X_)  # one forward pass per model, as in CINCER
 
     def refresh(m):
         def go():
-            c.set_params(fisher_rows=m)
-            c._init_fisher_sample()
-            c._cache = {k: v for k, v in c._cache.items() if k == "outputs"}
-            c._inverse("top")
+            rows = ReservoirSample(m, len(c.X_), np.random.default_rng(seed)).rows()
+            fisher_inverse(c.adapter_, outputs=(U1[rows], Z[rows]))
         return median_time(go, 5, device=device)
 
     exact = rankings(None)

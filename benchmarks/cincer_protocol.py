@@ -72,7 +72,7 @@ def run(dataset, strategy, seed, *, refit="warm_start", n_bootstrap=100, n_strea
     for i in stream:
         cleaner.partial_fit(X[i : i + 1], y_noisy[i : i + 1])
         f1.append(f1_score(y_test, cleaner.predict(X_test), average="weighted"))
-        cleaned.append(cleaner.n_cleaned_)
+        cleaned.append(cleaner.n_changed_)
         queries.append(cleaner.n_queries_)
     return {
         "f1": np.array(f1), "cleaned": np.array(cleaned), "queries": np.array(queries),

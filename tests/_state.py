@@ -13,7 +13,7 @@ from skclean.models import ModelAdapter
 from skclean.questions import Journal, Questioner
 
 SKIP_ATTRS = {"_resumable_journal", "_scorer", "iteration_times_",  # timings
-              "_X_buf", "_y_buf", "_ids_buf"}  # storage behind X_, y_, row_ids_
+              "_X_buf", "_y_buf", "_ids_buf", "_cleaned_buf", "_skipped_buf"}  # behind views
 RECORD_KEYS = ("row_id", "question", "role", "given", "suggested", "answer", "applied", "skipped")
 
 
@@ -54,6 +54,8 @@ def digest(value):
         return "journal"
     if isinstance(value, str | int | float | bool | type(None)):
         return value
+    if type(value).__module__.startswith("skclean.") and hasattr(value, "__dict__"):
+        return [type(value).__name__, digest(vars(value))]  # skclean's own helpers, in full
     return type(value).__name__  # callables and other helpers: compared by kind only
 
 

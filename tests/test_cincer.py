@@ -12,6 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from skclean import CincerCleaner, SimulatedOracle
 from skclean.datasets import flip_labels, load_dataset
 from skclean.oracles import OracleError
+from skclean.utils import ReservoirSample
 
 from .conftest import brute_expected_fisher, small_net
 
@@ -106,7 +107,11 @@ def test_algorithm_1_with_counterexamples(stream):
         assert h["counterexample_answer"] == y[h["counterexample"]]
     report = c.cleaning_report()
     assert report["question"].nunique() == c.n_queries_
-    assert int(report.loc[~report["from_journal"], "changed"].sum()) == c.n_cleaned_
+    assert int(report.loc[~report["from_journal"], "changed"].sum()) == c.n_changed_
+    # the rows an answer judged: the queried stream rows and every counter-example
+    judged = set(report.loc[~report["skipped"], "row_id"].tolist())
+    assert c.n_cleaned_ == len(judged)
+    assert set(c.row_ids_[c.cleaned_mask_].tolist()) == judged
     np.testing.assert_array_equal(report["applied"].to_numpy(dtype=int),
                                   y[report["row_id"].to_numpy(dtype=int)])
     # margins below the threshold were never queried
@@ -308,13 +313,11 @@ def test_fisher_sample_is_a_uniform_reservoir():
     m, n, runs = 10, 100, 400
     counts = np.zeros(n)
     for seed in range(runs):
-        c = CincerCleaner(fisher_rows=m, random_state=seed)
-        c.X_ = np.zeros((5, 1))
-        c._init_fisher_sample()
+        sample = ReservoirSample(m, 5, np.random.default_rng(seed))
         for i in range(5, n):
-            c._offer_fisher_sample(i)
-        assert len(c._fisher_idx) == m and len(set(c._fisher_idx)) == m
-        counts[c._fisher_idx] += 1
+            sample.offer(i)
+        assert len(sample.indices) == m and len(set(sample.indices)) == m
+        counts[sample.indices] += 1
     # binomial(400, 0.1): mean 40, sd 6; a sample biased to early or late rows is far out
     assert np.all(np.abs(counts - runs * m / n) < 5 * np.sqrt(runs * 0.1 * 0.9))
     assert abs(counts[:50].sum() - counts[50:].sum()) < 0.1 * runs * m
@@ -330,7 +333,7 @@ def test_top_fisher_from_the_row_sample_equals_brute_force(stream):
     for rows in (40, None):
         c = CincerCleaner(_lr(), fisher_rows=rows, **kw).fit(X[:120], y_noisy[:120])
         c.partial_fit(X[120:220], y_noisy[120:220])
-        idx = np.arange(len(c.X_)) if rows is None else c._fisher_idx
+        idx = np.arange(len(c.X_)) if rows is None else c.fisher_sample_.indices
         n_dropped = sum(h["dropped"] for h in c.history_)
         assert n_dropped > 0  # the drop path was exercised
         assert len(idx) == len(c.X_) if rows is None else rows - n_dropped <= len(idx) <= rows

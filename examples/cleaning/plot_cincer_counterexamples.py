@@ -35,7 +35,7 @@ cleaner.partial_fit(X[150:270], y_noisy[150:270])
 # ``partial_fit``, here the first 270 rows of ``X``.
 report = cleaner.cleaning_report()
 fixed_ce = report[(report["role"] == "counterexample") & report["changed"]]
-print(f"{cleaner.n_queries_} queries, {cleaner.n_cleaned_} labels corrected "
+print(f"{cleaner.n_queries_} queries, {cleaner.n_changed_} labels corrected "
       f"({len(fixed_ce)} of them counter-examples)")
 print(report[["question", "row_id", "role", "given", "answer", "applied"]].head(8))
 

@@ -447,7 +447,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self.y_[done] = soft_targets(answer.labels[~answer.skipped], self.classes_)
         self.sample_weight_[done] = 1.0
 
-    def _update(self, question, answer):
+    def _update(self, step, question, answer):
         t1 = time.perf_counter()
         done = question.positions[~answer.skipped]
         old_Y, old_w = self.__dict__.pop("_old")

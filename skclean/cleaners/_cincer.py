@@ -10,48 +10,37 @@ information, Eq. 12) — and asks the oracle to relabel either or both
 
 import os
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
-from tqdm.auto import tqdm
 
-from ..influence import (
-    LissaDivergenceError,
-    SymmetricInverse,
-    full_fisher,
-    largest_eigenvalue,
-    lissa,
-    minibatch_hvp,
-    top_fisher_from_outputs,
-)
+from ..influence import counterexample_scores, fisher_inverse, lissa_inverse_hvp
 from ..models import LastLayerGrads
-from ..questions import transaction
+from ..utils import ReservoirSample, append_row
 from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
-    QuestionsMixin,
     as_labels,
     check_classes,
     check_judged,
     row_ids_of,
 )
+from ._loop import CleaningLoop, Question
 
 COUNTEREXAMPLES = ("top_fisher", "practical_fisher", "full_fisher", "influence", "nearest",
                    "random", "drop")
 
 
-class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
+class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
                     BaseEstimator):
     """Sequential label cleaning with influence-based counter-examples (CINCER).
 
@@ -283,8 +272,11 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         self.y_ = y.copy()
         self.row_ids_ = row_ids
         self._next_position = len(X)
-        self._init_fisher_sample()
-        self.history_ = []
+        # seeded apart from ``_rng``: an int random_state draws the same counter-examples
+        # and LiSSA batches as before the sample existed
+        self.fisher_sample_ = ReservoirSample(self.fisher_rows, len(X), np.random.default_rng(
+            check_random_state(self.random_state).randint(2**31)))
+        self._init_label_state(len(X))
         self.iteration_times_ = []
         self.n_queries_ = 0
         self.n_seen_ = 0
@@ -327,79 +319,40 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
             ids = self._next_position + np.arange(len(X))  # positions in all rows passed
         y = as_labels(y, self.classes_)
         self.questioner_.stopped = False
-        rows = tqdm(range(len(X)), disable=not self.verbose, desc="stream")
-        for i in rows:
-            try:
-                with transaction(self, shared=("X_", "row_ids_", *self._BUFFERS.values()),
-                                 append_only=("history_", "iteration_times_")):
-                    self._process(X[i], y[i], ids[i])
-            except BaseException as exc:
-                if hasattr(exc, "add_note"):
-                    exc.add_note(f"CincerCleaner: {i} row(s) of this partial_fit call were "
-                                 f"processed and kept; resume with partial_fit(X[{i}:], "
-                                 f"y[{i}:]).")
-                raise
-            if self.questioner_.stopped:
-                break
+
+        def note(i, exc):
+            if hasattr(exc, "add_note"):
+                exc.add_note(f"CincerCleaner: {i} row(s) of this partial_fit call were "
+                             f"processed and kept; resume with partial_fit(X[{i}:], y[{i}:]).")
+
+        self._run(zip(X, y, ids, strict=True), total=len(X), desc="stream", on_error=note)
         return self
 
     # ------------------------------------------------------------------ one stream row
+    #: Replaced, never modified in place (or buffers past their views' end): not copied
+    #: by the rollback of a failed row.
+    _shared_state = ("X_", "row_ids_", "_X_buf", "_y_buf", "_ids_buf", "_cleaned_buf",
+                     "_skipped_buf")
+    _append_only = ("history_", "iteration_times_")
+    #: Growable storage behind the per-row arrays (which are views of it).
+    _BUFFERS = {"X_": "_X_buf", "y_": "_y_buf", "row_ids_": "_ids_buf",
+                "cleaned_mask_": "_cleaned_buf", "skipped_mask_": "_skipped_buf"}
+
     def _margin(self, X, y):
         P = self.adapter_.predict_proba(X)
         idx = np.searchsorted(self.classes_, y)
         return P.max(1) - P[np.arange(len(y)), idx], self.classes_[P.argmax(1)]
 
-    def _process(self, x, y, row_id):
+    def _select(self, row):
+        """The margin test (Eq. 1); for a suspicious row, its counter-example and the question."""
+        x, y, row_id = row
         t0 = time.perf_counter()
         margin, pred = self._margin(x[None], np.asarray([y]))
         margin, pred = float(margin[0]), pred[0]
-        t1 = time.perf_counter()
-        record = None
-        if margin >= self.threshold:
-            record = self._query(x, y, row_id, pred, margin)
-        else:
-            self._append(x, y, row_id)
-        t2 = time.perf_counter()
-        self._refit()
-        t3 = time.perf_counter()
-        self.n_seen_ += 1
-        self._next_position += 1
-        times = {"suspicion": t1 - t0, "selection_and_query": t2 - t1, "refit": t3 - t2}
-        if record is not None:
-            record["time_refit"] = t3 - t2
-            self.history_.append(record)
-        self.iteration_times_.append(times)
-
-    #: Growable storage behind ``X_``, ``y_`` and ``row_ids_`` (which are views of it).
-    _BUFFERS = {"X_": "_X_buf", "y_": "_y_buf", "row_ids_": "_ids_buf"}
-
-    def _append(self, x, y, row_id):
-        """Append one row in amortised O(1): each array is a view of a buffer that doubles.
-
-        Rows past a view's end are never read, so a rollback that restores a
-        shorter view (``questions.transaction``) needs no copy of the buffer.
-        """
-        for name, value in (("X_", x), ("y_", y), ("row_ids_", row_id)):
-            view, buf_name = getattr(self, name), self._BUFFERS[name]
-            buf = getattr(self, buf_name, None)
-            n = len(view)
-            if buf is None or view.base is not buf or n == len(buf):
-                buf = np.empty((max(2 * n, 64),) + view.shape[1:], dtype=view.dtype)
-                buf[:n] = view
-                setattr(self, buf_name, buf)
-            buf[n] = value
-            setattr(self, name, buf[: n + 1])
-        self._offer_fisher_sample(len(self.X_) - 1)
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        for buf_name in self._BUFFERS.values():  # the views pickle as plain arrays
-            state.pop(buf_name, None)
-        return state
-
-    def _query(self, x, y, row_id, pred, margin):
+        self._times = {"suspicion": time.perf_counter() - t0, "_t1": time.perf_counter()}
+        if margin < self.threshold:
+            return None
         strategy = self.counterexample
-        t0 = time.perf_counter()
         k, score = None, np.nan
         if strategy is not None:
             cand, scores = self._candidate_scores(x, y, pred)
@@ -412,36 +365,75 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
                         "raise the damping.")
                 best = int(np.argmax(scores))
                 k, score = int(cand[best]), float(scores[best])
-        t_select = time.perf_counter() - t0
         with_ce = k is not None and strategy != "drop"
+        pos = np.asarray([-1, k] if with_ce else [-1])
         Xq = np.vstack([x[None], self.X_[k][None]]) if with_ce else x[None]
-        yq = np.asarray([y, self.y_[k]], dtype=self.y_.dtype) if with_ce else np.asarray(
-            [y], dtype=self.y_.dtype)
-        ids = [row_id, self.row_ids_[k]] if with_ce else [row_id]
-        roles = ["suspicious", "counterexample"][: len(yq)]
-        answers, skipped, _ = self.questioner_.ask(
-            self.oracle, Xq, yq, ids, role=roles, predicted=np.asarray([pred] * len(yq)),
-            scores=np.asarray([margin, score][: len(yq)]), note={"position": self.n_seen_})
-        # the answer is valid: only now is any state changed
+        given = np.asarray([y, self.y_[k]] if with_ce else [y], dtype=self.y_.dtype)
+        record = {"position": self.n_seen_, "row_id": row_id, "margin": margin,
+                  "predicted": pred, "label": y, "counterexample": None if k is None
+                  else self.row_ids_[k], "counterexample_label": None if k is None
+                  else self.y_[k], "score": score, "dropped": False,
+                  "time_selection": time.perf_counter() - self._times["_t1"]}
+        self._query = record, k
+        return Question(pos, Xq, given, np.asarray([row_id, *self.row_ids_[pos[1:]]],
+                                                   dtype=object),
+                        role=np.asarray(["suspicious", "counterexample"][: len(pos)]),
+                        predicted=np.asarray([pred] * len(pos)),
+                        scores=np.asarray([margin, score][: len(pos)]),
+                        note={"position": self.n_seen_})
+
+    def _apply(self, question, answer):
+        """Relabel the counter-example, drop it (Drop CE), append the stream row."""
         self.n_queries_ += 1
-        ce_id = self.row_ids_[k] if k is not None else None
-        record = {
-            "position": self.n_seen_, "row_id": row_id, "margin": margin, "predicted": pred,
-            "label": y, "answer": None if skipped[0] else answers[0],
-            "counterexample": ce_id,
-            "counterexample_label": self.y_[k] if k is not None else None,
-            "counterexample_answer": answers[1] if with_ce and not skipped[1] else None,
-            "score": score, "dropped": False, "time_selection": t_select,
-        }
-        if with_ce and not skipped[1]:
-            self.y_[k] = answers[1]
-        if strategy == "drop" and k is not None and not skipped[0] and answers[0] == y:
+        record, k = self.__dict__.pop("_query")
+        x, y = question.X[0], question.given[0]
+        ok = ~answer.skipped
+        record["answer"] = answer.labels[0] if ok[0] else None
+        record["counterexample_answer"] = answer.labels[1] if len(ok) > 1 and ok[1] else None
+        if len(ok) > 1 and ok[1]:
+            self.y_[k] = answer.labels[1]
+        if self.counterexample == "drop" and k is not None and ok[0] and answer.labels[0] == y:
             keep = np.arange(len(self.X_)) != k
-            self.X_, self.y_, self.row_ids_ = self.X_[keep], self.y_[keep], self.row_ids_[keep]
-            self._drop_from_fisher_sample(k)
+            for name in self._BUFFERS:
+                setattr(self, name, getattr(self, name)[keep])
+            self.fisher_sample_.drop(k)
             record["dropped"] = True
-        self._append(x, y if skipped[0] else answers[0], row_id)
+        self._append(x, answer.labels[0], question.row_ids[0])
+        question.positions[0] = len(self.X_) - 1  # the stream row is a training row now
+        self._query_record = record
+
+    def _update(self, row, question, answer):
+        """Append an unsuspicious row as it is, then refit."""
+        if question is None:
+            self._append(*row)
+        t2 = time.perf_counter()
+        self._times["selection_and_query"] = t2 - self._times.pop("_t1")
+        self._refit()
+        self._times["refit"] = time.perf_counter() - t2
+        self.n_seen_ += 1
+        self._next_position += 1
+        self.iteration_times_.append(self.__dict__.pop("_times"))
+
+    def _record(self, step, question, answer):
+        record = self.__dict__.pop("_query_record")
+        record["time_refit"] = self.iteration_times_[-1]["refit"]
         return record
+
+    def _append(self, x, y, row_id):
+        """Append one row to every per-row array, in amortised O(1) (:func:`append_row`)."""
+        for name, value in (("X_", x), ("y_", y), ("row_ids_", row_id),
+                            ("cleaned_mask_", False), ("skipped_mask_", False)):
+            buf_name = self._BUFFERS[name]
+            view, buf = append_row(getattr(self, name), getattr(self, buf_name, None), value)
+            setattr(self, name, view)
+            setattr(self, buf_name, buf)
+        self.fisher_sample_.offer(len(self.X_) - 1)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for buf_name in self._BUFFERS.values():  # the views pickle as plain arrays
+            state.pop(buf_name, None)
+        return state
 
     def _refit(self):
         self._cache = {}  # every cached quantity belongs to the model being replaced
@@ -478,114 +470,43 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         if strategy == "random":
             return cand, self._rng.rand(len(cand))
         a = self.adapter_
-        xq, yq = x[None], np.asarray([y])
         if strategy in ("top_fisher", "drop", "practical_fisher"):
-            g_t = a.last_layer_grads(xq, yq).materialize()[0]
-            if strategy != "practical_fisher":
-                g_t = self._inverse("top")(g_t)
             U1, Z = self._train_outputs()
             grads = LastLayerGrads(U1[cand], a.head.residual(Z[cand], a.encode(self.y_[cand])))
-            s = grads.dot(g_t)
-        elif strategy == "full_fisher":
-            g_t = self._inverse("full")(a.per_example_grads(xq, yq, which="all")[0])
-            s = a.per_example_grads(self.X_[cand], self.y_[cand], which="all") @ g_t
+            inverse = None if strategy == "practical_fisher" else self._inverse("top")
+            return cand, counterexample_scores(a, x, y, inverse=inverse, candidate_grads=grads)
+        if strategy == "full_fisher":
+            inverse, params = self._inverse("full"), "all"
         else:  # influence, Eq. 10 with LiSSA
-            which = self.influence_params
-            g = a.per_example_grads(xq, yq, which=which)[0]
-            v = self._lissa(g, which)
-            if which == "last":
-                s = a.last_layer_grads(self.X_[cand], self.y_[cand]).dot(v)
-            else:
-                s = a.per_example_grads(self.X_[cand], self.y_[cand], which="all") @ v
-        return cand, (-s).detach().cpu().numpy().astype(np.float64)
+            params = self.influence_params
 
-    def _lissa(self, g, which):
-        """``H⁻¹ g`` by LiSSA; on divergence, warn and retry once with a safe scale."""
-        a = self.adapter_
-        hvp = minibatch_hvp(a, self.X_, self.y_, batch_size=self.lissa_batch_size,
-                            which=which, random_state=self._rng)
-        kw = dict(depth=self.lissa_depth, damping=self.lissa_damping, samples=self.lissa_samples)
-        try:
-            return lissa(hvp, g, scale=self.lissa_scale, **kw)
-        except LissaDivergenceError as exc:
-            # mini-batch Hessians spread around the full one: a 4x margin over its top
-            # eigenvalue, estimated by power iteration on full-batch products
-            full = a.hvp_fn(self.X_, self.y_, which=which)
-            lam = largest_eigenvalue(full, g.numel(), dtype=g.dtype, device=g.device,
-                                     random_state=self._rng)
-            scale = 4.0 * max(lam, 1e-12)
-            # a network's Hessian can have negative eigenvalues, along which no scale makes
-            # the recursion contract: damp past the most negative one (power iteration on
-            # lam·I − H finds lam − λ_min)
-            shifted = largest_eigenvalue(lambda v: lam * v - full(v), g.numel(), dtype=g.dtype,
-                                         device=g.device, random_state=self._rng)
-            lam_min = lam - shifted
-            damping = kw["damping"]
-            if lam_min + damping <= 0:
-                damping = -lam_min + 0.01 * lam
-            warnings.warn(f"{exc} Retrying with lissa_scale={scale:.3g} (4x the Hessian's "
-                          f"largest eigenvalue) and lissa_damping={damping:.3g}; set them to at "
-                          "least these to avoid this.", ConvergenceWarning, stacklevel=4)
-            return lissa(hvp, g, scale=scale + damping, **{**kw, "damping": damping})
-
-    # ------------------------------------------------------------------ Fisher sample
-    # A reservoir (Vitter's algorithm R) keeps ``_fisher_idx`` a uniform sample of the rows
-    # of ``X_`` at O(1) per appended row (``None``: every row).
-    def _init_fisher_sample(self):
-        n, m = len(self.X_), self.fisher_rows
-        # seeded apart from ``_rng``: an int random_state draws the same counter-examples
-        # and LiSSA batches as before the sample existed
-        self._fisher_rng = np.random.default_rng(
-            check_random_state(self.random_state).randint(2**31))
-        self._fisher_offered = n
-        self._fisher_idx = None if m is None else (
-            np.arange(n) if n <= m else np.sort(self._fisher_rng.choice(n, m, replace=False)))
-
-    def _offer_fisher_sample(self, i):
-        """Row ``i`` of ``X_`` was just appended: it enters the sample with probability m/n."""
-        self._fisher_offered += 1
-        if self._fisher_idx is None:
-            return
-        if len(self._fisher_idx) < self.fisher_rows:  # at most m rows: O(m), not O(n)
-            self._fisher_idx = np.append(self._fisher_idx, i)
-            return
-        j = int(self._fisher_rng.integers(self._fisher_offered))
-        if j < len(self._fisher_idx):
-            self._fisher_idx[j] = i  # a transaction deep-copies it: in place is safe
-
-    def _drop_from_fisher_sample(self, k):
-        self._fisher_offered -= 1  # the population the sample stands for shrank
-        if self._fisher_idx is not None:
-            idx = self._fisher_idx[self._fisher_idx != k]
-            self._fisher_idx = idx - (idx > k)
-
-    def _fisher_sample(self):
-        """Indices of the rows the Fisher is estimated from (a slice for all rows)."""
-        return slice(None) if self._fisher_idx is None else self._fisher_idx
+            def inverse(g):
+                return lissa_inverse_hvp(
+                    a, self.X_, self.y_, g, which=params, batch_size=self.lissa_batch_size,
+                    depth=self.lissa_depth, scale=self.lissa_scale, damping=self.lissa_damping,
+                    samples=self.lissa_samples, random_state=self._rng)
+        return cand, counterexample_scores(a, x, y, self.X_[cand], self.y_[cand], params=params,
+                                           inverse=inverse)
 
     def _train_outputs(self):
         """Features (with bias column) and logits of ``X_``: one forward pass per model."""
         if "outputs" not in self._cache:
-            U, Z = self.adapter_.last_layer_outputs(self.X_)
-            self._cache["outputs"] = (self.adapter_.augment(U), Z)
+            self._cache["outputs"] = self.adapter_.augmented_outputs(self.X_)
         return self._cache["outputs"]
 
     def _inverse(self, which):
-        """The (pseudo-)inverse Fisher over the current training set, cached per model."""
+        """The (pseudo-)inverse Fisher over the Fisher sample of ``X_``, cached per model."""
         if which not in self._cache:
+            rows = self.fisher_sample_.rows()
+            outputs = None
             if which == "top":
                 U1, Z = self._train_outputs()
-                rows = self._fisher_sample()
                 if not isinstance(rows, slice):
                     rows = torch.as_tensor(rows, device=U1.device)
-                F = top_fisher_from_outputs(U1[rows], Z[rows], self.adapter_.head)
-            else:
-                F = full_fisher(self.adapter_, self.X_[self._fisher_sample()])
-            if self.fisher_damping > 0:
-                inv = SymmetricInverse(F, method="damped", damping=self.fisher_damping)
-            else:
-                inv = SymmetricInverse(F)
-            self._cache[which] = inv
+                outputs = U1[rows], Z[rows]
+            self._cache[which] = fisher_inverse(
+                self.adapter_, None if outputs else self.X_[self.fisher_sample_.rows()],
+                kind=which, outputs=outputs, damping=self.fisher_damping)
         return self._cache[which]
 
     def rank_counterexamples(self, x, y, k=None):
@@ -626,13 +547,6 @@ class CincerCleaner(QuestionsMixin, ModelDelegateMixin, AdapterMixin, Classifier
         return -self._margin(X, y)[0]
 
     # ------------------------------------------------------------------ records
-    @property
-    def n_cleaned_(self):
-        """Labels changed by the oracle: suspicious rows plus counter-examples."""
-        return sum(int(h["answer"] is not None and h["answer"] != h["label"]) + int(
-            h["counterexample_answer"] is not None
-            and h["counterexample_answer"] != h["counterexample_label"]) for h in self.history_)
-
     def fit_resample(self, X, y, classes=None):
         return self._resample(X, y, classes=classes)
 

@@ -67,8 +67,10 @@ class CleaningLoop(QuestionsMixin):
     """Template of the interactive cleaners (CHEF rounds, CINCER's stream, detector rounds).
 
     Subclasses implement ``_select(step)``, ``_apply(question, answer)`` (write
-    the labels into their own storage) and ``_update(question, answer)`` (the
-    model follows), and may override ``_should_stop()`` and ``_record``.
+    the labels into their own storage; ``positions`` may be updated there, for
+    rows that join ``X_``) and ``_update(step, question, answer)`` (the model
+    follows; ``question`` is ``None`` for a step that asked nothing), and may
+    override ``_should_stop()``, ``_record`` and ``_progress``.
     """
 
     #: Attributes a step replaces but never modifies in place: shared, not copied, by the
@@ -132,9 +134,9 @@ class CleaningLoop(QuestionsMixin):
         answer = None
         if question is not None:
             answer = self._ask(question)
-            self._mark(question, answer)
             self._apply(question, answer)
-        self._update(question, answer)
+            self._mark(question, answer)
+        self._update(step, question, answer)
         if question is not None:
             self.history_.append(self._record(step, question, answer))
         return question

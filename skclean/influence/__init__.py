@@ -7,6 +7,7 @@ the same functions: Fisher and Hessian solves (:mod:`.fisher`,
 and the class-based similarities of the detectors (:mod:`.similarity`).
 """
 
+from .counterexamples import counterexample_scores, fisher_inverse
 from .fisher import (
     SymmetricInverse,
     full_fisher,
@@ -23,6 +24,7 @@ from .hessian import (
     largest_eigenvalue,
     last_layer_hessian,
     lissa,
+    lissa_inverse_hvp,
     minibatch_hvp,
     sampled_hessian_inverse,
 )
@@ -51,6 +53,9 @@ from .similarity import (
 )
 
 __all__ = [
+    "counterexample_scores",
+    "fisher_inverse",
+    "lissa_inverse_hvp",
     "IncrementalINFL",
     "SUGGESTIONS",
     "increm_infl_candidates",

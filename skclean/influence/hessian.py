@@ -1,7 +1,10 @@
 """Inverse Hessian-vector products: exact, conjugate gradient and LiSSA."""
 
+import warnings
+
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .._linalg import SymmetricInverse, cg_solve, sampled_hessian_inverse  # noqa: F401
@@ -102,3 +105,36 @@ def minibatch_hvp(adapter, X, y, *, batch_size=64, which="last", random_state=No
         return batch(v, idx)
 
     return hvp
+
+
+def lissa_inverse_hvp(adapter, X, y, g, *, which="all", batch_size=32, depth=1000, scale=10.0,
+                      damping=0.0, samples=1, random_state=None):
+    """``H⁻¹ g`` by LiSSA over mini-batches of ``(X, y)``, safe against divergence.
+
+    If the recursion diverges (``scale`` below the Hessian's largest
+    eigenvalue) it warns and retries once with ``scale`` four times the
+    largest eigenvalue (mini-batch Hessians spread around the full one) and,
+    for a network whose Hessian has negative eigenvalues, with the damping
+    that shifts the most negative one past zero.
+    """
+    rng = check_random_state(random_state)
+    hvp = minibatch_hvp(adapter, X, y, batch_size=batch_size, which=which, random_state=rng)
+    kw = dict(depth=depth, damping=damping, samples=samples)
+    try:
+        return lissa(hvp, g, scale=scale, **kw)
+    except LissaDivergenceError as exc:
+        full = adapter.hvp_fn(X, y, which=which)
+        lam = largest_eigenvalue(full, g.numel(), dtype=g.dtype, device=g.device,
+                                 random_state=rng)
+        new_scale = 4.0 * max(lam, 1e-12)
+        # no scale makes the recursion contract along a negative eigenvalue: damp past the
+        # most negative one (power iteration on lam·I − H finds lam − λ_min)
+        shifted = largest_eigenvalue(lambda v: lam * v - full(v), g.numel(), dtype=g.dtype,
+                                     device=g.device, random_state=rng)
+        lam_min = lam - shifted
+        if lam_min + damping <= 0:
+            damping = -lam_min + 0.01 * lam
+        warnings.warn(f"{exc} Retrying with lissa_scale={new_scale:.3g} (4x the Hessian's "
+                      f"largest eigenvalue) and lissa_damping={damping:.3g}; set them to at "
+                      "least these to avoid this.", ConvergenceWarning, stacklevel=2)
+        return lissa(hvp, g, scale=new_scale + damping, **{**kw, "damping": damping})
