@@ -1,9 +1,43 @@
-"""Small data structures the streaming cleaner needs, public so that they can be tested
-and benchmarked on their own."""
+"""Small mechanisms the estimators share, public so that they can be tested and
+benchmarked on their own."""
+
+import threading
+from contextlib import contextmanager
 
 import numpy as np
+import torch
 
-__all__ = ["ReservoirSample", "append_row"]
+__all__ = ["ReservoirSample", "append_row", "torch_threads"]
+
+# scoring blocks (one per dask thread) that changed torch's thread count, and the count
+# to restore when the last one ends
+_TORCH_THREADS = {"lock": threading.Lock(), "active": 0, "saved": None}
+
+
+@contextmanager
+def torch_threads(n_jobs):
+    """Let torch use ``n_jobs`` threads inside the block, then restore its setting.
+
+    torch's thread count is process-wide, and dask scores blocks in several
+    threads at once: the setting in force before the first block started is
+    restored when the last one ends, not whatever another block set.
+    ``None`` leaves the setting alone.
+    """
+    if n_jobs is None:
+        yield
+        return
+    with _TORCH_THREADS["lock"]:
+        if _TORCH_THREADS["active"] == 0:
+            _TORCH_THREADS["saved"] = torch.get_num_threads()
+        _TORCH_THREADS["active"] += 1
+        torch.set_num_threads(n_jobs)
+    try:
+        yield
+    finally:
+        with _TORCH_THREADS["lock"]:
+            _TORCH_THREADS["active"] -= 1
+            if _TORCH_THREADS["active"] == 0:
+                torch.set_num_threads(_TORCH_THREADS["saved"])
 
 
 def append_row(view, buf, value):

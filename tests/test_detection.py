@@ -11,6 +11,7 @@ from skclean import ClassBasedIFDetector, ModelBasedDetector, SimulatedOracle
 from skclean.cleaners._loss_weight import LOSS_WEIGHTS
 from skclean.datasets import flip_labels, load_dataset
 from skclean.oracles import OracleError
+from skclean.utils import torch_threads
 
 from .conftest import small_net
 
@@ -183,7 +184,7 @@ def test_references_are_scored_leaving_each_out(noisy_wine, monkeypatch, similar
     np.testing.assert_allclose(seen["ref"][1], ref_logp, rtol=1e-10)
     if similarity == "tracin":  # a weighted sum over checkpoints of the GD leave-one-out
         expected = 0
-        for eta, state, _ in det._means:
+        for eta, state, _ in det.reference_means_:
             with det.adapter_.at_checkpoint(state):
                 expected = expected + eta * _brute_per_class(
                     _GD(det), X_ref, y_ref, X_ref, y_ref, loo=True)
@@ -282,7 +283,7 @@ def test_tracin_equals_sum_over_checkpoints(noisy_wine):
                                dtype="float64").fit(X, y, X_ref=X_ref,
                                                                         y_ref=y_ref)
     per_ckpt = []
-    for eta, state, _ in det._means:
+    for eta, state, _ in det.reference_means_:
         with det.adapter_.at_checkpoint(state):
             G = det.adapter_.per_example_grads(X, y).numpy()
             R = det.adapter_.per_example_grads(X_ref, y_ref).numpy()
@@ -304,7 +305,7 @@ def test_torch_tracin_and_if(noisy_wine):
         s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
         assert roc_auc_score(flipped, -s) > 0.8
         if sim == "tracin":
-            assert len(det._means) == 3  # one reference summary per saved checkpoint
+            assert len(det.reference_means_) == 3  # one reference summary per saved checkpoint
 
 
 def test_flags_mislabeled_rows_and_sign_convention(noisy_wine):
@@ -424,7 +425,7 @@ def test_overlapping_scoring_blocks_restore_the_users_thread_count(noisy_wine):
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        a, b = det._threads(), det._threads()
+        a, b = torch_threads(det.n_jobs), torch_threads(det.n_jobs)
         a.__enter__()
         b.__enter__()
         assert torch.get_num_threads() == 1

@@ -8,8 +8,7 @@ Scores follow scikit-learn's outlier convention: lower means more likely
 mislabeled.
 """
 
-import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, validate_data
+from sklearn.utils.validation import validate_data
 
 from ..influence import (
     SymmetricInverse,
@@ -28,92 +27,13 @@ from ..influence import (
     unit_features,
 )
 from ..questions import transaction
-from ._base import (
-    MODEL_CONSTRAINTS,
-    AdapterMixin,
-    check_judged,
-    rows_from_mask,
-)
+from ..utils import torch_threads
+from ._base import MODEL_CONSTRAINTS, AdapterMixin, check_judged
+from ._detector_base import DetectorMixin, check_reference, dask_rows
 from ._loss_weight import combine_scores, fit_loss_weight
 
-# scoring blocks (one per dask thread) that changed torch's thread count, and the count
-# to restore when the last one ends
-_TORCH_THREADS = {"lock": threading.Lock(), "active": 0, "saved": None}
 
-
-class _DetectorMixin:
-    """Threshold, ``predict`` and ``fit_predict`` from ``score_samples`` (IsolationForest-style)."""
-
-    def decision_function(self, X, y):
-        """``score_samples(X, y) - offset_``: negative for rows flagged as mislabeled.
-
-        Dask arrays in give a lazy dask array out, computed chunk by chunk
-        (:ref:`dask-scoring`).
-        """
-        from .._dask import is_dask, map_rows  # dask stays optional: imported for dask input
-
-        if is_dask(X) or is_dask(y):
-            return map_rows(self, "decision_function", X, y, dtype=np.float64)
-        return self.score_samples(X, y) - self.offset_
-
-    def predict(self, X, y):
-        """``-1`` for rows flagged as mislabeled, ``1`` otherwise.
-
-        Dask arrays in give a lazy dask array out, computed chunk by chunk
-        (:ref:`dask-scoring`).
-        """
-        from .._dask import is_dask, map_rows
-
-        if is_dask(X) or is_dask(y):
-            return map_rows(self, "predict", X, y, dtype=np.dtype(int))
-        return np.where(self.decision_function(X, y) < 0, -1, 1)
-
-    def fit_predict(self, X, y, **fit_params):
-        """Fit on ``(X, y)`` and flag its rows."""
-        return self.fit(X, y, **fit_params).predict(X, y)
-
-    def score(self, X, y):
-        """Mean of :meth:`score_samples`: how plausible the detector finds the labels ``y``.
-
-        Higher is better.  On held-out rows whose labels are verified, a
-        higher score means the detector trusts correct labels more, which is
-        what ``cross_val_score`` and ``GridSearchCV`` maximise by default.
-        """
-        return float(np.mean(self.score_samples(X, y)))
-
-    def _set_offset(self, train_scores):
-        # The contamination-quantile of the training scores: that share of rows is flagged.
-        self.offset_ = float(np.percentile(train_scores, 100.0 * self.contamination))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        return tags
-
-
-def _check_reference(X, y, X_ref, y_ref, reference_mask, n_features):
-    if len(np.unique(y)) < 2:
-        raise ValueError("Error detection needs labels of at least 2 classes; y has 1 class.")
-    if reference_mask is not None:
-        if X_ref is not None or y_ref is not None:
-            raise ValueError("Pass either X_ref/y_ref or reference_mask, not both.")
-        idx = rows_from_mask(reference_mask, len(X), "reference_mask")
-        return X[idx], y[idx]
-    if X_ref is None or y_ref is None:
-        raise ValueError(
-            "A small clean reference set is required: pass X_ref and y_ref to fit, or a "
-            "reference_mask marking the rows of X whose labels are verified."
-        )
-    X_ref = check_array(X_ref, input_name="X_ref")
-    y_ref = np.asarray(y_ref)
-    if X_ref.shape[1] != n_features:
-        raise ValueError(f"X_ref has {X_ref.shape[1]} features, X has {n_features}.")
-    if y_ref.shape != (len(X_ref),):
-        raise ValueError(f"y_ref must have shape ({len(X_ref)},), got {y_ref.shape}.")
-    return X_ref, y_ref
-
-
-class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
+class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
     """Error detection with class-based influence functions (GD, GC, IF, TracIn).
 
     Fits the model on the noisy data, then scores each row by how its
@@ -212,6 +132,10 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         are flagged relative to the training rows (lower is better).
     score_scale_ : ndarray of shape (2,) or None
         ``(σ_I, σ_L)``; ``None`` when ``loss_weight=0``.
+    reference_means_ : list of (float, object, tensor)
+        Per checkpoint (one without TracIn): its weight, its parameters
+        (``None`` for the final model) and the per-class mean reference
+        gradients ``(n_classes, K, d')`` rows are scored against.
     offset_ : float
         Scores below it are flagged.
 
@@ -287,7 +211,7 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         # all or nothing: a failure leaves the previous fitted state whole
         with transaction(self):
             X, y = validate_data(self, X, y)
-            X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
+            X_ref, y_ref = check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
             return self._fit(X, y, X_ref, y_ref)
 
     def _fit(self, X, y, X_ref, y_ref):
@@ -315,12 +239,12 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
             missing = self.classes_[self.reference_counts_ == 0].tolist()
             raise ValueError(f"The reference set has no rows of class(es) {missing}; the "
                              "class-based score needs references for every class.")
-        with self._threads():
-            self._means, own = [], None
+        with torch_threads(self.n_jobs):
+            self.reference_means_, own = [], None
             for eta, state in checkpoints or [(1.0, None)]:
                 with adapter.at_checkpoint(state) if state is not None else nullcontext():
                     M, o = self._reference_means(X, y, X_ref, y_ref, groups)
-                self._means.append((eta, state, M))
+                self.reference_means_.append((eta, state, M))
                 own = eta * o if own is None else own + eta * o
             per_class = self._per_class(X, y)
             self.class_scale_ = None
@@ -405,30 +329,6 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         M = reference_means(ref, groups, len(self.classes_), kind=kind, inverse=inverse)
         return M, self_similarity(ref, kind=kind, inverse=inverse)
 
-    @contextmanager
-    def _threads(self):
-        """Let torch use ``n_jobs`` threads while scoring, then restore its setting.
-
-        torch's thread count is process-wide, and dask scores blocks in several
-        threads at once: the setting in force before the first block started is
-        restored when the last one ends, not whatever another block set.
-        """
-        if self.n_jobs is None:
-            yield
-            return
-        with _TORCH_THREADS["lock"]:
-            if _TORCH_THREADS["active"] == 0:
-                _TORCH_THREADS["saved"] = torch.get_num_threads()
-            _TORCH_THREADS["active"] += 1
-            torch.set_num_threads(self.n_jobs)
-        try:
-            yield
-        finally:
-            with _TORCH_THREADS["lock"]:
-                _TORCH_THREADS["active"] -= 1
-                if _TORCH_THREADS["active"] == 0:
-                    torch.set_num_threads(_TORCH_THREADS["saved"])
-
     def _grads(self, X, y):
         grads = self.adapter_.last_layer_grads(X, y)
         return unit_features(grads) if self.normalize_features else grads
@@ -441,7 +341,7 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
         adapter = self.adapter_
         kind = {"tracin": "gd"}.get(self.similarity, self.similarity)
         total = None
-        for eta, state, M in self._means:
+        for eta, state, M in self.reference_means_:
             if state is None:
                 per_class = self._class_scores(X, y, M, kind)
             else:
@@ -469,6 +369,7 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
             parts.append(score_against_means(grads, M, kind=kind, chunk_size=self.chunk_size))
         return torch.cat(parts)
 
+    @dask_rows(np.float64)
     def score_samples(self, X, y):
         """Class-based influence score of each row; lower = more likely mislabeled.
 
@@ -484,10 +385,6 @@ class ClassBasedIFDetector(_DetectorMixin, AdapterMixin, BaseEstimator):
             A lazy dask array chunked like ``X``'s rows when ``X`` is a dask
             array (:ref:`dask-scoring`).
         """
-        from .._dask import is_dask, map_rows  # dask stays optional: imported for dask input
-
-        if is_dask(X) or is_dask(y):
-            return map_rows(self, "score_samples", X, y, dtype=np.float64)
         X, y = check_judged(self, X, y)
-        with self._threads():
+        with torch_threads(self.n_jobs):
             return self._score(X, y)

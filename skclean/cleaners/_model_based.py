@@ -29,11 +29,11 @@ from ._base import (
     check_validation_set,
     row_ids_of,
 )
-from ._detection import _check_reference, _DetectorMixin
+from ._detector_base import DetectorMixin, check_reference, dask_rows
 from ._loss_weight import combine_scores, fit_loss_weight
 
 
-class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstimator):
+class ModelBasedDetector(QuestionsMixin, DetectorMixin, AdapterMixin, BaseEstimator):
     """Model-based error detection with active learning (companion paper, Algorithm 2).
 
     Trains the model on the clean reference set only, grows that set by
@@ -186,7 +186,7 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
     def _validate_and_fit(self, X, y, X_ref, y_ref, X_val, y_val, reference_mask):
         ids = row_ids_of(X)
         X, y = validate_data(self, X, y)
-        X_ref, y_ref = _check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
+        X_ref, y_ref = check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
         rng = check_random_state(self.random_state)
         if X_val is None:
             if y_val is not None:
@@ -305,6 +305,7 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
         done = np.flatnonzero(self.cleaned_mask_)
         return None, dict(zip(done.tolist(), self.y_cleaned_[done], strict=True))
 
+    @dask_rows(np.float64)
     def score_samples(self, X, y):
         """Log-probability of each given label (blended as ``loss_weight_`` says).
 
@@ -312,10 +313,6 @@ class ModelBasedDetector(QuestionsMixin, _DetectorMixin, AdapterMixin, BaseEstim
 
         Dask arrays give a lazy dask array (:ref:`dask-scoring`).
         """
-        from .._dask import is_dask, map_rows
-
-        if is_dask(X) or is_dask(y):
-            return map_rows(self, "score_samples", X, y, dtype=np.float64)
         X, y = check_judged(self, X, y)
         clean = self._log_proba_of(self.adapter_, X, y)
         if self.loss_weight_ == 0:

@@ -24,18 +24,6 @@ import torch
 
 from .._linalg import SymmetricInverse, cg_solve
 
-__all__ = [
-    "SUGGESTIONS",
-    "IncrementalINFL",
-    "increm_infl_candidates",
-    "infl",
-    "infl_from_outputs",
-    "last_layer_inverse_hvp",
-    "removal_infl",
-    "suggest_labels",
-    "validation_gradient",
-]
-
 #: The rules :func:`suggest_labels` knows.
 SUGGESTIONS = ("alternative", "predicted", "infl")
 
