@@ -3,7 +3,7 @@
 Wu, Weimer & Davidson (PVLDB 2021).  Training minimises
 ``Σ_i w_i ℓ(x_i, ỹ_i) / n`` with weight ``γ`` on uncleaned rows.  Cleaning row
 ``i`` to class ``c`` replaces its term by ``ℓ(x_i, e_c)`` at weight 1; a first
-order step ``−H⁻¹∇ΔF`` then moves the validation loss by
+order step ``−H⁻¹∇ΔF`` then moves the validation loss by::
 
     I(i, c) = −∇L_valᵀ H⁻¹ [∇ℓ(x_i, e_c) − γ ∇ℓ(x_i, ỹ_i)]      (up to the 1/n)
 
@@ -172,7 +172,7 @@ class IncrementalINFL:
     current model.  After the model moved to ``W``,
     ``R_ic(W) − R⁰_ic = (1−γ)(p_i(W) − p_i(w(0)))`` and the softmax Jacobian
     has norm at most ``L = 1/2`` (``1/4`` for a sigmoid), so with
-    ``a_i = V u1_i``
+    ``a_i = V u1_i``::
 
         |I(i, c) − Î(i, c)| ≤ (1−γ) L ‖a_i‖ ‖W − W(0)‖ ‖u1_i‖,   Î(i, c) = −a_iᵀ R⁰_ic,
 
