@@ -61,7 +61,7 @@ def chef_rounds(X, Y, X_val, y_val, params, rounds, selection, device):
                        budget=10 * rounds, batch_size=10, selection=selection, device=device,
                        random_state=0, **params)
     t0 = time.perf_counter()
-    chef.fit(X, Y, X_val=X_val, y_val=y_val)
+    chef.fit(X, Y, X_trusted=X_val, y_trusted=y_val)
     total = time.perf_counter() - t0
     per_round = [h["time_selection"] + h["time_update"] for h in chef.history_]
     return chef, per_round, total

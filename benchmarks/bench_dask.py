@@ -66,7 +66,7 @@ def fitted_detector(device):
     X_ref, _, y_ref = make_rows(5_000, 0, seed=SEED + 2)
     keep = np.concatenate([np.flatnonzero(y_ref == c)[:50] for c in range(N_CLASSES)])
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), device=device)
-    return det.fit(X, y, X_ref=X_ref[keep], y_ref=y_ref[keep])
+    return det.fit(X, y, X_trusted=X_ref[keep], y_trusted=y_ref[keep])
 
 
 class PeakRSS:

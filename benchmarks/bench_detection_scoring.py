@@ -66,7 +66,7 @@ def main(argv=None):
         for dtype, Xs in (("float64", X_big), ("float32", X32)):
             det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=sim,
                                        dtype=dtype, device=dev, random_state=0)
-            det.fit(X_fit, y_fit, reference_mask=ref)
+            det.fit(X_fit, y_fit, trusted_mask=ref)
             scores[dtype] = det.score_samples(Xs, y_big)
             t = median_time(lambda d=det, Xs=Xs: d.score_samples(Xs, y_big), reps, device=dev)
             floor = floors[np.float32 if dtype == "float32" else np.float64]
@@ -75,7 +75,7 @@ def main(argv=None):
         rho = spearmanr(scores["float32"], scores["float64"]).statistic
         rows[-1][-1] = rows[-2][-1] = f"1 - {1 - rho:.1e}"
     mb = ModelBasedDetector(LogisticRegression(max_iter=1000), random_state=0)
-    mb.fit(X_fit, y_fit, reference_mask=ref)
+    mb.fit(X_fit, y_fit, trusted_mask=ref)
     t = median_time(lambda: mb.score_samples(X_big, y_big), reps)
     rows.append(["ModelBasedDetector", "float64", per10k(t), f"{t / floors[np.float64]:.1f}x",
                  "-"])

@@ -57,7 +57,7 @@ def run(name, method, b, seed):
                   for i in range(k)]
     oracle = MajorityVoteOracle(annotators) if annotators else None
     c = ChefCleaner(oracle=oracle, budget=budget, batch_size=b, classes=classes,
-                    random_state=seed, **cfg).fit(X, P, X_val=X_val, y_val=y_val)
+                    random_state=seed, **cfg).fit(X, P, X_trusted=X_val, y_trusted=y_val)
     rows = np.concatenate([h["rows"] for h in c.history_])
     sugg = np.concatenate([h["suggested"] for h in c.history_])
     agree = float(np.mean(sugg == y[rows])) if cfg["strategy"] == "infl" else np.nan
@@ -67,7 +67,7 @@ def run(name, method, b, seed):
 def uncleaned(name, seed):
     X, y, P, X_val, y_val, X_test, y_test, classes = setup(name, seed)
     c = ChefCleaner(label_source="suggested", target_score=-np.inf, classes=classes,
-                    budget=1).fit(X, P, X_val=X_val, y_val=y_val)
+                    budget=1).fit(X, P, X_trusted=X_val, y_trusted=y_val)
     return f1_score(y_test, c.predict(X_test), average="weighted")
 
 

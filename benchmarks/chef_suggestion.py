@@ -52,7 +52,7 @@ def measure(name, seed):
     for suggestion in ("infl", "predicted", "alternative"):
         c = ChefCleaner(LogisticRegression(C=0.5, max_iter=5000), label_source="suggested",
                         suggestion=suggestion, target_score=0.0).fit(
-            X, y_noisy, X_val=X_val, y_val=y_val)
+            X, y_noisy, X_trusted=X_val, y_trusted=y_val)
         key = c.score_samples(X, y_noisy)
         rows = np.argsort(key, kind="stable")[:top]
         a = c.adapter_

@@ -73,17 +73,17 @@ def run_config(name, kind, rate, seed, n_ref):
             else:
                 det = ClassBasedIFDetector(fitted, similarity=sim, class_based=cb, prefit=True,
                                            **paper)
-            s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+            s = det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
             res[f"{sim.upper()} {'class-based' if cb else 'plain'}"] = metrics(s, flipped)
     # PGC, unit features, per-class scaling, the log-probability weighted by the trusted rows
     det = ClassBasedIFDetector(fitted, prefit=True, random_state=seed)
-    res["default"] = metrics(det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y),
+    res["default"] = metrics(det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y),
                              flipped)
     for label, weight in [("model-based, paper (5x10 queries)", 0),
                           ("model-based default (5x10 queries)", "auto")]:
         mb = ModelBasedDetector(model, oracle=SimulatedOracle(X, y_true), n_rounds=5,
                                 query_size=10, loss_weight=weight, random_state=seed)
-        res[label] = metrics(mb.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y), flipped)
+        res[label] = metrics(mb.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y), flipped)
     try:
         from cleanlab.filter import find_label_issues
         from cleanlab.rank import get_label_quality_scores
@@ -110,7 +110,7 @@ def scoring_speed(n_rows=10_000, seed=0):
                          ("logistic regression", LogisticRegression(max_iter=500))]:
         for sim in SIMS:
             det = ClassBasedIFDetector(model, similarity=sim, random_state=0)
-            det.fit(X, y, X_ref=X_hold, y_ref=y_hold)
+            det.fit(X, y, X_trusted=X_hold, y_trusted=y_hold)
             t = median_time(lambda d=det: d.score_samples(Xb, yb), repeats=5)
             rows.append([label, sim.upper(), f"{1e3 * t:.0f}"])
     return rows

@@ -154,20 +154,20 @@ def run(name, noise, rate, model_kind, seed, n_ref, device):
         else:
             det = ClassBasedIFDetector(fitted, prefit=True, device=device, random_state=seed,
                                        **params)
-        add(label, lambda d=det: d.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y))
+        add(label, lambda d=det: d.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y))
         if label == DEFAULT:
             chosen = det.loss_weight_
     for label, weight in MODEL_BASED:
         det = ModelBasedDetector(model, oracle=SimulatedOracle(X, y_true), n_rounds=5,
                                  query_size=20, loss_weight=weight, random_state=seed,
                                  device=device)
-        add(label, lambda d=det: d.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y))
+        add(label, lambda d=det: d.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y))
         if weight == "auto":
             chosen = (chosen, det.loss_weight_)
     add("CHEF INFL ranking", lambda: ChefCleaner(
         clone(model) if model_kind == "lr" else model, oracle=SimulatedOracle(X, y_true),
         budget=1, batch_size=1, random_state=seed, device=device)
-        .fit(X, y, X_val=X_ref, y_val=y_ref).score_samples(X, y))
+        .fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y))
     yi = np.searchsorted(fitted.classes_, y)
     p_in = fitted.predict_proba(X)[np.arange(len(y)), yi]
     add("baseline: in-sample loss", lambda: np.log(np.clip(p_in, 1e-12, None)))

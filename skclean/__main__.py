@@ -28,7 +28,7 @@ def demo(out="skclean_demo.png", noise=0.2, budget=0.25, random_state=0):
     rng = np.random.RandomState(random_state)
     ref_idx = np.concatenate([rng.choice(np.flatnonzero(y_test == c), 20, replace=False)
                               for c in np.unique(y_test)])
-    X_ref, y_ref = X_test[ref_idx], y_test[ref_idx]
+    X_trusted, y_trusted = X_test[ref_idx], y_test[ref_idx]
     keep = np.setdiff1d(np.arange(len(X_test)), ref_idx)
     X_test, y_test = X_test[keep], y_test[keep]
 
@@ -37,7 +37,7 @@ def demo(out="skclean_demo.png", noise=0.2, budget=0.25, random_state=0):
     model = LogisticRegression(max_iter=1000)
     t0 = time.perf_counter()
     det = ClassBasedIFDetector(model, contamination=budget, random_state=random_state)
-    flags = det.fit_predict(X, y_noisy, X_ref=X_ref, y_ref=y_ref)
+    flags = det.fit_predict(X, y_noisy, X_trusted=X_trusted, y_trusted=y_trusted)
     scores = det.score_samples(X, y_noisy)
     asked = np.flatnonzero(flags == -1)
     answers = query_oracle(oracle, X[asked], y_noisy[asked], det.classes_,
@@ -60,7 +60,7 @@ def demo(out="skclean_demo.png", noise=0.2, budget=0.25, random_state=0):
     print("skclean demo: breast cancer, logistic regression, class-based influence (GD)")
     print(f"  training rows            {res['n_train']}  ({res['n_flipped']} labels flipped, "
           f"{noise:.0%})")
-    print(f"  reference rows (clean)   {len(X_ref)}")
+    print(f"  reference rows (clean)   {len(X_trusted)}")
     print(f"  rows shown to annotator  {res['n_asked']}  (contamination={budget})")
     print(f"  wrong labels fixed       {res['n_fixed']} of {res['n_flipped']}")
     print(f"  detection ROC AUC        {res['auc']:.3f}")

@@ -182,7 +182,7 @@ def _run(args, input_fn, print_fn):
         cleaner = ChefCleaner(LogisticRegression(max_iter=2000), oracle=oracle, budget=budget,
                               batch_size=args.batch_size, journal=args.journal,
                               verbose=int(args.truth is not None), random_state=args.seed)
-        Pipeline([("clean", cleaner)]).fit(Xf, y, clean__validation_mask=trusted)
+        Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted)
         report = cleaner.cleaning_report()
     else:
         report = _detect_and_ask(Xf, y, trusted, oracle, budget, args)
@@ -214,7 +214,7 @@ def _detect_and_ask(Xf, y, trusted, oracle, budget, args):
 
     classes = np.unique(y.to_numpy())
     det = ClassBasedIFDetector(LogisticRegression(max_iter=2000), random_state=args.seed)
-    det.fit(Xf, y, reference_mask=trusted)
+    det.fit(Xf, y, trusted_mask=trusted)
     scores = det.score_samples(Xf, y)
     order = [i for i in np.argsort(scores, kind="stable") if not trusted[i]][:budget]
     q = Questioner(classes, Journal(args.journal))

@@ -30,7 +30,7 @@ def test_infl_tracks_relabel_and_retrain(wine):
     """I(i,c)/n ≈ actual validation-loss change after relabelling row i to c (weight γ→1)."""
     X, y, y_noisy, _, X_val, y_val = wine
     c = ChefCleaner(_lr(), label_source="suggested", target_score=0.0).fit(
-        X, y_noisy, X_val=X_val, y_val=y_val)
+        X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     assert c.stopped_early_ and c.n_cleaned_ == 0  # no round: the model is the initial one
     a = c.adapter_
     v, _ = last_layer_inverse_hvp(a, X, validation_gradient(a, X_val, y_val),
@@ -58,7 +58,7 @@ def test_solvers_pick_the_same_rows_and_agree_on_infl(wine):
     """Preconditioned CG (the default), plain CG and the explicit Hessian solve the same system."""
     X, y, y_noisy, _, X_val, y_val = wine
     fits = {s: ChefCleaner(_lr(), label_source="suggested", budget=30, batch_size=10,
-                           solver=s).fit(X, y_noisy, X_val=X_val, y_val=y_val)
+                           solver=s).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
             for s in ("auto", "pcg", "cg", "exact")}
     rows = {s: np.concatenate([h["rows"] for h in c.history_]) for s, c in fits.items()}
     for s in fits:
@@ -110,7 +110,7 @@ def test_budget_batches_and_labels(wine):
     X, y, y_noisy, flipped, X_val, y_val = wine
     oracle = SimulatedOracle(X, y)
     c = ChefCleaner(_lr(), oracle=oracle, budget=23, batch_size=5).fit(
-        X, y_noisy, X_val=X_val, y_val=y_val)
+        X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     sizes = [len(h["rows"]) for h in c.history_]
     assert sizes == [5, 5, 5, 5, 3] and c.n_cleaned_ == 23
     rows = np.concatenate([h["rows"] for h in c.history_])
@@ -131,10 +131,10 @@ def test_budget_batches_and_labels(wine):
 def test_early_termination(wine):
     X, y, y_noisy, _, X_val, y_val = wine
     c = ChefCleaner(_lr(), label_source="suggested", budget=50, batch_size=5,
-                    target_score=0.0).fit(X, y_noisy, X_val=X_val, y_val=y_val)
+                    target_score=0.0).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     assert c.stopped_early_ and c.history_ == []
     c = ChefCleaner(_lr(), label_source="suggested", budget=50, batch_size=5).fit(
-        X, y_noisy, X_val=X_val, y_val=y_val)
+        X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     assert not c.stopped_early_ and c.n_cleaned_ == 50
 
 
@@ -143,7 +143,7 @@ def test_vote_majority_of_suggestion_and_annotators(wine):
     first = lambda Xq, yq, **k: np.zeros(len(yq), dtype=int)  # noqa: E731
     second = lambda Xq, yq, **k: np.full(len(yq), 2)  # noqa: E731
     c = ChefCleaner(_lr(), oracle=MajorityVoteOracle([first, second]), label_source="vote",
-                    budget=10, batch_size=10).fit(X, y_noisy, X_val=X_val, y_val=y_val)
+                    budget=10, batch_size=10).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     h = c.history_[0]
     expected = np.where(h["suggested"] == 2, 2, 0)  # suggestion breaks the tie, else 1st wins
     np.testing.assert_array_equal(h["labels"], expected)
@@ -153,22 +153,22 @@ def test_probabilistic_labels_and_validation(wine):
     X, y, _, _, X_val, y_val = wine
     rng = np.random.RandomState(0)
     P = 0.6 * soft_targets(y, [0, 1, 2]) + 0.4 * rng.dirichlet(np.ones(3), len(y))
-    c = ChefCleaner(_lr(), label_source="suggested", budget=10).fit(X, P, X_val=X_val,
-                                                                      y_val=y_val)
+    c = ChefCleaner(_lr(), label_source="suggested", budget=10).fit(X, P, X_trusted=X_val,
+                                                                      y_trusted=y_val)
     assert c.y_.shape == (len(X), 3) and c.n_cleaned_ == 10
     bad = P.copy()
     bad[3] *= 1.1
     with pytest.raises(ValueError, match="sum to 1"):
-        ChefCleaner(_lr(), label_source="suggested").fit(X, bad, X_val=X_val, y_val=y_val)
+        ChefCleaner(_lr(), label_source="suggested").fit(X, bad, X_trusted=X_val, y_trusted=y_val)
     with pytest.raises(ValueError, match="columns"):
         ChefCleaner(_lr(), label_source="suggested", classes=[0, 1]).fit(
-            X, P, X_val=X_val, y_val=y_val)
+            X, P, X_trusted=X_val, y_trusted=y_val)
     neg = P.copy()
     neg[0] = [1.2, -0.2, 0.0]
     with pytest.raises(ValueError, match="non-negative"):
-        ChefCleaner(_lr(), label_source="suggested").fit(X, neg, X_val=X_val, y_val=y_val)
+        ChefCleaner(_lr(), label_source="suggested").fit(X, neg, X_trusted=X_val, y_trusted=y_val)
     with pytest.raises(ValueError, match="needs an oracle"):
-        ChefCleaner(_lr()).fit(X, y, X_val=X_val, y_val=y_val)
+        ChefCleaner(_lr()).fit(X, y, X_trusted=X_val, y_trusted=y_val)
     with pytest.raises(ValueError, match="suggests labels"):
         ChefCleaner(_lr(), strategy="entropy", label_source="suggested").fit(X, y)
 
@@ -186,7 +186,7 @@ def test_oracle_fault_rolls_the_round_back(wine):
 
     c = ChefCleaner(_lr(), oracle=flaky, budget=50, batch_size=5)
     with pytest.raises(OracleError, match="unknown label"):
-        c.fit(X, y_noisy, X_val=X_val, y_val=y_val)
+        c.fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     assert len(c.history_) == 2 and c.n_cleaned_ == 10
     rows = np.concatenate([h["rows"] for h in c.history_])
     assert set(np.flatnonzero(c.cleaned_mask_)) == set(rows)
@@ -197,7 +197,7 @@ def test_oracle_fault_rolls_the_round_back(wine):
 def test_score_samples_ranks_wrong_labels_low(wine):
     X, y, y_noisy, flipped, X_val, y_val = wine
     c = ChefCleaner(_lr(), label_source="suggested", target_score=0.0).fit(
-        X, y_noisy, X_val=X_val, y_val=y_val)
+        X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     assert roc_auc_score(flipped, -c.score_samples(X, y_noisy)) > 0.8
     with pytest.raises(ValueError, match="known label"):
         c.score_samples(X[:2], [0, 7])
@@ -209,7 +209,7 @@ def test_update_policies_reach_similar_models(wine, update):
     est = SoftmaxRegression(alpha=1e-2, n_epochs=50, batch_size=32) if update == "deltagrad" \
         else _lr()
     c = ChefCleaner(est, oracle=SimulatedOracle(X, y), update=update, budget=20,
-                    batch_size=5).fit(X, y_noisy, X_val=X_val, y_val=y_val)
+                    batch_size=5).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     assert c.score(X_val, y_val) > 0.85
     if update == "deltagrad":
         assert c.deltagrad_memory_ > 0
@@ -243,15 +243,15 @@ def test_networks_train_on_weighted_soft_labels(wine):
 
     X, y, y_noisy, _, X_val, y_val = wine
     c = ChefCleaner(small_net(13, 3, max_epochs=10, lr=1e-2), oracle=SimulatedOracle(X, y),
-                    budget=10, batch_size=5, random_state=0).fit(X, y_noisy, X_val=X_val,
-                                                                  y_val=y_val)
+                    budget=10, batch_size=5, random_state=0).fit(X, y_noisy, X_trusted=X_val,
+                                                                  y_trusted=y_val)
     assert c.n_cleaned_ == 10 and len(c.history_) == 2
     rows = np.concatenate([h["rows"] for h in c.history_])
     np.testing.assert_array_equal(c.classes_[c.y_[rows].argmax(1)], y[rows])
     assert c.score_samples(X[:5], y_noisy[:5]).shape == (5,)
     with pytest.raises(ValueError, match="SoftmaxRegression"):
         ChefCleaner(small_net(13, 3), label_source="suggested", update="deltagrad").fit(
-            X, y_noisy, X_val=X_val, y_val=y_val)
+            X, y_noisy, X_trusted=X_val, y_trusted=y_val)
 
 
 def test_float32_keeps_the_features_in_float32_and_picks_the_same_rows():
@@ -260,8 +260,8 @@ def test_float32_keeps_the_features_in_float32_and_picks_the_same_rows():
     picked = {}
     for dtype in ("float64", "float32"):
         c = ChefCleaner(_lr(), label_source="suggested", budget=30, batch_size=10,
-                        dtype=dtype, random_state=0).fit(X, y_noisy, X_val=X_val, y_val=y_val)
-        assert c.X_.dtype == np.dtype(dtype) and c.X_val_.dtype == np.dtype(dtype)
+                        dtype=dtype, random_state=0).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
+        assert c.X_.dtype == np.dtype(dtype) and c.X_trusted_.dtype == np.dtype(dtype)
         picked[dtype] = np.concatenate([h["rows"] for h in c.history_])
     # float32 INFL differs from float64 by rounding only: near-ties may swap, nothing more
     assert len(np.intersect1d(picked["float32"], picked["float64"])) >= 27

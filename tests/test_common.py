@@ -22,13 +22,13 @@ def _first_rows_per_class(y, k=2):
 class SelfReferencedIFDetector(ClassBasedIFDetector):
     def fit(self, X, y=None):
         mask = None if y is None else _first_rows_per_class(np.asarray(y))
-        return super().fit(X, y, reference_mask=mask)
+        return super().fit(X, y, trusted_mask=mask)
 
 
 class SelfReferencedModelDetector(ModelBasedDetector):
     def fit(self, X, y=None):
         mask = None if y is None else _first_rows_per_class(np.asarray(y), 3)
-        return super().fit(X, y, reference_mask=mask)
+        return super().fit(X, y, trusted_mask=mask)
 
 
 # Why each check fails: the protocol differs from a plain estimator's, not a bug.

@@ -40,7 +40,7 @@ def data(iris):
 def detectors(data):
     X, y, X_ref, y_ref = data
     return {kind: ClassBasedIFDetector(model_of_kind(kind, X.shape[1], N_CLASSES),
-                                       random_state=0).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+                                       random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
             for kind in KINDS}
 
 
@@ -86,7 +86,7 @@ def test_threads_share_no_model(data, similarity):
     X, y, X_ref, y_ref = data
     det = ClassBasedIFDetector(model_of_kind("skorch", X.shape[1], N_CLASSES),
                                similarity=similarity, n_checkpoints=3, random_state=0)
-    det.fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     out = det.score_samples(da.from_array(X, chunks=(5, -1)), y)
     expected = det.score_samples(X, y)
     for _ in range(3):
@@ -236,7 +236,7 @@ def test_model_based_detector_flags_dask_rows_too(data):
     # decision_function and predict come from the detectors' shared mixin
     X, y, X_ref, y_ref = data
     det = ModelBasedDetector(model_of_kind("lr", X.shape[1], N_CLASSES), n_rounds=1,
-                             random_state=0).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+                             random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     Xd = da.from_array(X, chunks=(40, -1))
     for method in ["decision_function", "predict"]:
         out = getattr(det, method)(Xd, y)
@@ -259,7 +259,7 @@ def test_numpy_path_never_imports_dask():
         from skclean import ClassBasedIFDetector, ModelBasedDetector
         rng = np.random.RandomState(0)
         X, y = rng.randn(60, 3), np.arange(60) % 2
-        det = ClassBasedIFDetector(LogisticRegression()).fit(X, y, X_ref=X[:10], y_ref=y[:10])
+        det = ClassBasedIFDetector(LogisticRegression()).fit(X, y, X_trusted=X[:10], y_trusted=y[:10])
         det.score_samples(X, y), det.decision_function(X, y), det.predict(X, list(y))
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed"))
         assert not loaded, loaded
@@ -275,11 +275,11 @@ def test_chef_infl_ranking_and_model_based_scores_on_dask_rows(data, which):
     oracle = SimulatedOracle(X, data[1])
     if which == "chef":
         est = ChefCleaner(model_of_kind("lr", X.shape[1], N_CLASSES), oracle=oracle, budget=10,
-                          batch_size=5, random_state=0).fit(X, y, X_val=X_ref, y_val=y_ref)
+                          batch_size=5, random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     else:
         est = ModelBasedDetector(model_of_kind("lr", X.shape[1], N_CLASSES), oracle=oracle,
                                  n_rounds=2, query_size=5, random_state=0)
-        est = est.fit(X, y, X_ref=X_ref, y_ref=y_ref)
+        est = est.fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     out = est.score_samples(da.from_array(X, chunks=(40, -1)), da.from_array(y, chunks=40))
     assert is_dask(out) and out.chunks == ((40, 40, 40, 30),)
     np.testing.assert_allclose(out.compute(scheduler="synchronous"), est.score_samples(X, y),

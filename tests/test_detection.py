@@ -83,8 +83,8 @@ def test_scores_equal_brute_force(noisy_wine, similarity, class_based):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
                                class_based=class_based, normalize_features=False,
-                               class_scaling=None, dtype="float64").fit(X, y, X_ref=X_ref,
-                                                                        y_ref=y_ref)
+                               class_scaling=None, dtype="float64").fit(X, y, X_trusted=X_ref,
+                                                                        y_trusted=y_ref)
     np.testing.assert_allclose(det.score_samples(X, y), _brute_scores(det, X, y, X_ref, y_ref),
                                rtol=1e-8, atol=1e-10)
 
@@ -98,7 +98,7 @@ def test_normalisations_equal_brute_force(noisy_wine, similarity, normalize_feat
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
                                normalize_features=normalize_features,
                                class_scaling=class_scaling, dtype="float64").fit(
-                                   X, y, X_ref=X_ref, y_ref=y_ref)
+                                   X, y, X_trusted=X_ref, y_trusted=y_ref)
     np.testing.assert_allclose(det.score_samples(X, y), _brute_scores(det, X, y, X_ref, y_ref),
                                rtol=1e-8, atol=1e-10)
     assert (det.class_scale_ is None) == (class_scaling is None)
@@ -114,8 +114,8 @@ def test_default_precision_is_float32_with_float64_rankings(similarity):
     kw = dict(similarity=similarity, n_checkpoints=3)
     default = ClassBasedIFDetector(LogisticRegression(max_iter=2000), **kw)
     exact = ClassBasedIFDetector(LogisticRegression(max_iter=2000), dtype="float64", **kw)
-    s = default.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
-    s64 = exact.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+    s = default.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
+    s64 = exact.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
     expected = torch.float64 if similarity == "if" else torch.float32
     assert default.adapter_.dtype == expected and s.dtype == np.float64
     # a score sums (d + 1)·K products of O(1) factors, each rounded in float32: it moves by
@@ -150,7 +150,7 @@ def test_defaults_find_more_wrong_labels_than_the_papers_gd_on_hard_data():
         model = LogisticRegression(max_iter=2000).fit(X, y)
         for name, params in [("default", {}), ("paper", paper)]:
             det = ClassBasedIFDetector(model, prefit=True, **params)
-            s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+            s = det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
             share[name].append(flipped[np.argsort(s)[: len(s) // 10]].mean())
     assert np.mean(share["default"]) > np.mean(share["paper"]) + 0.05, share
 
@@ -178,7 +178,7 @@ def test_references_are_scored_leaving_each_out(noisy_wine, monkeypatch, similar
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity=similarity,
                                class_based=class_based, n_checkpoints=3, dtype="float64",
-                               random_state=0).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+                               random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     ref_logp = np.log(det.adapter_.predict_proba(X_ref)[np.arange(len(y_ref)),
                                                         np.searchsorted(det.classes_, y_ref)])
     np.testing.assert_allclose(seen["ref"][1], ref_logp, rtol=1e-10)
@@ -210,17 +210,17 @@ def test_loss_weight_zero_is_the_influence_score_and_inf_the_log_probability(noi
     X, y, _, X_ref, y_ref, _ = noisy_wine
     kw = dict(dtype="float64")
     lr = LogisticRegression(max_iter=1000).fit(X, y)
-    only = ClassBasedIFDetector(lr, prefit=True, loss_weight=0, **kw).fit(X, y, X_ref=X_ref,
-                                                                         y_ref=y_ref)
+    only = ClassBasedIFDetector(lr, prefit=True, loss_weight=0, **kw).fit(X, y, X_trusted=X_ref,
+                                                                         y_trusted=y_ref)
     assert only.loss_weight_ == 0 and only.score_scale_ is None
     np.testing.assert_allclose(only.score_samples(X, y),
                                _brute_influence(only, X, y, X_ref, y_ref), rtol=1e-8)
     loss = ClassBasedIFDetector(lr, prefit=True, loss_weight=np.inf, **kw).fit(
-        X, y, X_ref=X_ref, y_ref=y_ref)
+        X, y, X_trusted=X_ref, y_trusted=y_ref)
     logp = np.log(lr.predict_proba(X)[np.arange(len(y)), np.searchsorted(lr.classes_, y)])
     np.testing.assert_allclose(loss.score_samples(X, y), logp / logp.std(), rtol=1e-8)
-    two = ClassBasedIFDetector(lr, prefit=True, loss_weight=2, **kw).fit(X, y, X_ref=X_ref,
-                                                                        y_ref=y_ref)
+    two = ClassBasedIFDetector(lr, prefit=True, loss_weight=2, **kw).fit(X, y, X_trusted=X_ref,
+                                                                        y_trusted=y_ref)
     assert two.loss_weight_ == 2.0 and two.loss_weight_rates_ is None
     np.testing.assert_allclose(two.score_samples(X, y), _brute_scores(two, X, y, X_ref, y_ref),
                                rtol=1e-8)
@@ -265,7 +265,7 @@ def test_default_weight_follows_the_noise(monkeypatch):
             p10 = {}
             for name, w in [("default", "auto"), ("influence", 0), ("loss", np.inf)]:
                 det = ClassBasedIFDetector(model, prefit=True, loss_weight=w, random_state=seed)
-                s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+                s = det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
                 p10[name] = flipped[np.argsort(s)[: len(s) // 10]].mean()
             res[kind].append(p10)
     mean = {k: {m: np.mean([r[m] for r in v]) for m in v[0]} for k, v in res.items()}
@@ -280,8 +280,8 @@ def test_tracin_equals_sum_over_checkpoints(noisy_wine):
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity="tracin",
                                n_checkpoints=4, normalize_features=False,
                                class_scaling=None, loss_weight=0,
-                               dtype="float64").fit(X, y, X_ref=X_ref,
-                                                                        y_ref=y_ref)
+                               dtype="float64").fit(X, y, X_trusted=X_ref,
+                                                                        y_trusted=y_ref)
     per_ckpt = []
     for eta, state, _ in det.reference_means_:
         with det.adapter_.at_checkpoint(state):
@@ -302,7 +302,7 @@ def test_torch_tracin_and_if(noisy_wine):
     for sim in ["tracin", "if"]:
         det = ClassBasedIFDetector(small_net(13, 3, max_epochs=40, lr=1e-2), similarity=sim,
                                    n_checkpoints=3, random_state=0)
-        s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+        s = det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
         assert roc_auc_score(flipped, -s) > 0.8
         if sim == "tracin":
             assert len(det.reference_means_) == 3  # one reference summary per saved checkpoint
@@ -311,7 +311,7 @@ def test_torch_tracin_and_if(noisy_wine):
 def test_flags_mislabeled_rows_and_sign_convention(noisy_wine):
     X, y, flipped, X_ref, y_ref, y_true = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), contamination=0.2)
-    flags = det.fit_predict(X, y, X_ref=X_ref, y_ref=y_ref)
+    flags = det.fit_predict(X, y, X_trusted=X_ref, y_trusted=y_ref)
     assert flipped[flags == -1].mean() > 0.7  # 20% base rate
     s_noisy = det.score_samples(X, y)
     s_clean = det.score_samples(X, y_true)
@@ -325,7 +325,7 @@ def test_contamination_sets_share_flagged(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     for c in [0.05, 0.1, 0.3]:
         det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), contamination=c)
-        flags = det.fit_predict(X, y, X_ref=X_ref, y_ref=y_ref)
+        flags = det.fit_predict(X, y, X_trusted=X_ref, y_trusted=y_ref)
         assert abs((flags == -1).mean() - c) <= 1.0 / len(X) + 1e-12
         np.testing.assert_allclose(det.decision_function(X, y),
                                    det.score_samples(X, y) - det.offset_)
@@ -339,7 +339,7 @@ def test_class_based_beats_plain_on_digits_gd():
         det = ClassBasedIFDetector(LogisticRegression(max_iter=500), class_based=cb,
                                    similarity="gd", normalize_features=False,
                                    class_scaling=None, loss_weight=0)
-        auc[cb] = roc_auc_score(flipped, -det.fit(X, y_noisy, X_ref=X_ref, y_ref=y_ref)
+        auc[cb] = roc_auc_score(flipped, -det.fit(X, y_noisy, X_trusted=X_ref, y_trusted=y_ref)
                                 .score_samples(X, y_noisy))
     assert auc[True] > auc[False] + 0.1
 
@@ -347,39 +347,39 @@ def test_class_based_beats_plain_on_digits_gd():
 def test_reference_validation(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000))
-    with pytest.raises(ValueError, match="reference set is required"):
+    with pytest.raises(ValueError, match="trusted rows is required"):
         det.fit(X, y)
     with pytest.raises(ValueError, match="features"):
-        det.fit(X, y, X_ref=X_ref[:, :3], y_ref=y_ref)
-    with pytest.raises(ValueError, match="y_ref must have shape"):
-        det.fit(X, y, X_ref=X_ref, y_ref=y_ref[:-1])
+        det.fit(X, y, X_trusted=X_ref[:, :3], y_trusted=y_ref)
+    with pytest.raises(ValueError, match="y_trusted must hold one label per row"):
+        det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref[:-1])
     with pytest.raises(ValueError, match="no rows of class"):
-        det.fit(X, y, X_ref=X_ref[y_ref != 2], y_ref=y_ref[y_ref != 2])
+        det.fit(X, y, X_trusted=X_ref[y_ref != 2], y_trusted=y_ref[y_ref != 2])
     with pytest.raises(ValueError, match="either"):
-        det.fit(X, y, X_ref=X_ref, y_ref=y_ref, reference_mask=np.ones(len(X), bool))
+        det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref, trusted_mask=np.ones(len(X), bool))
     with pytest.raises(ValueError, match="NaN"):
         bad = X_ref.copy()
         bad[0, 0] = np.nan
-        det.fit(X, y, X_ref=bad, y_ref=y_ref)
+        det.fit(X, y, X_trusted=bad, y_trusted=y_ref)
     mask = np.zeros(len(X), bool)
     mask[::4] = True
-    det.fit(X, y, reference_mask=mask)
+    det.fit(X, y, trusted_mask=mask)
     assert det.reference_counts_.sum() == mask.sum()
-    det.fit(X, y, reference_mask=np.flatnonzero(mask))
+    det.fit(X, y, trusted_mask=np.flatnonzero(mask))
     assert det.reference_counts_.sum() == mask.sum()
 
 
 def test_n_reference_per_class(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), n_reference_per_class=5,
-                               random_state=0).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+                               random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     np.testing.assert_array_equal(det.reference_counts_, [5, 5, 5])
 
 
 def test_score_samples_input_errors(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000))
-    det.fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     with pytest.raises(ValueError, match="Unknown labels"):
         det.score_samples(X[:2], np.array([0, 5]))
     with pytest.raises(ValueError, match="shape"):
@@ -393,25 +393,25 @@ def test_score_samples_input_errors(noisy_wine):
 def test_prefit_uses_the_given_model(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     lr = LogisticRegression(max_iter=1000).fit(X, y)
-    det = ClassBasedIFDetector(lr, prefit=True).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    det = ClassBasedIFDetector(lr, prefit=True).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     assert det.estimator_ is lr
-    ref = ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(X, y, X_ref=X_ref,
-                                                                      y_ref=y_ref)
+    ref = ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(X, y, X_trusted=X_ref,
+                                                                      y_trusted=y_ref)
     np.testing.assert_allclose(det.score_samples(X, y), ref.score_samples(X, y))
     with pytest.raises(ValueError, match="already fitted"):
-        ClassBasedIFDetector(LogisticRegression(), prefit=True).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+        ClassBasedIFDetector(LogisticRegression(), prefit=True).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     with pytest.raises(ValueError, match="trajectory"):
-        ClassBasedIFDetector(lr, prefit=True, similarity="tracin").fit(X, y, X_ref=X_ref,
-                                                                        y_ref=y_ref)
+        ClassBasedIFDetector(lr, prefit=True, similarity="tracin").fit(X, y, X_trusted=X_ref,
+                                                                        y_trusted=y_ref)
 
 
 def test_chunking_and_threads_do_not_change_scores(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     # float64: the check is that chunks cover every row once, not float32 rounding
     base = ClassBasedIFDetector(LogisticRegression(max_iter=1000), dtype="float64").fit(
-        X, y, X_ref=X_ref, y_ref=y_ref)
+        X, y, X_trusted=X_ref, y_trusted=y_ref)
     before = torch.get_num_threads()
-    chunked = clone(base).set_params(chunk_size=7, n_jobs=1).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    chunked = clone(base).set_params(chunk_size=7, n_jobs=1).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     np.testing.assert_allclose(chunked.score_samples(X, y), base.score_samples(X, y), rtol=1e-12)
     assert torch.get_num_threads() == before  # n_jobs applies while scoring only
 
@@ -421,7 +421,7 @@ def test_overlapping_scoring_blocks_restore_the_users_thread_count(noisy_wine):
     another block set (the interleaving below used to leave torch at n_jobs)."""
     X, y, _, X_ref, y_ref, _ = noisy_wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), n_jobs=1).fit(
-        X, y, X_ref=X_ref, y_ref=y_ref)
+        X, y, X_trusted=X_ref, y_trusted=y_ref)
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
@@ -440,11 +440,11 @@ def test_overlapping_scoring_blocks_restore_the_users_thread_count(noisy_wine):
 def test_invalid_params(noisy_wine):
     X, y, _, X_ref, y_ref, _ = noisy_wine
     with pytest.raises(ValueError, match="similarity"):
-        ClassBasedIFDetector(similarity="cosine").fit(X, y, X_ref=X_ref, y_ref=y_ref)
+        ClassBasedIFDetector(similarity="cosine").fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     with pytest.raises(ValueError, match="contamination"):
-        ClassBasedIFDetector(contamination=0.9).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+        ClassBasedIFDetector(contamination=0.9).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     with pytest.raises(TypeError, match="can wrap"):
-        ClassBasedIFDetector(estimator="svm").fit(X, y, X_ref=X_ref, y_ref=y_ref)
+        ClassBasedIFDetector(estimator="svm").fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
 
 
 # ---------------------------------------------------------------- model-based detector
@@ -454,7 +454,7 @@ def test_model_based_detector(noisy_wine):
     X, y, flipped, X_ref, y_ref, y_true = noisy_wine
     oracle = SimulatedOracle(X, y_true)
     det = ModelBasedDetector(LogisticRegression(max_iter=1000), oracle=oracle, n_rounds=3,
-                             query_size=10, random_state=0).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+                             query_size=10, random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     assert det.cleaned_mask_.sum() == 20 and oracle.n_queries_ == 20
     np.testing.assert_array_equal(det.y_cleaned_[det.cleaned_mask_], y_true[det.cleaned_mask_])
     assert [h["n_clean"] for h in det.history_] == [len(X_ref) - round(0.3 * len(X_ref)) + k
@@ -478,7 +478,7 @@ def test_model_based_loss_weight_blends_a_model_fit_on_every_row(noisy_wine, mon
         det = ModelBasedDetector(
             LogisticRegression(max_iter=1000), oracle=SimulatedOracle(X, y_true), n_rounds=2,
             query_size=10, loss_weight=weight, random_state=0,
-        ).fit(X, y, X_ref=X_ref[~val], y_ref=y_ref[~val], X_val=X_ref[val], y_val=y_ref[val])
+        ).fit(X, y, X_trusted=X_ref[~val], y_trusted=y_ref[~val], X_val=X_ref[val], y_val=y_ref[val])
         clean = _log_p(det.estimator_, X, y)
         s = det.score_samples(X, y)
         if det.loss_weight_ == 0:
@@ -516,7 +516,7 @@ def test_model_based_default_follows_the_noise():
             for name, w in [("default", "auto"), ("paper", 0), ("all rows", np.inf)]:
                 det = ModelBasedDetector(LogisticRegression(max_iter=2000), n_rounds=1,
                                          loss_weight=w, random_state=seed)
-                s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+                s = det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
                 share.setdefault((kind, name), []).append(
                     flipped[np.argsort(s)[: len(s) // 10]].mean())
     mean = {k: np.mean(v) for k, v in share.items()}
@@ -529,13 +529,13 @@ def test_model_based_detector_oracle_failure_is_clear(noisy_wine):
     det = ModelBasedDetector(LogisticRegression(max_iter=1000), oracle=lambda X, y, **c: y[:1],
                              n_rounds=2, query_size=5)
     with pytest.raises(OracleError, match="one label per queried row"):
-        det.fit(X, y, X_ref=X_ref, y_ref=y_ref)
+        det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
 
 
 def test_prefit_skorch_net(noisy_wine):
     X, y, flipped, X_ref, y_ref, _ = noisy_wine
     net = small_net(13, 3, max_epochs=40, lr=1e-2).fit(X.astype(np.float32), y)
-    det = ClassBasedIFDetector(net, prefit=True).fit(X, y, X_ref=X_ref, y_ref=y_ref)
+    det = ClassBasedIFDetector(net, prefit=True).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     assert det.estimator_ is net
     np.testing.assert_allclose(det.adapter_.predict_proba(X), net.predict_proba(
         X.astype(np.float32)), atol=1e-6)

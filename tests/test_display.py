@@ -49,7 +49,7 @@ def data():
 def detector(data):
     X, X_test, _, y_test, y_noisy, _ = data
     return ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(
-        X, y_noisy, X_ref=X_test[:40], y_ref=y_test[:40])
+        X, y_noisy, X_trusted=X_test[:40], y_trusted=y_test[:40])
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +68,8 @@ def chefs(data):
     for seed in range(2):
         y_noisy, _ = flip_labels(y, 0.2, random_state=seed)
         out.append(ChefCleaner(LogisticRegression(max_iter=1000), oracle=SimulatedOracle(X, y),
-                               budget=30, batch_size=10).fit(X, y_noisy, X_val=X_test,
-                                                             y_val=y_test))
+                               budget=30, batch_size=10).fit(X, y_noisy, X_trusted=X_test,
+                                                             y_trusted=y_test))
     return out
 
 

@@ -92,7 +92,7 @@ def chef(kind, oracle, budget=9):
 
 def chef_fit(est, data):
     X, _, y_noisy = data
-    return est.fit(X[:120], y_noisy[:120], X_val=X[120:], y_val=data[1][120:])
+    return est.fit(X[:120], y_noisy[:120], X_trusted=X[120:], y_trusted=data[1][120:])
 
 
 def cincer(kind, oracle):
@@ -109,7 +109,7 @@ def mb_fit(est, data):
     mask = np.zeros(len(X), dtype=bool)
     mask[np.concatenate([np.flatnonzero(y == c)[:8] for c in range(N_CLASSES)])] = True
     y_in = np.where(mask, y, y_noisy)  # the trusted rows carry their true labels
-    return est.fit(X, y_in, reference_mask=mask)
+    return est.fit(X, y_in, trusted_mask=mask)
 
 
 @pytest.mark.parametrize("fault", FAULTS)

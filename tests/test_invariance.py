@@ -53,7 +53,7 @@ def run(name, kind, X, y, y_noisy, classes=None, **kw):
     if name == "chef":
         est = ChefCleaner(make_model(kind), oracle=oracle, budget=6, batch_size=3,
                           classes=classes, random_state=0, **kw)
-        est.fit(X[:110], y_noisy[:110], X_val=X[110:], y_val=y[110:])
+        est.fit(X[:110], y_noisy[:110], X_trusted=X[110:], y_trusted=y[110:])
     elif name == "cincer":
         est = CincerCleaner(make_model(kind), oracle=oracle, refit_epochs=2, random_state=0,
                             **kw)
@@ -61,11 +61,11 @@ def run(name, kind, X, y, y_noisy, classes=None, **kw):
         est.partial_fit(X[60:90], y_noisy[60:90])
     elif name == "class_based":
         est = ClassBasedIFDetector(make_model(kind), random_state=0, **kw)
-        est.fit(X, y_in, reference_mask=mask)
+        est.fit(X, y_in, trusted_mask=mask)
     else:
         est = ModelBasedDetector(make_model(kind), oracle=oracle, n_rounds=2, query_size=5,
                                  epochs_per_round=2, random_state=0, **kw)
-        est.fit(X, y_in, reference_mask=mask)
+        est.fit(X, y_in, trusted_mask=mask)
     return est, y_in
 
 
@@ -113,12 +113,12 @@ def test_chef_probabilistic_columns_follow_the_given_class_order(data):
     X, y, y_noisy = data
     P = np.eye(3)[y_noisy] * 0.8 + 0.2 / 3
     a = ChefCleaner(LogisticRegression(), label_source="suggested", budget=6,
-                    classes=["a", "b", "c"]).fit(X[:110], P[:110], X_val=X[110:],
-                                                 y_val=np.array(["a", "b", "c"])[y[110:]])
+                    classes=["a", "b", "c"]).fit(X[:110], P[:110], X_trusted=X[110:],
+                                                 y_trusted=np.array(["a", "b", "c"])[y[110:]])
     b = ChefCleaner(LogisticRegression(), label_source="suggested", budget=6,
                     classes=["c", "a", "b"]).fit(X[:110], P[:110][:, [2, 0, 1]],
-                                                 X_val=X[110:],
-                                                 y_val=np.array(["a", "b", "c"])[y[110:]])
+                                                 X_trusted=X[110:],
+                                                 y_trusted=np.array(["a", "b", "c"])[y[110:]])
     np.testing.assert_array_equal(a.y_, b.y_)
     np.testing.assert_array_equal(a.suggested_labels_, b.suggested_labels_)
     np.testing.assert_array_equal(np.concatenate([h["rows"] for h in a.history_]),

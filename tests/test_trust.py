@@ -83,7 +83,7 @@ def test_defaults_work_on_multinomial_models_with_free_intercepts(seed):
     infl = removal_influence(a, X, y, X[:5], y[:5])
     assert np.all(np.isfinite(infl))
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000), similarity="if", damping=0)
-    scores = det.fit(X, y, reference_mask=np.arange(0, 90, 5)).score_samples(X, y)
+    scores = det.fit(X, y, trusted_mask=np.arange(0, 90, 5)).score_samples(X, y)
     assert np.all(np.isfinite(scores))
 
 
@@ -95,7 +95,7 @@ def _picked(c):
 def test_chef_with_classes_in_another_order_still_finds_wrong_labels(breast):
     X, y, y_noisy, flipped, X_val, y_val = breast
     runs = [ChefCleaner(LogisticRegression(max_iter=1000), label_source="suggested", budget=30,
-                        classes=order).fit(X, y_noisy, X_val=X_val, y_val=y_val)
+                        classes=order).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
             for order in ([0, 1], [1, 0])]
     np.testing.assert_array_equal(_picked(runs[0]), _picked(runs[1]))
     assert flipped[_picked(runs[1])].mean() > 0.6  # 20% base rate; it was 0%
@@ -105,7 +105,7 @@ def test_infl_d_ranks_harmful_rows_first(wine):
     X, y, y_noisy, flipped, X_val, y_val = wine
     c = ChefCleaner(LogisticRegression(C=0.5, max_iter=1000), strategy="infl_d",
                     oracle=SimulatedOracle(X, y), budget=20, batch_size=5).fit(
-        X, y_noisy, X_val=X_val, y_val=y_val)
+        X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     assert flipped[_picked(c)].mean() > 0.5  # 20% base rate; it was 3%
 
 
@@ -116,7 +116,7 @@ def test_vote_with_a_non_class_vote_is_a_fault_and_changes_nothing(wine):
     c = ChefCleaner(LogisticRegression(max_iter=1000), label_source="vote", budget=10,
                     batch_size=5, oracle=MajorityVoteOracle([truth, truth, seven]))
     with pytest.raises(OracleError, match=r"Annotator 2 answered unknown label\(s\) \[7\]"):
-        c.fit(X, y_noisy, X_val=X_val, y_val=y_val)
+        c.fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     assert c.n_cleaned_ == 0 and np.allclose(c.y_.sum(1), 1)
 
 
@@ -166,11 +166,11 @@ def test_cincer_records_identify_rows_stably_after_drops(breast):
 def test_detector_refit_failure_keeps_the_previous_fit(wine):
     X, y, y_noisy, _, _, _ = wine
     det = ClassBasedIFDetector(LogisticRegression(max_iter=1000)).fit(
-        X, y_noisy, reference_mask=np.arange(0, len(X), 10))
+        X, y_noisy, trusted_mask=np.arange(0, len(X), 10))
     before = det.score_samples(X, y_noisy)
     no_class_2 = np.flatnonzero(y_noisy != 2)[:10]
     with pytest.raises(ValueError, match="no rows of class"):
-        det.fit(X[:60], y_noisy[:60], reference_mask=no_class_2[no_class_2 < 60])
+        det.fit(X[:60], y_noisy[:60], trusted_mask=no_class_2[no_class_2 < 60])
     np.testing.assert_array_equal(det.score_samples(X, y_noisy), before)
     assert det.n_features_in_ == X.shape[1]
 
@@ -252,31 +252,31 @@ def test_invalid_settings_fail_early_naming_the_argument(wine):
         CincerCleaner(lr, metric="nope").fit(X[:40], y[:40])
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device='cuda'"):
-            ClassBasedIFDetector(lr, device="cuda").fit(X, y, reference_mask=[0, 1, 2])
+            ClassBasedIFDetector(lr, device="cuda").fit(X, y, trusted_mask=[0, 1, 2])
     with pytest.raises(ValueError, match="target_score"):
         ChefCleaner(lr, label_source="suggested", target_score=float("nan")).fit(
-            X, y, X_val=X_val, y_val=y_val)
+            X, y, X_trusted=X_val, y_trusted=y_val)
     with pytest.raises(ValueError, match="classes has duplicate"):
         ChefCleaner(lr, label_source="suggested", classes=[0, 1, 1, 2]).fit(
-            X, y, X_val=X_val, y_val=y_val)
+            X, y, X_trusted=X_val, y_trusted=y_val)
     with pytest.raises(InvalidParameterError, match="scoring"):
         ChefCleaner(lr, label_source="suggested", scoring="acuracy").fit(
-            X, y, X_val=X_val, y_val=y_val)
-    with pytest.raises(ValueError, match="y_val must hold one label per row"):
-        ChefCleaner(lr, label_source="suggested").fit(X, y, X_val=X_val, y_val=y_val[:-1])
-    with pytest.raises(ValueError, match="reference_mask must be booleans"):
-        ClassBasedIFDetector(lr).fit(X, y, reference_mask=np.linspace(0, 1, len(X)))
+            X, y, X_trusted=X_val, y_trusted=y_val)
+    with pytest.raises(ValueError, match="y_trusted must hold one label per row"):
+        ChefCleaner(lr, label_source="suggested").fit(X, y, X_trusted=X_val, y_trusted=y_val[:-1])
+    with pytest.raises(ValueError, match="trusted_mask must be booleans"):
+        ClassBasedIFDetector(lr).fit(X, y, trusted_mask=np.linspace(0, 1, len(X)))
     with pytest.raises(ValueError, match="have no row of class"):
-        ModelBasedDetector(lr).fit(X, y, reference_mask=np.flatnonzero(y != 2)[:30])
+        ModelBasedDetector(lr).fit(X, y, trusted_mask=np.flatnonzero(y != 2)[:30])
     with pytest.raises(ValueError, match="X_val has 3 features"):
-        ModelBasedDetector(lr).fit(X, y, reference_mask=np.arange(0, len(X), 3),
+        ModelBasedDetector(lr).fit(X, y, trusted_mask=np.arange(0, len(X), 3),
                                    X_val=X_val[:, :3], y_val=y_val)
     with pytest.raises(ValueError, match="y_val must hold one label per row"):
-        ModelBasedDetector(lr).fit(X, y, reference_mask=np.arange(0, len(X), 3),
+        ModelBasedDetector(lr).fit(X, y, trusted_mask=np.arange(0, len(X), 3),
                                    X_val=X_val, y_val=y_val[:5])
     prefit = LogisticRegression(max_iter=500).fit(X[:, :5], y)
     with pytest.raises(ValueError, match="trained on 5"):
-        ClassBasedIFDetector(prefit, prefit=True).fit(X, y, reference_mask=[0, 1, 2, 60, 61,
+        ClassBasedIFDetector(prefit, prefit=True).fit(X, y, trusted_mask=[0, 1, 2, 60, 61,
                                                                             62, 120, 121])
 
 
@@ -296,7 +296,7 @@ def test_chef_with_a_person_skip_is_not_a_confirmation_and_end_of_input_keeps_an
     c = ChefCleaner(LogisticRegression(max_iter=1000), oracle=oracle, budget=10, batch_size=3)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        c.fit(X, y_noisy, X_val=X_val, y_val=y_val)  # a clean stop: no exception
+        c.fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)  # a clean stop: no exception
     assert c.stop_reason_ == "oracle" and c.stopped_early_
     # two skips, and the row on screen at end of input (unanswered)
     assert c.n_cleaned_ == 3 and int(c.skipped_mask_.sum()) == 3

@@ -57,7 +57,7 @@ def _cleaners(oracle):
 
 
 def _trusted_param(name):
-    return {"chef": "validation_mask", "model_based": "reference_mask"}.get(name)
+    return {"chef": "trusted_mask", "model_based": "trusted_mask"}.get(name)
 
 
 @pytest.mark.parametrize("output", ["default", "pandas"])
@@ -135,7 +135,7 @@ def test_console_oracle_shows_raw_rows_with_names(raw):
     oracle = ConsoleOracle(data=X, input_fn=lambda p: next(answers), print_fn=printed.append)
     cleaner = ChefCleaner(_lr(), oracle=oracle, budget=5, batch_size=5)
     Pipeline([("scale", StandardScaler()), ("clean", cleaner)]).fit(
-        X, y_noisy, clean__validation_mask=trusted)
+        X, y_noisy, clean__trusted_mask=trusted)
     text = "\n".join(printed)
     assert "question 1 of 5: row " in text
     assert "alcohol=" in text  # the raw column name, not x0
@@ -161,7 +161,7 @@ KILLED_RUN = textwrap.dedent("""
         return truth(Xq, yq, **ctx)
 
     c = ChefCleaner(LogisticRegression(max_iter=1000), oracle=oracle, budget=20, batch_size=5,
-                    journal=sys.argv[1]).fit(X, y_noisy, X_val=X_val, y_val=y_val)
+                    journal=sys.argv[1]).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     print(sum(calls), " ".join(map(str, c.cleaning_report()["applied"])))
 """)
 
@@ -206,7 +206,7 @@ def test_cross_validation_asks_in_every_fold_unless_the_journal_is_shared(raw, t
         cleaner = ChefCleaner(_lr(), oracle=counting, budget=30, batch_size=10,
                               journal=journal)
         scores = cross_val_score(cleaner, Xs, y_noisy.to_numpy(), cv=folds,
-                                 params={"validation_mask": trusted})
+                                 params={"trusted_mask": trusted})
         assert len(scores) == 3 and np.all(scores > 0.5)
         asked[journal is None] = counted
     assert len(asked[True]) == 90  # 3 folds x budget 30
@@ -224,7 +224,7 @@ def test_detectors_score_for_model_selection_and_nested_params_error(raw):
 
     grid = GridSearchCV(ClassBasedIFDetector(_lr()), {"similarity": ["gd", "gc"]},
                         cv=KFold(3, shuffle=True, random_state=0), error_score="raise")
-    grid.fit(Xs, y_noisy.to_numpy(), reference_mask=trusted)
+    grid.fit(Xs, y_noisy.to_numpy(), trusted_mask=trusted)
     assert grid.best_params_["similarity"] in ("gd", "gc")
     with pytest.raises(ValueError, match="estimator=None builds skclean's default network"):
         ChefCleaner().set_params(estimator__lr=0.1)

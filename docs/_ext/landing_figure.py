@@ -26,7 +26,7 @@ def draw(path):
     X, X_test, y, y_test = load_dataset("breast", random_state=0)
     y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
     detector = ClassBasedIFDetector(LogisticRegression(), random_state=0)
-    detector.fit(X, y_noisy, X_ref=X_test[:40], y_ref=y_test[:40])
+    detector.fit(X, y_noisy, X_trusted=X_test[:40], y_trusted=y_test[:40])
 
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.6))
     disp = DetectionDisplay.from_estimator(detector, X, y_noisy, flipped, name="skclean",

@@ -28,7 +28,7 @@ from skclean.datasets import flip_labels, load_dataset
 from skclean.models import soft_targets
 
 X, X_hold, y, y_hold = load_dataset("breast", test_size=0.4, random_state=0)
-X_val, y_val, X_test, y_test = X_hold[:60], y_hold[:60], X_hold[60:], y_hold[60:]
+X_trusted, y_trusted, X_test, y_test = X_hold[:60], y_hold[:60], X_hold[60:], y_hold[60:]
 rng = np.random.RandomState(0)
 y_noisy, flipped = flip_labels(y, 0.2, random_state=rng)
 P = 0.6 * soft_targets(y_noisy, [0, 1]) + 0.4 * rng.dirichlet([1, 1], len(y))
@@ -42,7 +42,7 @@ runs = {
 cleaners = {}
 for name, kw in runs.items():
     c = ChefCleaner(budget=60, batch_size=10, random_state=0, **kw)
-    c.fit(X, P, X_val=X_val, y_val=y_val)
+    c.fit(X, P, X_trusted=X_trusted, y_trusted=y_trusted)
     cleaners[name] = c
     rows = np.concatenate([h["rows"] for h in c.history_])
     print(f"{name:27s} cleaned {flipped[rows].sum():2d} wrong rows of {len(rows)}, "

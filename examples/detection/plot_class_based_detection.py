@@ -27,7 +27,7 @@ y, flipped = flip_labels(y_true, 0.2, random_state=0)
 rng = np.random.RandomState(0)
 ref = np.concatenate([rng.choice(np.flatnonzero(y_hold == c), 20, replace=False)
                       for c in range(10)])
-X_ref, y_ref = X_hold[ref], y_hold[ref]
+X_trusted, y_trusted = X_hold[ref], y_hold[ref]
 
 # %%
 # Train the network once and score with both rules (``prefit=True`` reuses it),
@@ -42,7 +42,7 @@ for similarity in ["gd", "if"]:
         det = ClassBasedIFDetector(net, similarity=similarity, class_based=class_based,
                                    normalize_features=False, class_scaling=None, loss_weight=0,
                                    prefit=True)
-        s = det.fit(X, y, X_ref=X_ref, y_ref=y_ref).score_samples(X, y)
+        s = det.fit(X, y, X_trusted=X_trusted, y_trusted=y_trusted).score_samples(X, y)
         name = f"{similarity.upper()} {'class-based' if class_based else 'plain'}"
         scores[name] = s
         top = np.argsort(s)[: len(s) // 5]

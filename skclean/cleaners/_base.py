@@ -8,7 +8,7 @@ try:  # imbalanced-learn registers fit_resample with scikit-learn's metadata rou
 except ImportError:  # pragma: no cover  set_fit_resample_request exists on them
     pass
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..models import default_classifier, make_adapter
 from ..questions import Journal, Questioner
@@ -80,20 +80,6 @@ class AdapterMixin:
         return self.adapter_.model
 
 
-def check_validation_set(X_val, y_val, n_features):
-    """Validate a validation set given explicitly as ``(X_val, y_val)``."""
-    if y_val is None:
-        raise ValueError("X_val was given without y_val.")
-    X_val = check_array(X_val, input_name="X_val")
-    y_val = np.asarray(y_val)
-    if X_val.shape[1] != n_features:
-        raise ValueError(f"X_val has {X_val.shape[1]} features, X has {n_features}.")
-    if y_val.shape != (len(X_val),):
-        raise ValueError(f"y_val must hold one label per row of X_val: expected shape "
-                         f"({len(X_val)},), got {y_val.shape}.")
-    return X_val, y_val
-
-
 def check_judged(estimator, X, y):
     """Validate rows and the labels a fitted estimator is asked to judge (score_samples)."""
     check_is_fitted(estimator)
@@ -145,43 +131,6 @@ def check_device(device):
                          "device(s) are visible.")
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={device!r}, but the MPS backend is not available here.")
-
-
-def rows_from_mask(mask, n, name):
-    """Positions of the rows a boolean mask (or integer positions) marks; errors name ``name``."""
-    mask = np.asarray(mask)
-    if mask.dtype == bool:
-        if mask.shape != (n,):
-            raise ValueError(f"{name} must have shape ({n},), got {mask.shape}.")
-        idx = np.flatnonzero(mask)
-    elif np.issubdtype(mask.dtype, np.integer):
-        idx = mask.ravel()
-        if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise ValueError(f"{name} indices are out of range.")
-        if len(np.unique(idx)) != len(idx):
-            raise ValueError(f"{name} lists some rows twice.")
-    else:
-        raise ValueError(f"{name} must be booleans (one per row of X) or integer "
-                         f"row positions, got dtype {mask.dtype}.")
-    if idx.size == 0:
-        raise ValueError(f"{name} selects no row: the set of trusted rows is empty.")
-    return idx
-
-
-def check_classes(classes, name="classes"):
-    """The declared label set as an array; duplicates are an error naming the argument."""
-    arr = np.asarray(classes)
-    if arr.ndim != 1 or len(arr) < 2:
-        raise ValueError(f"{name} must list at least two labels, got {classes!r}.")
-    uniq, counts = np.unique(arr, return_counts=True)
-    if np.any(counts > 1):
-        raise ValueError(f"{name} has duplicate labels {uniq[counts > 1].tolist()}.")
-    return arr
-
-
-def as_labels(y, classes):
-    """``y`` in the dtype of ``classes`` (no truncation of longer string labels later)."""
-    return np.asarray(y).astype(np.asarray(classes).dtype, copy=True)
 
 
 def row_ids_of(X, n=None):

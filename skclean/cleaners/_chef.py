@@ -24,8 +24,7 @@ from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._linalg import PRECONDITION_MAX_PARAMS, sampled_hessian_inverse
 from ..influence import (
@@ -43,32 +42,16 @@ from ._base import (
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
-    check_classes,
-    check_validation_set,
     row_ids_of,
-    rows_from_mask,
 )
+from ._labels import check_any_labels, check_label_matrix
 from ._loop import CleaningLoop, Question
+from ._trusted import renamed_trusted, trusted_rows
 
 _PRECONDITION_ROWS = 20_000  # rows the cached Hessian is estimated from
 # CG iterations beyond which the cached Hessian is rebuilt (a fresh one from a row sample
 # takes ~10 at tol 1e-8; plain CG takes ~50)
 _REFRESH_AFTER = 25
-
-
-def check_label_matrix(y, n_classes=None):
-    """Validate probabilistic labels: 2-D, finite, non-negative, rows summing to 1."""
-    Y = check_array(y, ensure_2d=True, dtype=np.float64)
-    if n_classes is not None and Y.shape[1] != n_classes:
-        raise ValueError(f"Probabilistic labels must have {n_classes} columns (one per class), "
-                         f"got {Y.shape[1]}.")
-    if np.any(Y < 0):
-        raise ValueError("Probabilistic labels must be non-negative.")
-    bad = np.abs(Y.sum(1) - 1) > 1e-6
-    if np.any(bad):
-        raise ValueError(f"Probabilistic label rows must sum to 1; rows {np.flatnonzero(bad)[:5]} "
-                         "do not.")
-    return Y
 
 
 class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
@@ -146,7 +129,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     scoring : str, default="accuracy"
         scikit-learn scorer name for the validation score.
     validation_fraction : float or None, default=None
-        Without ``X_val`` or ``validation_mask``, ``fit`` raises: CHEF needs
+        Without ``X_trusted`` or ``trusted_mask``, ``fit`` raises: CHEF needs
         trusted labels to rank by.  Set a share here to opt in to trusting a
         random share of the *given* labels as the validation set instead
         (their noise then misleads the ranking).
@@ -170,6 +153,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     ----------
     X_, y_ : training rows (in the model's precision) and their current labels,
         ``(n, C)`` probabilities.
+    X_trusted_, y_trusted_ : the trusted rows (CHEF's validation set) and their labels.
     sample_weight_ : ndarray of shape (n,)
         ``gamma`` for uncleaned rows, 1 for cleaned ones.
     cleaned_mask_ : ndarray of bool
@@ -185,7 +169,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     history_ : list of dict
         Per round: rows, suggestions, answers, applied labels, validation
         score, selection and update time, rows evaluated exactly.
-    n_cleaned_ : int
+    n_cleaned_, n_changed_ : int
+        Rows an answer judged; labels the answers changed.
     stopped_early_ : bool
     deltagrad_memory_ : int
         Floats kept for DeltaGrad-L (``2 · iterations · P``), 0 otherwise.
@@ -199,7 +184,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     >>> y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
     >>> chef = ChefCleaner(LogisticRegression(max_iter=1000), oracle=SimulatedOracle(X, y),
     ...                    budget=10, batch_size=5)
-    >>> chef = chef.fit(X, y_noisy, X_val=X_val, y_val=y_val)
+    >>> chef = chef.fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
     >>> report = chef.cleaning_report()
     >>> len(report), int(report["changed"].sum()) >= 5
     (10, True)
@@ -278,7 +263,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
                              f"{self.target_score}.")
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, X_val=None, y_val=None, validation_mask=None):
+    def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
+            y_val=None, validation_mask=None):
         """Train on the (probabilistic) labels and run the cleaning rounds.
 
         Parameters
@@ -287,91 +273,72 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Hard labels, or probabilistic labels whose rows sum to 1 (columns
             in the order of ``classes``, default ``0..C-1``).
-        X_val, y_val : array-like, default=None
-            The small clean validation set (hard labels).
-        validation_mask : array-like of bool or int, default=None
-            Instead of ``X_val, y_val``: the rows of ``X`` whose labels are
-            verified (booleans, one per row, or positions).  They travel
+        X_trusted, y_trusted : array-like, default=None
+            The small set of rows whose (hard) labels are verified: CHEF's
+            clean validation set, given apart from ``X``.
+        trusted_mask : array-like of bool or int, default=None
+            Instead of ``X_trusted, y_trusted``: the rows of ``X`` whose labels
+            are verified (booleans, one per row, or positions).  They travel
             through a Pipeline with the other rows, so transformers before the
             cleaner transform them too; they are not cleaned.
+        X_val, y_val, validation_mask : deprecated
+            The former names of ``X_trusted``, ``y_trusted`` and
+            ``trusted_mask`` (``FutureWarning``).
 
         Returns
         -------
         self
         """
+        trusted = renamed_trusted(self, X_trusted, y_trusted, trusted_mask, X_val=X_val,
+                                  y_val=y_val, validation_mask=validation_mask)
         self._check_setup()
         ids = row_ids_of(X)
-        y_arr = np.asarray(y)
-        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
-            y_arr = column_or_1d(y_arr, warn=True)  # a column vector of hard labels
-        given = None if self.classes is None else check_classes(self.classes)
-        self.soft_input_ = y_arr.ndim == 2
-        self.__dict__.pop("label_columns_", None)
-        if y_arr.ndim == 2:
-            X = validate_data(self, X)
-            given = np.arange(y_arr.shape[1]) if given is None else given
-            Y = check_label_matrix(y_arr, len(given))
-            # classes_ is sorted (scikit-learn's convention, and the adapters'): the
-            # columns follow the user's order of `classes`, so reorder them once here
-            order = np.argsort(given, kind="stable")
-            classes, Y = given[order], Y[:, order]
-            self.label_columns_ = given
-        else:
-            X, y_arr = validate_data(self, X, y_arr)
-            check_classification_targets(y_arr)
-            classes = np.unique(y_arr) if given is None else np.sort(given)
-            outside = ~np.isin(y_arr, classes)
-            if outside.any():
-                raise ValueError(f"y has labels {np.unique(y_arr[outside]).tolist()} outside "
-                                 f"classes={classes.tolist()}.")
-            Y = soft_targets(y_arr, classes)
-        if len(X) != len(Y):
-            raise ValueError(f"X has {len(X)} rows but y has {len(Y)}.")
-        self.classes_ = classes
+        X, Y, classes, columns = check_any_labels(self, X, y, self.classes)
         positions = np.arange(len(X))
-        if validation_mask is not None:
-            if X_val is not None or y_val is not None:
-                raise ValueError("Pass either X_val/y_val or validation_mask, not both.")
-            va = rows_from_mask(validation_mask, len(X), "validation_mask")
-            tr = np.setdiff1d(positions, va)
-            if len(tr) == 0:
-                raise ValueError("validation_mask marks every row: nothing is left to clean.")
-            X_val, y_val = X[va], classes[Y[va].argmax(1)]
-            X, Y, ids, positions = X[tr], Y[tr], ids[tr], tr
-        elif X_val is None:
-            if y_val is not None:
-                raise ValueError("y_val was given without X_val.")
+        found = trusted_rows(X, *trusted)
+        if found is None:
             if self.validation_fraction is None:
                 raise ValueError(
-                    "ChefCleaner ranks rows by their influence on a *trusted* validation "
-                    "set: pass X_val/y_val, or validation_mask marking the rows of X whose "
-                    "labels are verified. (validation_fraction=0.1 would instead trust a "
-                    "random tenth of the given, possibly wrong, labels.)")
-            tr, va = train_test_split(
+                    "ChefCleaner ranks rows by their influence on *trusted* rows: pass "
+                    "X_trusted/y_trusted, or trusted_mask marking the rows of X whose labels "
+                    "are verified. (validation_fraction=0.1 would instead trust a random "
+                    "tenth of the given, possibly wrong, labels.)")
+            # opt-in: a random share of the given labels stands in for verified ones
+            _, va = train_test_split(
                 positions, test_size=self.validation_fraction, random_state=self.random_state,
                 stratify=Y.argmax(1) if len(X) * self.validation_fraction >= len(classes)
                 else None)
-            tr = np.sort(tr)
-            X, X_val, Y, Y_val, ids, positions = X[tr], X[va], Y[tr], Y[va], ids[tr], tr
-            y_val = classes[Y_val.argmax(1)]
-        else:
-            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1])
-            outside = ~np.isin(y_val, classes)
-            if outside.any():
-                raise ValueError(f"y_val has labels {np.unique(y_val[outside]).tolist()} "
-                                 f"outside the classes {classes.tolist()}.")
+            found = va, None, None
+        va, X_val, y_val = found
+        if va is not None:
+            tr = np.setdiff1d(positions, va)
+            if len(tr) == 0:
+                raise ValueError("trusted_mask marks every row: nothing is left to clean.")
+            X_val, y_val = X[va], classes[Y[va].argmax(1)]
+            X, Y, ids, positions = X[tr], Y[tr], ids[tr], tr
+        outside = ~np.isin(y_val, classes)
+        if outside.any():
+            raise ValueError(f"y_trusted has labels {np.unique(y_val[outside]).tolist()} "
+                             f"outside the classes {classes.tolist()}.")
+        self.classes_, self.soft_input_ = classes, columns is not None
+        self.__dict__.pop("label_columns_", None)
+        if columns is not None:
+            self.label_columns_ = columns
         self.train_positions_ = positions
         return self._fit(X, Y, X_val, y_val, ids)
 
-    def fit_resample(self, X, y, X_val=None, y_val=None, validation_mask=None):
-        return self._resample(X, y, X_val=X_val, y_val=y_val, validation_mask=validation_mask)
+    def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
+                     y_val=None, validation_mask=None):
+        return self._resample(X, y, X_trusted=X_trusted, y_trusted=y_trusted,
+                              trusted_mask=trusted_mask, X_val=X_val, y_val=y_val,
+                              validation_mask=validation_mask)
 
-    fit_resample.__doc__ = RESAMPLE_DOC.format(mask="validation_mask",
-                                               params="X_val, y_val, validation_mask")
+    fit_resample.__doc__ = RESAMPLE_DOC.format(mask="trusted_mask",
+                                               params="X_trusted, y_trusted, trusted_mask")
 
     # ------------------------------------------------------------------ the rounds
     # replaced, never modified in place, so a round's rollback need not copy them
-    _shared_state = ("X_", "X_val_", "y_val_", "row_ids_", "_incremental", "_precond")
+    _shared_state = ("X_", "X_trusted_", "y_trusted_", "row_ids_", "_incremental", "_precond")
 
     def _fit(self, X, Y, X_val, y_val, row_ids):
         self._v_prev = None
@@ -383,7 +350,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         storage = torch.empty((), dtype=adapter.dtype).numpy().dtype
         X, X_val = (np.asarray(a, dtype=storage) for a in (X, X_val))
         self.X_, self.y_ = X, Y.copy()
-        self.X_val_, self.y_val_ = X_val, y_val
+        self.X_trusted_, self.y_trusted_ = X_val, y_val
         self.row_ids_ = row_ids
         self._init_label_state(len(X))
         self.sample_weight_ = np.full(len(X), float(self.gamma))
@@ -422,7 +389,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         # warn about them when fit was given a DataFrame
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            return self._scorer(self, self.X_val_, self.y_val_)
+            return self._scorer(self, self.X_trusted_, self.y_trusted_)
 
     def _select(self, step):
         b = int(min(self.batch_size, self.budget - self._n_asked(),
@@ -483,7 +450,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         """``v = H⁻¹ ∇L_val`` (flat ``[W | b]``) at the current model."""
         a = self.adapter_
         t0 = time.perf_counter()
-        g_val = validation_gradient(a, self.X_val_, self.y_val_)
+        g_val = validation_gradient(a, self.X_trusted_, self.y_trusted_)
         exact = self.solver == "exact"
         # CG warm-starts from the last round's solution: cleaning b rows moves v only a little
         v, n_iter = last_layer_inverse_hvp(

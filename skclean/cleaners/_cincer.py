@@ -18,7 +18,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..influence import counterexample_scores, fisher_inverse, lissa_inverse_hvp
@@ -29,11 +28,10 @@ from ._base import (
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
-    as_labels,
-    check_classes,
     check_judged,
     row_ids_of,
 )
+from ._labels import as_labels, check_hard_labels
 from ._loop import CleaningLoop, Question
 
 COUNTEREXAMPLES = ("top_fisher", "practical_fisher", "full_fisher", "influence", "nearest",
@@ -245,16 +243,10 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         self
         """
         ids = row_ids_of(X)
-        X, y = validate_data(self, X, y)
-        check_classification_targets(y)
-        labels = np.unique(y) if classes is None else np.sort(check_classes(classes))
-        outside = ~np.isin(y, labels)
-        if outside.any():
-            raise ValueError(f"y has labels {np.unique(y[outside]).tolist()} outside "
-                             f"classes={labels.tolist()}.")
+        X, y, labels = check_hard_labels(self, X, y, classes)
         self._check_metric(X)
         self.classes_ = labels
-        return self._fit(X, as_labels(y, labels), ids)
+        return self._fit(X, y, ids)
 
     def _check_metric(self, X):
         if callable(self.metric):

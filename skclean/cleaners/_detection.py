@@ -31,6 +31,7 @@ from ..utils import torch_threads
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, check_judged
 from ._detector_base import DetectorMixin, check_reference, dask_rows
 from ._loss_weight import combine_scores, fit_loss_weight
+from ._trusted import renamed_trusted
 
 
 class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
@@ -144,10 +145,10 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skclean import ClassBasedIFDetector
     >>> from skclean.datasets import load_dataset, flip_labels
-    >>> X, X_ref, y, y_ref = load_dataset("breast", test_size=0.2, random_state=0)
+    >>> X, X_trusted, y, y_trusted = load_dataset("breast", test_size=0.2, random_state=0)
     >>> y_noisy, flipped = flip_labels(y, 0.1, random_state=0)
     >>> det = ClassBasedIFDetector(LogisticRegression(), contamination=0.1)
-    >>> flags = det.fit_predict(X, y_noisy, X_ref=X_ref, y_ref=y_ref)
+    >>> flags = det.fit_predict(X, y_noisy, X_trusted=X_trusted, y_trusted=y_trusted)
     >>> bool((flipped[flags == -1]).mean() > 0.5)
     True
     """
@@ -191,28 +192,36 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, X_ref=None, y_ref=None, reference_mask=None):
-        """Fit the model on noisy ``(X, y)`` and summarise the clean reference set.
+    def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_ref=None,
+            y_ref=None, reference_mask=None):
+        """Fit the model on noisy ``(X, y)`` and summarise the trusted rows.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Possibly wrong labels.
-        X_ref, y_ref : array-like, default=None
-            The small clean reference set.
-        reference_mask : array-like of bool or int, default=None
-            Instead of ``X_ref, y_ref``: rows of ``X`` whose labels are verified.
+        X_trusted, y_trusted : array-like, default=None
+            The small set of rows whose labels are verified (the paper's
+            reference set), given apart from ``X``.
+        trusted_mask : array-like of bool or int, default=None
+            Instead of ``X_trusted, y_trusted``: the rows of ``X`` whose labels
+            are verified (booleans, one per row, or positions).  They are
+            scored with the other rows.
+        X_ref, y_ref, reference_mask : deprecated
+            The former names of ``X_trusted``, ``y_trusted`` and
+            ``trusted_mask`` (``FutureWarning``).
 
         Returns
         -------
         self
         """
+        trusted = renamed_trusted(self, X_trusted, y_trusted, trusted_mask, X_ref=X_ref,
+                                  y_ref=y_ref, reference_mask=reference_mask)
         # all or nothing: a failure leaves the previous fitted state whole
         with transaction(self):
             X, y = validate_data(self, X, y)
-            X_ref, y_ref = check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
-            return self._fit(X, y, X_ref, y_ref)
+            return self._fit(X, y, *check_reference(X, y, *trusted))
 
     def _fit(self, X, y, X_ref, y_ref):
         if self.prefit and self.similarity == "tracin":

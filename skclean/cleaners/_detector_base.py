@@ -10,9 +10,8 @@ once and each chunk of rows is scored where it lies.
 import functools
 
 import numpy as np
-from sklearn.utils.validation import check_array
 
-from ._base import rows_from_mask
+from ._trusted import trusted_rows
 
 
 def dask_rows(dtype):
@@ -79,23 +78,14 @@ class DetectorMixin:
         return tags
 
 
-def check_reference(X, y, X_ref, y_ref, reference_mask, n_features):
+def check_reference(X, y, X_trusted, y_trusted, trusted_mask):
+    """The detectors' trusted rows ``(X_trusted, y_trusted)``: given apart, or rows of ``X``."""
     if len(np.unique(y)) < 2:
         raise ValueError("Error detection needs labels of at least 2 classes; y has 1 class.")
-    if reference_mask is not None:
-        if X_ref is not None or y_ref is not None:
-            raise ValueError("Pass either X_ref/y_ref or reference_mask, not both.")
-        idx = rows_from_mask(reference_mask, len(X), "reference_mask")
-        return X[idx], y[idx]
-    if X_ref is None or y_ref is None:
+    found = trusted_rows(X, X_trusted, y_trusted, trusted_mask)
+    if found is None:
         raise ValueError(
-            "A small clean reference set is required: pass X_ref and y_ref to fit, or a "
-            "reference_mask marking the rows of X whose labels are verified."
-        )
-    X_ref = check_array(X_ref, input_name="X_ref")
-    y_ref = np.asarray(y_ref)
-    if X_ref.shape[1] != n_features:
-        raise ValueError(f"X_ref has {X_ref.shape[1]} features, X has {n_features}.")
-    if y_ref.shape != (len(X_ref),):
-        raise ValueError(f"y_ref must have shape ({len(X_ref)},), got {y_ref.shape}.")
-    return X_ref, y_ref
+            "A small set of trusted rows is required: pass X_trusted and y_trusted to fit, "
+            "or a trusted_mask marking the rows of X whose labels are verified.")
+    idx, X_trusted, y_trusted = found
+    return (X[idx], y[idx]) if idx is not None else (X_trusted, y_trusted)

@@ -78,6 +78,8 @@ class CleaningLoop(QuestionsMixin):
     _shared_state = ()
     #: Lists a step only appends to: cut back, not copied, on a rollback.
     _append_only = ("history_",)
+    #: Whether a step that asked nothing is recorded in ``history_`` too.
+    _record_every_step = False
 
     # ------------------------------------------------------------------ label state
     def _init_label_state(self, n):
@@ -137,7 +139,7 @@ class CleaningLoop(QuestionsMixin):
             self._apply(question, answer)
             self._mark(question, answer)
         self._update(step, question, answer)
-        if question is not None:
+        if question is not None or self._record_every_step:
             self.history_.append(self._record(step, question, answer))
         return question
 

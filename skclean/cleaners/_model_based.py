@@ -15,7 +15,6 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import validate_data
-from tqdm.auto import tqdm
 
 from ..datasets import flip_labels
 from ..questions import transaction
@@ -23,17 +22,17 @@ from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
-    QuestionsMixin,
-    as_labels,
     check_judged,
-    check_validation_set,
     row_ids_of,
 )
 from ._detector_base import DetectorMixin, check_reference, dask_rows
+from ._labels import as_labels
+from ._loop import CleaningLoop, Question
 from ._loss_weight import combine_scores, fit_loss_weight
+from ._trusted import check_labelled_rows, renamed_trusted
 
 
-class ModelBasedDetector(QuestionsMixin, DetectorMixin, AdapterMixin, BaseEstimator):
+class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimator):
     """Model-based error detection with active learning (companion paper, Algorithm 2).
 
     Trains the model on the clean reference set only, grows that set by
@@ -95,9 +94,12 @@ class ModelBasedDetector(QuestionsMixin, DetectorMixin, AdapterMixin, BaseEstima
     best_round_ : int
         The round whose model is kept.
     history_ : list of dict
-        Per round: clean-set size, validation detection accuracy, rows queried.
+        Per round: clean-set size, validation detection accuracy, rows queried
+        before the round trained.
     cleaned_mask_ : ndarray of bool
-        Rows of ``X`` the oracle cleaned.
+        Rows of ``X`` the oracle cleaned (fixed or confirmed).
+    n_cleaned_, n_changed_ : int
+        Rows the oracle cleaned; labels its answers changed.
     skipped_mask_ : ndarray of bool
         Rows the oracle skipped (no judgement; not added to the clean set).
     y_cleaned_ : ndarray
@@ -125,7 +127,7 @@ class ModelBasedDetector(QuestionsMixin, DetectorMixin, AdapterMixin, BaseEstima
     >>> y_noisy[trusted] = y[trusted]
     >>> det = ModelBasedDetector(LogisticRegression(max_iter=1000), n_rounds=3,
     ...                          query_size=20, oracle=SimulatedOracle(X, y), random_state=0)
-    >>> flags = det.fit_predict(X, y_noisy, reference_mask=trusted)   # -1 = suspicious
+    >>> flags = det.fit_predict(X, y_noisy, trusted_mask=trusted)   # -1 = suspicious
     >>> bool(flipped[flags == -1].mean() > 0.5)
     True
     """
@@ -164,86 +166,127 @@ class ModelBasedDetector(QuestionsMixin, DetectorMixin, AdapterMixin, BaseEstima
         self.random_state = random_state
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, X_ref=None, y_ref=None, X_val=None, y_val=None, reference_mask=None):
+    def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
+            y_val=None, X_ref=None, y_ref=None, reference_mask=None):
         """Run the rounds and keep the best detector.
 
         Parameters
         ----------
         X, y : noisy data to score.
-        X_ref, y_ref : the small clean training set (or ``reference_mask``).
-        X_val, y_val : clean validation rows, corrupted internally; by default
-            a ``validation_fraction`` of the reference rows.
+        X_trusted, y_trusted : array-like, default=None
+            The small set of rows whose labels are verified, which the clean
+            model trains on, given apart from ``X``.
+        trusted_mask : array-like of bool or int, default=None
+            Instead of ``X_trusted, y_trusted``: the rows of ``X`` whose labels
+            are verified (booleans, one per row, or positions).
+        X_val, y_val : array-like, default=None
+            Verified rows held out from the clean model and corrupted
+            internally to choose the round; by default a
+            ``validation_fraction`` of the trusted rows.
+        X_ref, y_ref, reference_mask : deprecated
+            The former names of ``X_trusted``, ``y_trusted`` and
+            ``trusted_mask`` (``FutureWarning``).
 
         Returns
         -------
         self
         """
+        trusted = renamed_trusted(self, X_trusted, y_trusted, trusted_mask, X_ref=X_ref,
+                                  y_ref=y_ref, reference_mask=reference_mask)
         # all or nothing: a failure leaves the previous fitted state whole (the answers
         # stay journaled, so fitting again asks nothing twice)
         with transaction(self):
-            return self._validate_and_fit(X, y, X_ref, y_ref, X_val, y_val, reference_mask)
+            return self._validate_and_fit(X, y, trusted, X_val, y_val)
 
-    def _validate_and_fit(self, X, y, X_ref, y_ref, X_val, y_val, reference_mask):
+    def _validate_and_fit(self, X, y, trusted, X_val, y_val):
         ids = row_ids_of(X)
         X, y = validate_data(self, X, y)
-        X_ref, y_ref = check_reference(X, y, X_ref, y_ref, reference_mask, X.shape[1])
+        X_ref, y_ref = check_reference(X, y, *trusted)
         rng = check_random_state(self.random_state)
-        if X_val is None:
-            if y_val is not None:
-                raise ValueError("y_val was given without X_val.")
+        if X_val is None and y_val is None:
             perm = rng.permutation(len(X_ref))
             n_val = max(2, int(round(self.validation_fraction * len(X_ref))))
             if len(X_ref) - n_val < 2:
-                raise ValueError(f"The reference set has {len(X_ref)} rows: too few to hold "
+                raise ValueError(f"There are {len(X_ref)} trusted rows: too few to hold "
                                  f"out a validation share of {self.validation_fraction} and "
-                                 "train on the rest; pass X_val/y_val or more reference rows.")
+                                 "train on the rest; pass X_val/y_val or more trusted rows.")
             X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
             X_ref, y_ref = X_ref[perm[n_val:]], y_ref[perm[n_val:]]
         else:
-            X_val, y_val = check_validation_set(X_val, y_val, X.shape[1])
+            X_val, y_val = check_labelled_rows(X_val, y_val, X.shape[1], ("X_val", "y_val"))
         classes = np.unique(np.concatenate([np.unique(y), np.unique(y_ref), np.unique(y_val)]))
         missing = np.setdiff1d(classes, y_ref)
         if missing.size:
-            raise ValueError(f"The clean reference rows the model trains on have no row of "
+            raise ValueError(f"The trusted rows the clean model trains on have no row of "
                              f"class(es) {missing.tolist()}; the model could never predict "
-                             "them. Add reference rows of every class.")
+                             "them. Add trusted rows of every class.")
         self.classes_ = classes
         y_val_noisy, corrupted = flip_labels(y_val, self.validation_noise,
                                              classes=self.classes_, random_state=rng)
-        return self._fit(as_labels(y, classes), ids, X, as_labels(y_ref, classes), X_ref,
-                         X_val, as_labels(y_val, classes), y_val_noisy, corrupted, rng)
-
-    def _fit(self, y, ids, X, y_ref, X_ref, X_val, y_val, y_val_noisy, corrupted, rng):
-        adapter = self.initialize_adapter(X.shape[1], self.classes_)
-        self.cleaned_mask_ = np.zeros(len(X), dtype=bool)
-        self.skipped_mask_ = np.zeros(len(X), dtype=bool)
-        self.y_cleaned_ = y.copy()
-        self.history_ = []
-        self._open_questioner()
-        best = (-np.inf, None, 0)
-        n_top = max(1, int(corrupted.sum()))
-        for t in tqdm(range(1, self.n_rounds + 1), disable=not self.verbose, desc="rounds"):
-            Xc = np.concatenate([X_ref, X[self.cleaned_mask_]])
-            yc = np.concatenate([y_ref, self.y_cleaned_[self.cleaned_mask_]])
-            if t == 1:
-                adapter.fit(Xc, yc)
-            else:
-                adapter.continue_fit(Xc, yc, epochs=self.epochs_per_round)
-            val_scores = self._log_proba_of(self.adapter_, X_val, y_val_noisy)
-            accuracy = float(corrupted[np.argsort(val_scores, kind="stable")[:n_top]].mean())
-            if accuracy > best[0]:
-                best = (accuracy, adapter.get_state(), t)
-            last = t == self.n_rounds or self.questioner_.stopped
-            queried = 0 if last else self._grow_clean_set(X, y, ids)
-            self.history_.append({"round": t, "n_clean": len(Xc), "val_accuracy": accuracy,
-                                  "n_queried": queried})
-            if last:
-                break
-        self.best_round_ = best[2]
-        adapter.set_state(best[1])
-        self._set_offset(self._fit_loss_weight(X, y, X_val, y_val, rng))
-        self._run_completed()
+        self._data = (X, as_labels(y, classes), ids, X_ref, as_labels(y_ref, classes))
+        self._validation = (X_val, y_val_noisy, corrupted)
+        self._fit(rng)
+        y_val = as_labels(y_val, classes)
+        self._set_offset(self._fit_loss_weight(X, self._data[1], X_val, y_val, rng))
+        del self._data, self._validation
         return self
+
+    # replaced, never modified in place: a round's rollback need not copy them
+    _shared_state = ("_data", "_validation")
+    _record_every_step = True  # a round that asked nothing still trained and was scored
+
+    def _fit(self, rng):
+        X, y = self._data[0], self._data[1]
+        adapter = self.initialize_adapter(X.shape[1], self.classes_)
+        self._init_label_state(len(X))
+        self.y_cleaned_ = y.copy()
+        self._open_questioner()
+        self._best = (-np.inf, None, 0)
+        adapter.fit(*self._clean_set())
+        self._update(1, None, None)  # round 1: the model of the trusted rows alone
+        self.history_.append(self._record(1, None, None))
+        self._run(range(2, self.n_rounds + 1), total=self.n_rounds - 1, desc="rounds")
+        accuracy, state, self.best_round_ = self._best
+        adapter.set_state(state)
+        del self._best
+        self._run_completed()
+
+    def _clean_set(self):
+        X, _, _, X_ref, y_ref = self._data
+        return (np.concatenate([X_ref, X[self.cleaned_mask_]]),
+                np.concatenate([y_ref, self.y_cleaned_[self.cleaned_mask_]]))
+
+    def _select(self, step):
+        """The ``query_size`` rows of highest predictive entropy not asked about yet."""
+        X, _, ids = self._data[:3]
+        pool = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
+        if self.oracle is None or self.query_size == 0 or len(pool) == 0:
+            return None
+        P = self.adapter_.predict_proba(X[pool])
+        entropy = -(P * np.log(np.clip(P, 1e-300, None))).sum(1)
+        pick = pool[np.argsort(-entropy, kind="stable")[: self.query_size]]
+        return Question(pick, X[pick], self.y_cleaned_[pick], ids[pick],
+                        predicted=self.adapter_.predict(X[pick]), note={"round": step})
+
+    def _apply(self, question, answer):
+        done = ~answer.skipped
+        self.y_cleaned_[question.positions[done]] = answer.labels[done]
+
+    def _update(self, step, question, answer):
+        """Train on the grown clean set; keep the model if it detects best so far."""
+        if step > 1:
+            self.adapter_.continue_fit(*self._clean_set(), epochs=self.epochs_per_round)
+        X_val, y_val_noisy, corrupted = self._validation
+        n_top = max(1, int(corrupted.sum()))
+        val_scores = self._log_proba_of(self.adapter_, X_val, y_val_noisy)
+        self._accuracy = float(corrupted[np.argsort(val_scores, kind="stable")[:n_top]].mean())
+        if self._accuracy > self._best[0]:
+            self._best = (self._accuracy, self.adapter_.get_state(), step)
+
+    def _record(self, step, question, answer):
+        return {"round": step, "n_clean": len(self._clean_set()[1]),
+                "val_accuracy": self.__dict__.pop("_accuracy"),
+                "n_queried": 0 if question is None else len(question.positions)}
 
     def _fit_loss_weight(self, X, y, X_val, y_val, rng):
         """Fit the all-rows model unless the weight is 0; return the training scores."""
@@ -275,31 +318,14 @@ class ModelBasedDetector(QuestionsMixin, DetectorMixin, AdapterMixin, BaseEstima
         idx = np.searchsorted(self.classes_, y)
         return np.log(np.clip(P[np.arange(len(y)), idx], 1e-300, None))
 
-    def _grow_clean_set(self, X, y, ids):
-        if self.oracle is None or self.query_size == 0:
-            return 0
-        pool = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
-        if len(pool) == 0:
-            return 0
-        P = self.adapter_.predict_proba(X[pool])
-        entropy = -(P * np.log(np.clip(P, 1e-300, None))).sum(1)
-        pick = pool[np.argsort(-entropy, kind="stable")[: self.query_size]]
-        answers, skipped, _ = self.questioner_.ask(
-            self.oracle, X[pick], self.y_cleaned_[pick], ids[pick], role="candidate",
-            predicted=self.adapter_.predict(X[pick]), note={"round": len(self.history_) + 1})
-        done = pick[~skipped]
-        self.y_cleaned_[done] = answers[~skipped]
-        self.cleaned_mask_[done] = True
-        self.skipped_mask_[pick[skipped]] = True
-        return len(pick)
-
-    def fit_resample(self, X, y, X_ref=None, y_ref=None, X_val=None, y_val=None,
-                     reference_mask=None):
-        return self._resample(X, y, X_ref=X_ref, y_ref=y_ref, X_val=X_val, y_val=y_val,
-                              reference_mask=reference_mask)
+    def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
+                     y_val=None, X_ref=None, y_ref=None, reference_mask=None):
+        return self._resample(X, y, X_trusted=X_trusted, y_trusted=y_trusted,
+                              trusted_mask=trusted_mask, X_val=X_val, y_val=y_val, X_ref=X_ref,
+                              y_ref=y_ref, reference_mask=reference_mask)
 
     fit_resample.__doc__ = RESAMPLE_DOC.format(
-        mask="reference_mask", params="X_ref, y_ref, X_val, y_val, reference_mask")
+        mask="trusted_mask", params="X_trusted, y_trusted, trusted_mask, X_val, y_val")
 
     def _cleaned_rows(self, n):
         done = np.flatnonzero(self.cleaned_mask_)

@@ -1,0 +1,74 @@
+"""Labels as the cleaners take them: hard labels in the user's label space, or probabilities.
+
+``classes_`` is always sorted (scikit-learn's convention, and the
+adapters'); a declared ``classes`` may list labels the data lacks, and
+fixes the column order of probabilistic labels.
+"""
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_array, column_or_1d, validate_data
+
+from ..models import soft_targets
+
+
+def check_classes(classes, name="classes"):
+    """The declared label set as an array; duplicates are an error naming the argument."""
+    arr = np.asarray(classes)
+    if arr.ndim != 1 or len(arr) < 2:
+        raise ValueError(f"{name} must list at least two labels, got {classes!r}.")
+    uniq, counts = np.unique(arr, return_counts=True)
+    if np.any(counts > 1):
+        raise ValueError(f"{name} has duplicate labels {uniq[counts > 1].tolist()}.")
+    return arr
+
+
+def as_labels(y, classes):
+    """``y`` in the dtype of ``classes`` (no truncation of longer string labels later)."""
+    return np.asarray(y).astype(np.asarray(classes).dtype, copy=True)
+
+
+def check_label_matrix(y, n_classes=None):
+    """Validate probabilistic labels: 2-D, finite, non-negative, rows summing to 1."""
+    Y = check_array(y, ensure_2d=True, dtype=np.float64)
+    if n_classes is not None and Y.shape[1] != n_classes:
+        raise ValueError(f"Probabilistic labels must have {n_classes} columns (one per class), "
+                         f"got {Y.shape[1]}.")
+    if np.any(Y < 0):
+        raise ValueError("Probabilistic labels must be non-negative.")
+    bad = np.abs(Y.sum(1) - 1) > 1e-6
+    if np.any(bad):
+        raise ValueError(f"Probabilistic label rows must sum to 1; rows {np.flatnonzero(bad)[:5]} "
+                         "do not.")
+    return Y
+
+
+def check_hard_labels(estimator, X, y, classes=None):
+    """``(X, y, classes_)``: validated rows, labels in the dtype of the sorted label set."""
+    X, y = validate_data(estimator, X, y)
+    check_classification_targets(y)
+    labels = np.unique(y) if classes is None else np.sort(check_classes(classes))
+    outside = ~np.isin(y, labels)
+    if outside.any():
+        raise ValueError(f"y has labels {np.unique(y[outside]).tolist()} outside "
+                         f"classes={labels.tolist()}.")
+    return X, as_labels(y, labels), labels
+
+
+def check_any_labels(estimator, X, y, classes=None):
+    """``(X, Y, classes_, columns)`` for hard or probabilistic ``y``: ``Y`` holds one row of
+    class probabilities per row (columns in the order of ``classes_``); ``columns`` is the
+    user's column order of probabilistic labels (``None`` for hard labels)."""
+    y = np.asarray(y) if y is not None else y
+    if y is not None and y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)  # a column vector of hard labels
+    if y is None or y.ndim != 2:  # validate_data names what is wrong with it
+        X, y, labels = check_hard_labels(estimator, X, y, classes)
+        return X, soft_targets(y, labels), labels, None
+    X = validate_data(estimator, X)
+    columns = np.arange(y.shape[1]) if classes is None else check_classes(classes)
+    Y = check_label_matrix(y, len(columns))
+    if len(X) != len(Y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(Y)}.")
+    order = np.argsort(columns, kind="stable")  # reordered once, to the sorted classes_
+    return X, Y[:, order], columns[order], columns

@@ -1,0 +1,104 @@
+"""The verified rows, under one name on every estimator.
+
+Every estimator that needs rows whose labels someone checked takes them the
+same way: ``X_trusted, y_trusted`` (rows of their own), or ``trusted_mask``
+(the rows of ``X`` whose labels are verified; they travel through a Pipeline
+with the other rows, so the transformers before the estimator transform them
+too).  The CLI's ``--trusted`` column is the same mask.
+
+Earlier releases named them after each paper (``X_val``/``y_val``/
+``validation_mask`` for CHEF, ``X_ref``/``y_ref``/``reference_mask`` for the
+detectors).  Those names keep working for one deprecation cycle with a
+``FutureWarning``, as scikit-learn renames parameters; they stay in the
+``fit`` signatures so that metadata routing (``set_fit_request``) still
+knows them.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.utils.validation import check_array
+
+#: old keyword -> its new name
+RENAMED = {"X_val": "X_trusted", "y_val": "y_trusted", "validation_mask": "trusted_mask",
+           "X_ref": "X_trusted", "y_ref": "y_trusted", "reference_mask": "trusted_mask"}
+_REMOVED_IN = "0.3"
+
+TRUSTED_PARAMS_DOC = """X_trusted, y_trusted : array-like, default=None
+            Rows whose labels are verified, given apart from ``X``.
+        trusted_mask : array-like of bool or int, default=None
+            Instead of ``X_trusted, y_trusted``: the rows of ``X`` whose labels
+            are verified (booleans, one per row, or positions)."""
+
+
+def renamed_trusted(estimator, X_trusted, y_trusted, trusted_mask, **old):
+    """``(X_trusted, y_trusted, trusted_mask)`` with any deprecated keyword folded in.
+
+    ``old`` maps deprecated keyword names (keys of :data:`RENAMED`) to what
+    the caller passed; each one given warns once, and giving both names of
+    the same thing is an error naming them.
+    """
+    new = {"X_trusted": X_trusted, "y_trusted": y_trusted, "trusted_mask": trusted_mask}
+    for name, value in old.items():
+        if value is None:
+            continue
+        target = RENAMED[name]
+        if new[target] is not None:
+            raise ValueError(f"{name} is the deprecated name of {target}: pass {target} only.")
+        warnings.warn(
+            f"{type(estimator).__name__}.fit({name}=...) is deprecated: the verified rows "
+            f"have one name on every estimator, {target}=... ({name} is removed in "
+            f"{_REMOVED_IN}).", FutureWarning, stacklevel=4)  # past fit and its _fit_context
+        new[target] = value
+    return new["X_trusted"], new["y_trusted"], new["trusted_mask"]
+
+
+def check_labelled_rows(X, y, n_features, names=("X_trusted", "y_trusted")):
+    """Validate rows given apart from ``X`` with their labels; errors name the arguments."""
+    x_name, y_name = names
+    if y is None:
+        raise ValueError(f"{x_name} was given without {y_name}.")
+    if X is None:
+        raise ValueError(f"{y_name} was given without {x_name}.")
+    X = check_array(X, input_name=x_name)
+    y = np.asarray(y)
+    if X.shape[1] != n_features:
+        raise ValueError(f"{x_name} has {X.shape[1]} features, X has {n_features}.")
+    if y.shape != (len(X),):
+        raise ValueError(f"{y_name} must hold one label per row of {x_name}: expected shape "
+                         f"({len(X)},), got {y.shape}.")
+    return X, y
+
+
+def rows_from_mask(mask, n, name="trusted_mask"):
+    """Positions of the rows a boolean mask (or integer positions) marks; errors name ``name``."""
+    mask = np.asarray(mask)
+    if mask.dtype == bool:
+        if mask.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got {mask.shape}.")
+        idx = np.flatnonzero(mask)
+    elif np.issubdtype(mask.dtype, np.integer):
+        idx = mask.ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"{name} indices are out of range.")
+        if len(np.unique(idx)) != len(idx):
+            raise ValueError(f"{name} lists some rows twice.")
+    else:
+        raise ValueError(f"{name} must be booleans (one per row of X) or integer "
+                         f"row positions, got dtype {mask.dtype}.")
+    if idx.size == 0:
+        raise ValueError(f"{name} selects no row: the set of trusted rows is empty.")
+    return idx
+
+
+def trusted_rows(X, X_trusted, y_trusted, trusted_mask):
+    """Where the trusted rows are: ``(positions, None, None)`` for rows of ``X`` marked by
+    ``trusted_mask``, ``(None, X_trusted, y_trusted)`` validated for rows given apart, or
+    ``None`` when neither was given (the caller says what it needs then)."""
+    if trusted_mask is not None:
+        if X_trusted is not None or y_trusted is not None:
+            raise ValueError("Pass either X_trusted/y_trusted or trusted_mask, not both.")
+        return rows_from_mask(trusted_mask, len(X)), None, None
+    if X_trusted is None and y_trusted is None:
+        return None
+    return (None, *check_labelled_rows(X_trusted, y_trusted, X.shape[1]))
