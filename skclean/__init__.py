@@ -1,7 +1,13 @@
 """skclean: find and fix wrong labels with influence functions and an annotator in the loop."""
 
 from ._version import __version__
-from .cleaners import ChefCleaner, CincerCleaner, ClassBasedIFDetector, ModelBasedDetector
+from .cleaners import (
+    ChefCleaner,
+    CincerCleaner,
+    ClassBasedIFDetector,
+    ModelBasedDetector,
+    ReviewCleaner,
+)
 from .display import CleaningCurveDisplay, DetectionDisplay, InfluenceDisplay, QuestionDisplay
 from .oracles import ConsoleOracle, MajorityVoteOracle, SimulatedOracle
 
@@ -16,6 +22,7 @@ __all__ = [
     "MajorityVoteOracle",
     "ModelBasedDetector",
     "QuestionDisplay",
+    "ReviewCleaner",
     "SimulatedOracle",
     "__version__",
 ]

@@ -11,8 +11,6 @@ stopped.
 
 import sys
 
-import numpy as np
-
 EPILOG = """\
 examples:
   # a person answers at the terminal; trusted rows are flagged in column "verified"
@@ -148,7 +146,7 @@ def _run(args, input_fn, print_fn):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from . import ChefCleaner, ConsoleOracle, SimulatedOracle
+    from . import ChefCleaner, ClassBasedIFDetector, ConsoleOracle, ReviewCleaner, SimulatedOracle
 
     if args.budget < 1 or args.batch_size < 1:
         raise UsageError("--budget and --batch-size must be at least 1.")
@@ -177,15 +175,16 @@ def _run(args, input_fn, print_fn):
         oracle.name = "person"
     budget = min(args.budget, int((~trusted).sum()))
     Xf = features.fit_transform(df)
+    model = LogisticRegression(max_iter=2000)
+    # a progress bar only when nobody is typing: it would tear the questions apart
+    common = {"oracle": oracle, "budget": budget, "batch_size": args.batch_size,
+              "journal": args.journal, "verbose": int(args.truth is not None)}
     if args.method == "chef":
-        # a progress bar only when nobody is typing: it would tear the questions apart
-        cleaner = ChefCleaner(LogisticRegression(max_iter=2000), oracle=oracle, budget=budget,
-                              batch_size=args.batch_size, journal=args.journal,
-                              verbose=int(args.truth is not None), random_state=args.seed)
-        Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted)
-        report = cleaner.cleaning_report()
-    else:
-        report = _detect_and_ask(Xf, y, trusted, oracle, budget, args)
+        cleaner = ChefCleaner(model, random_state=args.seed, **common)
+    else:  # class-based influence ranking, asked about most suspicious first
+        cleaner = ReviewCleaner(ClassBasedIFDetector(model, random_state=args.seed), **common)
+    Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted)
+    report = cleaner.cleaning_report()
     cleaned = y.copy()
     fixed = report[~report["skipped"]]
     if len(fixed):
@@ -202,35 +201,3 @@ def _run(args, input_fn, print_fn):
              f"cleaned labels written to {args.out}"
              + (f", audit to {args.audit}" if args.audit else "") + ".")
     return 0
-
-
-def _detect_and_ask(Xf, y, trusted, oracle, budget, args):
-    """Class-based influence ranking, then questions in batches through the journal."""
-    from sklearn.linear_model import LogisticRegression
-    from tqdm.auto import tqdm
-
-    from .cleaners import ClassBasedIFDetector
-    from .questions import Journal, Questioner
-
-    classes = np.unique(y.to_numpy())
-    det = ClassBasedIFDetector(LogisticRegression(max_iter=2000), random_state=args.seed)
-    det.fit(Xf, y, trusted_mask=trusted)
-    scores = det.score_samples(Xf, y)
-    order = [i for i in np.argsort(scores, kind="stable") if not trusted[i]][:budget]
-    q = Questioner(classes, Journal(args.journal))
-    ids = Xf.index.to_numpy()
-    labels = y.to_numpy()
-    pred = det.estimator_.predict(Xf.iloc[order].to_numpy())
-    quiet = args.truth is None  # a person is typing: no progress bar between questions
-    with tqdm(total=len(order), desc="asked", file=sys.stderr, disable=quiet) as bar:
-        for s in range(0, len(order), args.batch_size):
-            rows = np.asarray(order[s:s + args.batch_size])
-            # the model's prediction is the suggestion: Enter accepts it
-            q.ask(oracle, Xf.iloc[rows].to_numpy(), labels[rows], ids[rows], role="candidate",
-                  predicted=pred[s:s + len(rows)], suggested=pred[s:s + len(rows)],
-                  scores=scores[rows],
-                  extra={"n_asked": s, "budget": len(order)})
-            bar.update(len(rows))
-            if q.stopped:
-                break
-    return q.report()

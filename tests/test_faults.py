@@ -11,13 +11,20 @@ What "before that question" means per estimator:
 
 * ChefCleaner: after the last complete round (rounds are all or nothing);
 * CincerCleaner: after the last complete stream row;
-* ModelBasedDetector: as before ``fit`` (its fit is all or nothing).
+* ModelBasedDetector, ReviewCleaner: as before ``fit`` (their fit is all or nothing).
 """
 
 import numpy as np
 import pytest
 
-from skclean import ChefCleaner, CincerCleaner, ModelBasedDetector, SimulatedOracle
+from skclean import (
+    ChefCleaner,
+    CincerCleaner,
+    ClassBasedIFDetector,
+    ModelBasedDetector,
+    ReviewCleaner,
+    SimulatedOracle,
+)
 from skclean.datasets import flip_labels, make_blobs_dataset
 from skclean.questions import OracleError
 
@@ -104,6 +111,11 @@ def model_based(kind, oracle):
                               epochs_per_round=2, random_state=0)
 
 
+def review(kind, oracle):
+    return ReviewCleaner(ClassBasedIFDetector(make_model(kind), random_state=0), oracle=oracle,
+                         budget=12, batch_size=3, rerank=True)
+
+
 def mb_fit(est, data):
     X, y, y_noisy = data
     mask = np.zeros(len(X), dtype=bool)
@@ -155,11 +167,12 @@ def test_cincer_fault_keeps_processed_rows_and_resumes(data, kind, fault):
 
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("kind", MODEL_KINDS)
-def test_model_based_fit_is_atomic_and_resumes(data, kind, fault):
+@pytest.mark.parametrize("make", [model_based, review])
+def test_atomic_fit_resumes_without_asking_twice(data, kind, fault, make):
     X, y, _ = data
-    full = mb_fit(model_based(kind, Counting(X, y)), data)
+    full = mb_fit(make(kind, Counting(X, y)), data)
 
-    est = model_based(kind, Faulty(X, y, fault))
+    est = make(kind, Faulty(X, y, fault))
     unfitted = state_of(est)
     with pytest.raises(expected_error(fault)):
         mb_fit(est, data)

@@ -4,5 +4,7 @@ from ._chef import ChefCleaner
 from ._cincer import CincerCleaner
 from ._detection import ClassBasedIFDetector
 from ._model_based import ModelBasedDetector
+from ._review import ReviewCleaner
 
-__all__ = ["ChefCleaner", "CincerCleaner", "ClassBasedIFDetector", "ModelBasedDetector"]
+__all__ = ["ChefCleaner", "CincerCleaner", "ClassBasedIFDetector", "ModelBasedDetector",
+           "ReviewCleaner"]

@@ -1,0 +1,206 @@
+"""A detector's ranking reviewed by the oracle, in batches: the most suspicious rows first.
+
+The detectors rank rows; someone still has to look at them.  This cleaner
+runs the shared loop over a detector's ranking: each step asks about the
+``batch_size`` lowest-scored rows not yet asked about (never the trusted
+ones), with the detector's model's prediction as the suggestion, and
+applies the answers.  With ``rerank=True`` the answered rows join the
+trusted rows and the detector is fitted again before the next batch, so the
+answers so far shape the next ranking.
+"""
+
+import os
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_is_fitted
+
+from ..questions import transaction
+from ._base import RESAMPLE_DOC, row_ids_of
+from ._detection import ClassBasedIFDetector
+from ._labels import check_hard_labels
+from ._loop import CleaningLoop, Question
+from ._trusted import TRUSTED_PARAMS_DOC, trusted_rows
+
+
+class ReviewCleaner(CleaningLoop, BaseEstimator):
+    """Ask the oracle about a detector's most suspicious rows, a batch at a time.
+
+    Read more in the :ref:`User Guide <review>`.
+
+    Parameters
+    ----------
+    detector : estimator or None, default=None
+        Any skclean detector (``fit(X, y, X_trusted=..., y_trusted=...)`` and
+        ``score_samples(X, y)``, lower = more suspicious); it is cloned.
+        ``None``: :class:`ClassBasedIFDetector` with its defaults.
+    oracle : callable
+        Answers ``oracle(X_rows, y_current, suggested=..., ...)`` (see
+        :mod:`skclean.oracles`).
+    budget : int, default=100
+        Rows to ask about in total.
+    batch_size : int, default=10
+        Rows per question.
+    rerank : bool, default=False
+        Fit the detector again after each batch, with the rows answered so
+        far among the trusted rows and their labels as answered, and re-rank
+        the rest.  Costs a detector fit per batch.
+    journal : str, path-like or None, default=None
+        SQLite file where every answer is committed as it is given, reused
+        instead of asking again (see :class:`~skclean.questions.Journal`).
+    verbose : int, default=0
+        Progress bar over the rows asked.
+
+    Attributes
+    ----------
+    detector_ : estimator
+        The fitted clone of ``detector`` (refitted with the answers when
+        ``rerank``).
+    classes_, n_features_in_
+    y_ : ndarray of shape (n_samples,)
+        ``y`` with every answer applied.
+    scores_ : ndarray of shape (n_samples,)
+        The detector's scores of ``(X, y_)`` at the last ranking.
+    cleaned_mask_, skipped_mask_ : ndarray of bool
+        Rows an answer judged; rows the oracle skipped.
+    n_cleaned_, n_changed_ : int
+        Rows judged; labels the answers changed.
+    history_ : list of dict
+        One record per batch: its row ids, given labels and answers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skclean import ClassBasedIFDetector, ReviewCleaner, SimulatedOracle
+    >>> from skclean.datasets import load_dataset, flip_labels
+    >>> X, X_trusted, y, y_trusted = load_dataset("breast", test_size=0.2, random_state=0)
+    >>> y_noisy, flipped = flip_labels(y, 0.1, random_state=0)
+    >>> review = ReviewCleaner(ClassBasedIFDetector(LogisticRegression()),
+    ...                        oracle=SimulatedOracle(X, y), budget=40, batch_size=10)
+    >>> review = review.fit(X, y_noisy, X_trusted=X_trusted, y_trusted=y_trusted)
+    >>> bool(review.n_changed_ >= 20)     # most of the 40 rows asked were wrong
+    True
+    """
+
+    _parameter_constraints = {
+        "detector": [HasMethods(["fit", "score_samples"]), None],
+        "oracle": [callable],
+        "budget": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "rerank": ["boolean"],
+        "journal": [str, os.PathLike, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, detector=None, *, oracle=None, budget=100, batch_size=10, rerank=False,
+                 journal=None, verbose=0):
+        self.detector = detector
+        self.oracle = oracle
+        self.budget = budget
+        self.batch_size = batch_size
+        self.rerank = rerank
+        self.journal = journal
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the user's detector is checked too
+    def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None):
+        """Fit the detector, then ask about its ranking until the budget is spent.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Possibly wrong labels.
+        {trusted}
+
+        Returns
+        -------
+        self
+        """
+        # all or nothing: a failure leaves the previous fitted state whole (the answers
+        # stay journaled, so fitting again asks nothing twice)
+        with transaction(self):
+            ids = row_ids_of(X)
+            X, y, self.classes_ = check_hard_labels(self, X, y)
+            found = trusted_rows(X, X_trusted, y_trusted, trusted_mask)
+            if found is None:
+                raise ValueError("ReviewCleaner's detector needs trusted rows: pass "
+                                 "X_trusted/y_trusted, or trusted_mask marking the rows of X "
+                                 "whose labels are verified.")
+            idx, X_t, y_t = found
+            self._trusted = (X[idx], y[idx]) if idx is not None else (X_t, y_t)
+            self._X, self.row_ids_, self.y_ = X, ids, y.copy()
+            self._init_label_state(len(X))
+            self._never = np.zeros(len(X), dtype=bool)  # trusted rows are never asked about
+            if idx is not None:
+                self._never[idx] = True
+            self._fit_detector()
+            self._open_questioner()
+            self._run(range(self.budget), total=self._total(), desc="asked")
+            del self._X, self._trusted, self._never
+            self._run_completed()
+        return self
+
+    fit.__doc__ = fit.__doc__.format(trusted=TRUSTED_PARAMS_DOC)
+
+    def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None):
+        return self._resample(X, y, X_trusted=X_trusted, y_trusted=y_trusted,
+                              trusted_mask=trusted_mask)
+
+    fit_resample.__doc__ = RESAMPLE_DOC.format(mask="trusted_mask",
+                                               params="X_trusted, y_trusted, trusted_mask")
+
+    # replaced, never modified in place: a step's rollback need not copy them
+    _shared_state = ("_X", "_trusted", "row_ids_", "y_", "scores_", "detector_")
+
+    def _fit_detector(self):
+        X_t, y_t = self._trusted
+        done = self.cleaned_mask_
+        self.detector_ = clone(ClassBasedIFDetector() if self.detector is None
+                               else self.detector)
+        self.detector_.fit(self._X, self.y_, X_trusted=np.concatenate([X_t, self._X[done]]),
+                           y_trusted=np.concatenate([y_t, self.y_[done]]))
+        self.scores_ = np.asarray(self.detector_.score_samples(self._X, self.y_), dtype=float)
+
+    def _total(self):
+        return int(min(self.budget, (~self._never).sum()))
+
+    def _should_stop(self):
+        return self._n_asked() >= self._total() or super()._should_stop()
+
+    def _select(self, step):
+        pool = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_ | self._never))
+        b = min(self.batch_size, self._total() - self._n_asked())
+        rows = pool[np.argsort(self.scores_[pool], kind="stable")[:b]]
+        # the adapter, not the raw model: it feeds a network its own dtype
+        model = getattr(self.detector_, "adapter_", None)
+        pred = None if model is None else model.predict(self._X[rows])
+        # the model's prediction is the suggestion: a person's Enter accepts it
+        return Question(rows, self._X[rows], self.y_[rows], self.row_ids_[rows],
+                        suggested=pred, predicted=pred, scores=self.scores_[rows],
+                        note={"batch": len(self.history_) + 1},
+                        extra={"n_asked": self._n_asked(), "budget": self._total()})
+
+    def _apply(self, question, answer):
+        done = ~answer.skipped
+        self.y_ = self.y_.copy()  # the rollback of a failed step keeps the old one
+        self.y_[question.positions[done]] = answer.labels[done]
+
+    def _update(self, step, question, answer):
+        if self.rerank and np.any(~answer.skipped):
+            self._fit_detector()
+
+    def _progress(self, question):
+        return len(question.positions)
+
+    def score_samples(self, X, y):
+        """The fitted detector's scores of ``(X, y)``: lower = more likely mislabeled."""
+        check_is_fitted(self)
+        return self.detector_.score_samples(X, y)
+
+    def _cleaned_rows(self, n):
+        done = np.flatnonzero(self.cleaned_mask_)
+        return None, dict(zip(done.tolist(), self.y_[done], strict=True))
