@@ -83,7 +83,8 @@ def run_config(name, kind, rate, seed, n_ref):
                           ("model-based default (5x10 queries)", "auto")]:
         mb = ModelBasedDetector(model, oracle=SimulatedOracle(X, y_true), n_rounds=5,
                                 query_size=10, loss_weight=weight, random_state=seed)
-        res[label] = metrics(mb.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y), flipped)
+        mb.fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
+        res[label] = metrics(mb.score_samples(X, y), flipped)
     try:
         from cleanlab.filter import find_label_issues
         from cleanlab.rank import get_label_quality_scores

@@ -260,7 +260,8 @@ def test_float32_keeps_the_features_in_float32_and_picks_the_same_rows():
     picked = {}
     for dtype in ("float64", "float32"):
         c = ChefCleaner(_lr(), label_source="suggested", budget=30, batch_size=10,
-                        dtype=dtype, random_state=0).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
+                        dtype=dtype, random_state=0).fit(X, y_noisy, X_trusted=X_val,
+                                                          y_trusted=y_val)
         assert c.X_.dtype == np.dtype(dtype) and c.X_trusted_.dtype == np.dtype(dtype)
         picked[dtype] = np.concatenate([h["rows"] for h in c.history_])
     # float32 INFL differs from float64 by rounding only: near-ties may swap, nothing more

@@ -259,7 +259,8 @@ def test_numpy_path_never_imports_dask():
         from skclean import ClassBasedIFDetector, ModelBasedDetector
         rng = np.random.RandomState(0)
         X, y = rng.randn(60, 3), np.arange(60) % 2
-        det = ClassBasedIFDetector(LogisticRegression()).fit(X, y, X_trusted=X[:10], y_trusted=y[:10])
+        det = ClassBasedIFDetector(LogisticRegression()).fit(X, y, X_trusted=X[:10],
+                                                              y_trusted=y[:10])
         det.score_samples(X, y), det.decision_function(X, y), det.predict(X, list(y))
         loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("dask", "distributed"))
         assert not loaded, loaded

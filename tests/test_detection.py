@@ -399,7 +399,8 @@ def test_prefit_uses_the_given_model(noisy_wine):
                                                                       y_trusted=y_ref)
     np.testing.assert_allclose(det.score_samples(X, y), ref.score_samples(X, y))
     with pytest.raises(ValueError, match="already fitted"):
-        ClassBasedIFDetector(LogisticRegression(), prefit=True).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
+        ClassBasedIFDetector(LogisticRegression(), prefit=True).fit(X, y, X_trusted=X_ref,
+                                                                    y_trusted=y_ref)
     with pytest.raises(ValueError, match="trajectory"):
         ClassBasedIFDetector(lr, prefit=True, similarity="tracin").fit(X, y, X_trusted=X_ref,
                                                                         y_trusted=y_ref)
@@ -411,7 +412,8 @@ def test_chunking_and_threads_do_not_change_scores(noisy_wine):
     base = ClassBasedIFDetector(LogisticRegression(max_iter=1000), dtype="float64").fit(
         X, y, X_trusted=X_ref, y_trusted=y_ref)
     before = torch.get_num_threads()
-    chunked = clone(base).set_params(chunk_size=7, n_jobs=1).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
+    chunked = clone(base).set_params(chunk_size=7, n_jobs=1).fit(X, y, X_trusted=X_ref,
+                                                                  y_trusted=y_ref)
     np.testing.assert_allclose(chunked.score_samples(X, y), base.score_samples(X, y), rtol=1e-12)
     assert torch.get_num_threads() == before  # n_jobs applies while scoring only
 
@@ -454,7 +456,8 @@ def test_model_based_detector(noisy_wine):
     X, y, flipped, X_ref, y_ref, y_true = noisy_wine
     oracle = SimulatedOracle(X, y_true)
     det = ModelBasedDetector(LogisticRegression(max_iter=1000), oracle=oracle, n_rounds=3,
-                             query_size=10, random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
+                             query_size=10, random_state=0).fit(X, y, X_trusted=X_ref,
+                                                                 y_trusted=y_ref)
     assert det.cleaned_mask_.sum() == 20 and oracle.n_queries_ == 20
     np.testing.assert_array_equal(det.y_cleaned_[det.cleaned_mask_], y_true[det.cleaned_mask_])
     assert [h["n_clean"] for h in det.history_] == [len(X_ref) - round(0.3 * len(X_ref)) + k
@@ -478,7 +481,8 @@ def test_model_based_loss_weight_blends_a_model_fit_on_every_row(noisy_wine, mon
         det = ModelBasedDetector(
             LogisticRegression(max_iter=1000), oracle=SimulatedOracle(X, y_true), n_rounds=2,
             query_size=10, loss_weight=weight, random_state=0,
-        ).fit(X, y, X_trusted=X_ref[~val], y_trusted=y_ref[~val], X_val=X_ref[val], y_val=y_ref[val])
+        ).fit(X, y, X_trusted=X_ref[~val], y_trusted=y_ref[~val], X_val=X_ref[val],
+              y_val=y_ref[val])
         clean = _log_p(det.estimator_, X, y)
         s = det.score_samples(X, y)
         if det.loss_weight_ == 0:
