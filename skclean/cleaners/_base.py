@@ -1,5 +1,7 @@
 """What every skclean estimator shares: its model adapter, labels, row ids, questions."""
 
+import functools
+
 import numpy as np
 import torch
 
@@ -80,18 +82,21 @@ class AdapterMixin:
         return self.adapter_.model
 
 
-def check_judged(estimator, X, y):
-    """Validate rows and the labels a fitted estimator is asked to judge (score_samples)."""
-    check_is_fitted(estimator)
-    X = validate_data(estimator, X, reset=False)
-    y = np.asarray(y)
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
-    unknown = ~np.isin(y, estimator.classes_)
-    if unknown.any():
-        raise ValueError(f"Unknown labels {np.unique(y[unknown]).tolist()}; "
-                         f"classes are {estimator.classes_.tolist()}.")
-    return X, y
+def dask_rows(dtype):
+    """Decorate ``method(self, X, y)``: dask inputs give a lazy dask array, chunk by chunk."""
+
+    def wrap(method):
+        @functools.wraps(method)
+        def scored(self, X, y):
+            from .._dask import is_dask, map_rows  # dask stays optional: imported for dask input
+
+            if is_dask(X) or is_dask(y):
+                return map_rows(self, method.__name__, X, y, dtype=np.dtype(dtype))
+            return method(self, X, y)
+
+        return scored
+
+    return wrap
 
 
 class ModelDelegateMixin:

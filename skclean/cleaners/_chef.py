@@ -21,37 +21,22 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import get_scorer, get_scorer_names
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._linalg import PRECONDITION_MAX_PARAMS, sampled_hessian_inverse
-from ..influence import (
-    IncrementalINFL,
-    increm_infl_candidates,
-    infl,
-    last_layer_inverse_hvp,
-    removal_infl,
-    suggest_labels,
-    validation_gradient,
-)
+from ..influence.selection import STRATEGIES, INFLSelector
 from ..models import SoftmaxRegression, soft_targets
 from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
+    dask_rows,
     row_ids_of,
 )
-from ._labels import check_any_labels, check_label_matrix
+from ._labels import check_any_labels, check_judged
 from ._loop import CleaningLoop, Question
-from ._trusted import renamed_trusted, trusted_rows
-
-_PRECONDITION_ROWS = 20_000  # rows the cached Hessian is estimated from
-# CG iterations beyond which the cached Hessian is rebuilt (a fresh one from a row sample
-# takes ~10 at tol 1e-8; plain CG takes ~50)
-_REFRESH_AFTER = 25
+from ._trusted import renamed_trusted, split_trusted
 
 
 class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
@@ -81,30 +66,20 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         Weight of uncleaned rows in the training objective (Eq. 1).
     strategy : {"infl", "infl_d", "least_confidence", "entropy"}, default="infl"
         How rows are ranked: INFL (Eq. 6), plain removal influence (Eq. 2,
-        "INFL-D"), or active learning by least confidence / entropy.  Only
-        INFL suggests labels.
+        "INFL-D"), or active learning.  Only INFL suggests labels.
     suggestion : {"alternative", "predicted", "infl"}, default="alternative"
-        The label suggested for each row, at which its INFL is evaluated to
-        rank it: the model's most probable class other than the current
-        label, the model's prediction, or the class minimising INFL (the
-        paper's Eq. 6, ``argmin_c I(i, c)``).  The argmin favours the classes
-        the *validation* loss needs most rather than the row's own class: on
-        a 20-class problem its suggestions for wrong labels were right 19% of
-        the time against 67% for ``"alternative"``, whose ranking also had
-        the best ROC AUC of the three on every data set measured
-        (``benchmarks/results/chef_suggestion.txt``; the in-sample
-        probability of the given label ranks better than all three).
+        The label suggested for each row, at which its INFL ranks it: the
+        model's most probable class other than the current label, its
+        prediction, or the paper's ``argmin_c I(i, c)`` (right far less
+        often on many classes: see :class:`~skclean.influence.INFLSelector`).
     label_source : {"oracle", "suggested", "vote"}, default="oracle"
         INFL (one): the oracle's answer; INFL (two): INFL's suggestion, no
         oracle; INFL (three): the majority of the suggestion and each of the
         oracle's annotators (the ``oracles`` of a MajorityVoteOracle, or the
         oracle's single answer).  Ties go to the first annotator.
     selection : {"full", "incremental"}, default="full"
-        ``"incremental"`` is Increm-INFL: bounds every row's INFL from
-        quantities cached in an initialisation round and evaluates exactly
-        only the rows whose bound can reach the top ``batch_size``.  The
-        bound uses the global curvature limit ``λ_max(diag p − ppᵀ) ≤ 1/2``
-        (1/4 for a sigmoid) so it always returns the same rows as ``"full"``.
+        ``"incremental"`` is Increm-INFL: rows whose INFL bound cannot reach
+        the top ``batch_size`` are not evaluated; the same rows as ``"full"``.
     update : {"warm_start", "deltagrad", "retrain"}, default="warm_start"
         How the model follows the new labels: continue from the current
         optimum (for ``LogisticRegression``, Newton steps preconditioned by
@@ -112,14 +87,10 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         DeltaGrad-L over the cached SGD trajectory (SoftmaxRegression only),
         or retrain from scratch.
     solver : {"auto", "pcg", "exact", "cg"}, default="auto"
-        How ``H⁻¹ ∇L_val`` is obtained.  ``"exact"``: eigendecomposition of
-        the explicit last-layer Hessian, built every round.  ``"cg"``:
-        conjugate gradient over Hessian-vector products, warm-started from
-        the previous round's solution.  ``"pcg"``: the same, preconditioned
-        by a Hessian factorised once (on at most 20,000 rows) and reused
-        while it keeps the solve to a few iterations — labels change a little
-        per round, so the Hessian does too.  ``"auto"``: ``"pcg"`` when the
-        last layer has at most 4,096 parameters, else ``"cg"``.
+        How ``H⁻¹ ∇L_val`` is obtained: eigendecomposition (``"exact"``), or
+        CG warm-started from the last round, preconditioned (``"pcg"``) or
+        not; ``"auto"``: ``"pcg"`` for last layers of at most 4,096
+        parameters (see :class:`~skclean.influence.INFLSelector`).
     damping : float, default=0.0
         Added to the Hessian's diagonal.
     deltagrad_j0, deltagrad_T0, deltagrad_m0 : int, default=10, 20, 2
@@ -196,7 +167,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         "budget": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "gamma": [Interval(Real, 0, 1, closed="right")],
-        "strategy": [StrOptions({"infl", "infl_d", "least_confidence", "entropy"})],
+        "strategy": [StrOptions(set(STRATEGIES))],
         "suggestion": [StrOptions({"alternative", "predicted", "infl"})],
         "label_source": [StrOptions({"oracle", "suggested", "vote"})],
         "selection": [StrOptions({"full", "incremental"})],
@@ -294,28 +265,16 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self._check_setup()
         ids = row_ids_of(X)
         X, Y, classes, columns = check_any_labels(self, X, y, self.classes)
+        train, X_val, y_val = split_trusted(
+            X, classes[Y.argmax(1)], trusted, fraction=self.validation_fraction,
+            random_state=self.random_state, missing_message=(
+                "ChefCleaner ranks rows by their influence on *trusted* rows: pass "
+                "X_trusted/y_trusted, or trusted_mask marking the rows of X whose labels are "
+                "verified. (validation_fraction=0.1 would instead trust a random tenth of the "
+                "given, possibly wrong, labels.)"))
         positions = np.arange(len(X))
-        found = trusted_rows(X, *trusted)
-        if found is None:
-            if self.validation_fraction is None:
-                raise ValueError(
-                    "ChefCleaner ranks rows by their influence on *trusted* rows: pass "
-                    "X_trusted/y_trusted, or trusted_mask marking the rows of X whose labels "
-                    "are verified. (validation_fraction=0.1 would instead trust a random "
-                    "tenth of the given, possibly wrong, labels.)")
-            # opt-in: a random share of the given labels stands in for verified ones
-            _, va = train_test_split(
-                positions, test_size=self.validation_fraction, random_state=self.random_state,
-                stratify=Y.argmax(1) if len(X) * self.validation_fraction >= len(classes)
-                else None)
-            found = va, None, None
-        va, X_val, y_val = found
-        if va is not None:
-            tr = np.setdiff1d(positions, va)
-            if len(tr) == 0:
-                raise ValueError("trusted_mask marks every row: nothing is left to clean.")
-            X_val, y_val = X[va], classes[Y[va].argmax(1)]
-            X, Y, ids, positions = X[tr], Y[tr], ids[tr], tr
+        if train is not None:
+            X, Y, ids, positions = X[train], Y[train], ids[train], train
         outside = ~np.isin(y_val, classes)
         if outside.any():
             raise ValueError(f"y_trusted has labels {np.unique(y_val[outside]).tolist()} "
@@ -338,12 +297,12 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
 
     # ------------------------------------------------------------------ the rounds
     # replaced, never modified in place, so a round's rollback need not copy them
-    _shared_state = ("X_", "X_trusted_", "y_trusted_", "row_ids_", "_incremental", "_precond")
+    _shared_state = ("X_", "X_trusted_", "y_trusted_", "row_ids_")
 
     def _fit(self, X, Y, X_val, y_val, row_ids):
-        self._v_prev = None
-        self._precond = None
-        self._rng = check_random_state(self.random_state)
+        self.selector_ = INFLSelector(
+            self.strategy, self.suggestion, self.selection, gamma=self.gamma, solver=self.solver,
+            damping=self.damping, random_state=check_random_state(self.random_state))
         adapter = self.initialize_adapter(X.shape[1], self.classes_)
         # the features in the model's precision: a round reads them a dozen times, and a
         # cast at every read would cost more than float32 arithmetic saves
@@ -359,7 +318,6 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         adapter.fit(X, self.y_, sample_weight=self.sample_weight_)
         self.stopped_early_ = False
         self.stop_reason_ = "budget"
-        self._incremental = None
         self.suggested_labels_ = np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
         self._scorer = get_scorer(self.scoring)
         self._open_questioner()
@@ -395,15 +353,23 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         b = int(min(self.batch_size, self.budget - self._n_asked(),
                     (~(self.cleaned_mask_ | self.skipped_mask_)).sum()))
         t0 = time.perf_counter()
-        self._timing = {"time_solve": 0.0}  # the solve's share, written by _val_direction
-        rows, suggested, n_exact, keys = self._rank(b)
+        unc = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
+        sel = self.selector_.select(self.adapter_, self.X_, self.y_, unc, b,
+                                    sample_weight=self.sample_weight_,
+                                    trusted=(self.X_trusted_, self.y_trusted_))
+        rows = sel.rows
         current = self.classes_[self.y_[rows].argmax(1)]
+        suggested = current if sel.suggested is None else self.classes_[sel.suggested]
+        if sel.evaluated is not None:
+            self.suggested_labels_[sel.evaluated] = self.classes_[sel.evaluated_suggested]
         note = {"round": len(self.history_) + 1}
         if self.soft_input_:
             note.update({f"given_P({c})": self.y_[rows, j] for j, c in enumerate(self.classes_)})
-        self._timing.update(time_selection=time.perf_counter() - t0, n_exact=n_exact)
+        self._timing = {"time_solve": self.selector_.time_solve_, "n_exact": sel.n_exact,
+                        "time_selection": time.perf_counter() - t0}
         return Question(
-            rows, self.X_[rows], current, self.row_ids_[rows], suggested=suggested, scores=keys,
+            rows, self.X_[rows], current, self.row_ids_[rows], suggested=suggested,
+            scores=sel.keys,
             note=note, extra={"n_asked": self._n_asked(), "budget": min(self.budget, len(self.X_))},
             decided_by="INFL suggestion" if self.label_source == "suggested" else None,
             vote=self.label_source == "vote")
@@ -427,7 +393,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
             # a few labels changed: Newton from the current optimum, each step a CG solve
             # that the Hessian cached for INFL preconditions
             a.newton_refit(self.X_, self.y_, sample_weight=self.sample_weight_,
-                           preconditioner=self._preconditioner())
+                           preconditioner=self.selector_.preconditioner(
+                               a, self.X_, self.sample_weight_))
         elif self.update == "warm_start":
             a.continue_fit(self.X_, self.y_, sample_weight=self.sample_weight_)
         else:
@@ -445,93 +412,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     def _progress(self, question):
         return len(question.positions)
 
-    # ------------------------------------------------------------------ INFL
-    def _val_direction(self):
-        """``v = H⁻¹ ∇L_val`` (flat ``[W | b]``) at the current model."""
-        a = self.adapter_
-        t0 = time.perf_counter()
-        g_val = validation_gradient(a, self.X_trusted_, self.y_trusted_)
-        exact = self.solver == "exact"
-        # CG warm-starts from the last round's solution: cleaning b rows moves v only a little
-        v, n_iter = last_layer_inverse_hvp(
-            a, self.X_, g_val, sample_weight=self.sample_weight_,
-            method="exact" if exact else "cg", damping=self.damping, x0=self._v_prev,
-            preconditioner=None if exact else self._preconditioner())
-        if not exact:
-            self.cg_iterations_, self._v_prev = n_iter, v
-            if n_iter > _REFRESH_AFTER and self._precond is not None:
-                self._precond = None  # the Hessian has drifted: factorise it again next time
-        if "_timing" in self.__dict__:  # inside a round: its record shows the solve's time
-            self._timing["time_solve"] = time.perf_counter() - t0
-        return v
-
-    def _use_preconditioner(self):
-        if self.solver == "pcg":
-            return True
-        return self.solver == "auto" and self.adapter_.n_params("last") <= PRECONDITION_MAX_PARAMS
-
-    def _preconditioner(self):
-        """The cached ``(H + damping I)⁻¹`` of an earlier round (``None`` if not used)."""
-        if not self._use_preconditioner():
-            return None
-        if self._precond is None:
-            self._precond = sampled_hessian_inverse(
-                self.adapter_, self.X_, self.sample_weight_, max_rows=_PRECONDITION_ROWS,
-                damping=self.damping, random_state=self._rng)
-        return self._precond
-
-    def _rank(self, b):
-        """The ``b`` rows to clean, their suggested labels, rows evaluated exactly, keys."""
-        unc = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
-        a = self.adapter_
-        if self.strategy in ("least_confidence", "entropy"):
-            P = a.predict_proba(self.X_[unc])
-            if self.strategy == "least_confidence":
-                key = P.max(1)
-            else:
-                key = (P * np.log(np.clip(P, 1e-300, None))).sum(1)  # −entropy
-            return self._lowest(unc, key, b)
-        V = self._val_direction().reshape(a.head.n_outputs, -1)
-        if self.strategy == "infl_d":
-            return self._lowest(unc, removal_infl(a, self.X_[unc], self.y_[unc], V), b)
-        if self.selection == "incremental":
-            return self._rank_incremental(unc, V, b)
-        I, P = infl(a, self.X_[unc], self.y_[unc], V, gamma=self.gamma)
-        return self._top(unc, I.cpu().numpy(), P, b, len(unc))
-
-    def _lowest(self, rows, key, b):
-        order = np.argsort(key, kind="stable")[:b]
-        pick = rows[order]
-        return pick, self.classes_[self.y_[pick].argmax(1)], len(rows), key[order]
-
-    def _top(self, rows, I, P, b, n_exact):
-        """The ``b`` best rows: ``(rows, suggested labels, n_exact, their INFL keys)``."""
-        sugg, key = suggest_labels(I, P, self.y_[rows], self.suggestion)
-        order = np.argsort(key, kind="stable")[:b]
-        self.suggested_labels_[rows] = self.classes_[sugg]
-        return rows[order], self.classes_[sugg[order]], n_exact, key[order]
-
-    # ------------------------------------------------------------------ Increm-INFL
-    def _rank_incremental(self, unc, V, b):
-        """Increm-INFL (Algorithm 1): rows whose bound cannot reach the top ``b`` are pruned,
-        the others evaluated exactly, so the result equals full selection."""
-        fresh = self._incremental is None
-        if fresh:  # the initialisation round caches features and residuals at w(0)
-            self._incremental = IncrementalINFL(self.adapter_, self.X_, self.y_, gamma=self.gamma)
-        inc = self._incremental
-        W = self.adapter_.last_layer_params()
-        centre, A, P = inc.centres(unc, V, W)
-        if fresh:
-            return self._top(unc, centre, P, b, len(unc))
-        # the bound holds for every class, so for the one each row's key is taken at
-        _, key = suggest_labels(centre, P, self.y_[unc], self.suggestion)
-        cand = unc[increm_infl_candidates(key, inc.radius(unc, A, W), b)]
-        I, P_c = infl(self.adapter_, self.X_[cand], self.y_[cand], V, gamma=self.gamma)
-        if len(cand) > 0.5 * len(unc):  # w has drifted far from w(0): refresh the cache
-            self._incremental = None
-        return self._top(cand, I.cpu().numpy(), P_c, b, len(cand))
-
     # ------------------------------------------------------------------ estimator API
+    @dask_rows(np.float64)
     def score_samples(self, X, y):
         """INFL of each row as an uncleaned row labelled ``y``, at its suggested label.
 
@@ -540,22 +422,15 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         Dask arrays (hard labels) give a lazy dask array, computed one row
         chunk at a time (:ref:`dask-scoring`).
         """
-        from .._dask import is_dask, map_rows  # dask stays optional: imported for dask input
+        X, Y = check_judged(self, X, y, soft=True)
+        sel, a = self.selector_, self.adapter_
+        V = sel.direction(a, self.X_, self.sample_weight_, self.X_trusted_, self.y_trusted_)
+        return sel.scores(a, X, Y, V)[0].astype(np.float64)
 
-        if is_dask(X) or is_dask(y):
-            return map_rows(self, "score_samples", X, y, dtype=np.float64)
-        check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
-        y = np.asarray(y)
-        Y = check_label_matrix(y, len(self.classes_)) if y.ndim == 2 else None
-        if Y is None:
-            if y.shape != (len(X),) or not np.all(np.isin(y, self.classes_)):
-                raise ValueError("y must hold one known label per row.")
-            Y = soft_targets(y, self.classes_)
-        a = self.adapter_
-        V = self._val_direction().reshape(a.head.n_outputs, -1)
-        I, P = infl(a, X, Y, V, gamma=self.gamma)
-        return suggest_labels(I.cpu().numpy(), P, Y, self.suggestion)[1].astype(np.float64)
+    @property
+    def cg_iterations_(self):
+        """CG iterations of the last solve of ``H⁻¹ ∇L_val`` (``None`` for ``solver="exact"``)."""
+        return self.selector_.n_iter_
 
     @property
     def deltagrad_memory_(self):

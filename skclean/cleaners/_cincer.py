@@ -28,10 +28,9 @@ from ._base import (
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
-    check_judged,
     row_ids_of,
 )
-from ._labels import as_labels, check_hard_labels
+from ._labels import as_labels, check_hard_labels, check_judged
 from ._loop import CleaningLoop, Question
 
 COUNTEREXAMPLES = ("top_fisher", "practical_fisher", "full_fisher", "influence", "nearest",

@@ -28,8 +28,9 @@ from ..influence import (
 )
 from ..questions import transaction
 from ..utils import torch_threads
-from ._base import MODEL_CONSTRAINTS, AdapterMixin, check_judged
-from ._detector_base import DetectorMixin, check_reference, dask_rows
+from ._base import MODEL_CONSTRAINTS, AdapterMixin, dask_rows
+from ._detector_base import DetectorMixin, check_reference
+from ._labels import check_judged
 from ._loss_weight import combine_scores, fit_loss_weight
 from ._trusted import renamed_trusted
 

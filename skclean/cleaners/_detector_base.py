@@ -3,32 +3,14 @@
 Scores follow scikit-learn's outlier convention (lower = more likely
 mislabeled); ``offset_`` is the ``contamination``-quantile of the training
 scores, as in ``IsolationForest``.  Every scoring method takes dask arrays
-through one decorator, :func:`dask_rows`: the fitted summaries are shipped
+through one decorator, :func:`._base.dask_rows`: the fitted summaries are shipped
 once and each chunk of rows is scored where it lies.
 """
 
-import functools
-
 import numpy as np
 
+from ._base import dask_rows
 from ._trusted import trusted_rows
-
-
-def dask_rows(dtype):
-    """Decorate ``method(self, X, y)``: dask inputs give a lazy dask array, chunk by chunk."""
-
-    def wrap(method):
-        @functools.wraps(method)
-        def scored(self, X, y):
-            from .._dask import is_dask, map_rows  # dask stays optional: imported for dask input
-
-            if is_dask(X) or is_dask(y):
-                return map_rows(self, method.__name__, X, y, dtype=np.dtype(dtype))
-            return method(self, X, y)
-
-        return scored
-
-    return wrap
 
 
 class DetectorMixin:

@@ -7,7 +7,7 @@ fixes the column order of probabilistic labels.
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, column_or_1d, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from ..models import soft_targets
 
@@ -72,3 +72,25 @@ def check_any_labels(estimator, X, y, classes=None):
         raise ValueError(f"X has {len(X)} rows but y has {len(Y)}.")
     order = np.argsort(columns, kind="stable")  # reordered once, to the sorted classes_
     return X, Y[:, order], columns[order], columns
+
+
+def check_judged(estimator, X, y, *, soft=False):
+    """Validate rows and the labels a fitted estimator is asked to judge (``score_samples``).
+
+    With ``soft=True``, ``y`` may also be probabilistic labels; they come back
+    as an ``(n, C)`` matrix either way.
+    """
+    check_is_fitted(estimator)
+    X = validate_data(estimator, X, reset=False)
+    y = np.asarray(y)
+    if soft and y.ndim == 2:
+        if len(y) != len(X):
+            raise ValueError(f"y has {len(y)} rows, X has {len(X)}.")
+        return X, check_label_matrix(y, len(estimator.classes_))
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
+    unknown = ~np.isin(y, estimator.classes_)
+    if unknown.any():
+        raise ValueError(f"Unknown labels {np.unique(y[unknown]).tolist()}; "
+                         f"classes are {estimator.classes_.tolist()}.")
+    return X, soft_targets(y, estimator.classes_) if soft else y

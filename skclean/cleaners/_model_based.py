@@ -22,11 +22,11 @@ from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
-    check_judged,
+    dask_rows,
     row_ids_of,
 )
-from ._detector_base import DetectorMixin, check_reference, dask_rows
-from ._labels import as_labels
+from ._detector_base import DetectorMixin, check_reference
+from ._labels import as_labels, check_judged
 from ._loop import CleaningLoop, Question
 from ._loss_weight import combine_scores, fit_loss_weight
 from ._trusted import check_labelled_rows, renamed_trusted

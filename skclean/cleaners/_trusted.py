@@ -102,3 +102,32 @@ def trusted_rows(X, X_trusted, y_trusted, trusted_mask):
     if X_trusted is None and y_trusted is None:
         return None
     return (None, *check_labelled_rows(X_trusted, y_trusted, X.shape[1]))
+
+
+def split_trusted(X, y, trusted, *, missing_message, fraction=None, random_state=None):
+    """``(train, X_trusted, y_trusted)`` for a cleaner that cleans only the untrusted rows.
+
+    ``trusted`` is ``(X_trusted, y_trusted, trusted_mask)``; ``y`` holds the
+    hard labels of ``X``.  ``train`` lists the positions of the rows left to
+    clean (``None``: all of them).  Without trusted rows, ``fraction`` opts in
+    to trusting a random, stratified share of the *given* labels instead;
+    with neither, ``missing_message`` is raised.
+    """
+    found = trusted_rows(X, *trusted)
+    if found is None:
+        if fraction is None:
+            raise ValueError(missing_message)
+        from sklearn.model_selection import train_test_split
+
+        n_classes = len(np.unique(y))
+        _, idx = train_test_split(np.arange(len(X)), test_size=fraction,
+                                  random_state=random_state,
+                                  stratify=y if len(X) * fraction >= n_classes else None)
+        found = idx, None, None
+    idx, X_trusted, y_trusted = found
+    if idx is None:
+        return None, X_trusted, y_trusted
+    train = np.setdiff1d(np.arange(len(X)), idx)
+    if len(train) == 0:
+        raise ValueError("trusted_mask marks every row: nothing is left to clean.")
+    return train, X[idx], y[idx]

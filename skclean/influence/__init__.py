@@ -40,6 +40,7 @@ from .infl import (
     validation_gradient,
 )
 from .scores import removal_influence, retrain_loss_change
+from .selection import STRATEGIES, INFLSelector, Selection
 from .similarity import (
     SIMILARITIES,
     group_mean_gradients,
@@ -57,6 +58,9 @@ __all__ = [
     "fisher_inverse",
     "lissa_inverse_hvp",
     "IncrementalINFL",
+    "INFLSelector",
+    "Selection",
+    "STRATEGIES",
     "SUGGESTIONS",
     "increm_infl_candidates",
     "infl",
