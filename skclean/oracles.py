@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .questions import SKIP, OracleError, OracleStop, majority_vote, query_oracle
+from .utils import store_parameters
 
 __all__ = [
     "SKIP",
@@ -259,12 +260,7 @@ class ConsoleOracle(BaseOracle):
 
     def __init__(self, *, classes=None, data=None, feature_names=None, max_features=10,
                  input_fn=input, print_fn=print):
-        self.classes = classes
-        self.data = data
-        self.feature_names = feature_names
-        self.max_features = max_features
-        self.input_fn = input_fn
-        self.print_fn = print_fn
+        store_parameters(self, locals())
         self.n_asked_ = 0
 
     @staticmethod

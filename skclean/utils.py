@@ -7,7 +7,19 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["ReservoirSample", "append_row", "torch_threads"]
+__all__ = ["ReservoirSample", "append_row", "store_parameters", "torch_threads"]
+
+def store_parameters(obj, init_locals):
+    """Store every argument of ``__init__`` as an attribute of the same name, and nothing else.
+
+    scikit-learn's contract for ``__init__`` (no logic, no validation: one
+    attribute per parameter, read back by ``get_params`` and ``clone``),
+    written once.  Call it first thing, as ``store_parameters(self, locals())``.
+    """
+    for name, value in init_locals.items():
+        if name not in ("self", "__class__"):
+            setattr(obj, name, value)
+
 
 # scoring blocks (one per dask thread) that changed torch's thread count, and the count
 # to restore when the last one ends

@@ -1,6 +1,7 @@
 """What every skclean estimator shares: its model adapter, labels, row ids, questions."""
 
 import functools
+import os
 
 import numpy as np
 import torch
@@ -14,6 +15,28 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..models import default_classifier, make_adapter
 from ..questions import Journal, Questioner
+
+#: Parameter constraints shared by the estimators that ask an oracle.
+ASKING_CONSTRAINTS = {
+    "oracle": [callable, None],
+    "journal": [str, os.PathLike, None],
+    "verbose": ["verbose"],
+}
+
+#: The docstring entry of ``journal``, the same on every estimator that asks (``{journal}``).
+JOURNAL_DOC = """journal : str, path-like or None, default=None
+        SQLite file where every answer is committed as it is given; a run
+        started again with the same file and data reuses the answers instead
+        of asking again (see :class:`~skclean.questions.Journal`).  Without
+        it, answers survive an interrupted run in memory: running it again
+        (``fit``, or ``partial_fit`` on the rows left) replays them."""
+
+
+def with_journal_doc(cls):
+    """Class decorator: put :data:`JOURNAL_DOC` in place of ``{journal}`` in the docstring."""
+    cls.__doc__ = cls.__doc__.replace("{journal}", JOURNAL_DOC)
+    return cls
+
 
 #: Parameter constraints shared by all estimators that wrap a model.
 MODEL_CONSTRAINTS = {

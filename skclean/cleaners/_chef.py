@@ -9,9 +9,9 @@ or retraining), until the budget is spent or a target validation score is
 reached.
 """
 
+import functools
 import itertools
 import math
-import os
 import time
 import warnings
 from numbers import Integral, Real
@@ -26,19 +26,23 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..influence.selection import STRATEGIES, INFLSelector
 from ..models import SoftmaxRegression, soft_targets
+from ..utils import store_parameters
 from ._base import (
+    ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
     dask_rows,
     row_ids_of,
+    with_journal_doc,
 )
 from ._labels import check_any_labels, check_judged
 from ._loop import CleaningLoop, Question
-from ._trusted import renamed_trusted, split_trusted
+from ._trusted import renamed_trusted, split_trusted, trusted_doc
 
 
+@with_journal_doc
 class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
                   BaseEstimator):
     """Budgeted, influence-guided label cleaning with suggested labels (CHEF).
@@ -107,12 +111,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     classes : array-like or None, default=None
         Label set, in the column order of probabilistic labels (any order;
         ``classes_`` is always sorted, as in scikit-learn).
-    journal : str, path-like or None, default=None
-        SQLite file where every answer is committed as it is given; a run
-        started again with the same file and data reuses the answers instead
-        of asking again (see :class:`~skclean.questions.Journal`).  Without
-        it, answers survive an interrupted ``fit`` in memory: calling ``fit``
-        again replays them.
+    {journal}
     verbose : int, default=0
         Progress bar over rounds.
     device, dtype, random_state
@@ -148,14 +147,16 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn.linear_model import LogisticRegression
     >>> from skclean import ChefCleaner, SimulatedOracle
-    >>> from skclean.datasets import load_dataset, flip_labels
-    >>> X, X_val, y, y_val = load_dataset("wine", random_state=0)
-    >>> y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    >>> from skclean.datasets import flip_labels, load_dataset
+    >>> X, _, y, _ = load_dataset("wine", random_state=0)
+    >>> trusted = np.arange(len(X)) % 5 == 0          # rows whose labels were verified
+    >>> y_given = np.where(trusted, y, flip_labels(y, 0.2, random_state=0)[0])
     >>> chef = ChefCleaner(LogisticRegression(max_iter=1000), oracle=SimulatedOracle(X, y),
     ...                    budget=10, batch_size=5)
-    >>> chef = chef.fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
+    >>> chef = chef.fit(X, y_given, trusted_mask=trusted)
     >>> report = chef.cleaning_report()
     >>> len(report), int(report["changed"].sum()) >= 5
     (10, True)
@@ -163,7 +164,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
 
     _parameter_constraints = {
         **MODEL_CONSTRAINTS,
-        "oracle": [callable, None],
+        **ASKING_CONSTRAINTS,
         "budget": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "gamma": [Interval(Real, 0, 1, closed="right")],
@@ -181,8 +182,6 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         "scoring": [StrOptions(set(get_scorer_names())), callable],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
         "classes": ["array-like", None],
-        "journal": [str, os.PathLike, None],
-        "verbose": ["verbose"],
     }
 
     def __init__(self, estimator=None, *, oracle=None, budget=100, batch_size=10, gamma=0.8,
@@ -191,32 +190,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
                  solver="auto", damping=0.0, deltagrad_j0=10, deltagrad_T0=20, deltagrad_m0=2,
                  target_score=None, scoring="accuracy", validation_fraction=None, classes=None,
                  journal=None, verbose=0, device=None, dtype=None, random_state=None):
-        self.estimator = estimator
-        self.oracle = oracle
-        self.budget = budget
-        self.batch_size = batch_size
-        self.gamma = gamma
-        self.strategy = strategy
-        self.suggestion = suggestion
-        self.label_source = label_source
-        self.selection = selection
-        self.update = update
-        self.solver = solver
-        self.damping = damping
-        self.deltagrad_j0 = deltagrad_j0
-        self.deltagrad_T0 = deltagrad_T0
-        self.deltagrad_m0 = deltagrad_m0
-        self.target_score = target_score
-        self.scoring = scoring
-        self.validation_fraction = validation_fraction
-        self.classes = classes
-        self.journal = journal
-        self.verbose = verbose
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+        store_parameters(self, locals())
 
-    # ------------------------------------------------------------------ validation
     def _default_estimator(self, n_features, n_classes):
         if self.update == "deltagrad":
             return SoftmaxRegression(random_state=self._torch_seed() or 0)
@@ -244,17 +219,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         y : array-like of shape (n_samples,) or (n_samples, n_classes)
             Hard labels, or probabilistic labels whose rows sum to 1 (columns
             in the order of ``classes``, default ``0..C-1``).
-        X_trusted, y_trusted : array-like, default=None
-            The small set of rows whose (hard) labels are verified: CHEF's
-            clean validation set, given apart from ``X``.
-        trusted_mask : array-like of bool or int, default=None
-            Instead of ``X_trusted, y_trusted``: the rows of ``X`` whose labels
-            are verified (booleans, one per row, or positions).  They travel
-            through a Pipeline with the other rows, so transformers before the
-            cleaner transform them too; they are not cleaned.
-        X_val, y_val, validation_mask : deprecated
-            The former names of ``X_trusted``, ``y_trusted`` and
-            ``trusted_mask`` (``FutureWarning``).
+        {trusted}
 
         Returns
         -------
@@ -286,6 +251,10 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self.train_positions_ = positions
         return self._fit(X, Y, X_val, y_val, ids)
 
+    fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(
+        " (hard labels): CHEF's clean validation set", "; they are not cleaned",
+        old="X_val, y_val, validation_mask"))
+
     def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
                      y_val=None, validation_mask=None):
         return self._resample(X, y, X_trusted=X_trusted, y_trusted=y_trusted,
@@ -308,16 +277,14 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         # cast at every read would cost more than float32 arithmetic saves
         storage = torch.empty((), dtype=adapter.dtype).numpy().dtype
         X, X_val = (np.asarray(a, dtype=storage) for a in (X, X_val))
-        self.X_, self.y_ = X, Y.copy()
+        self.X_, self.y_, self.row_ids_ = X, Y.copy(), row_ids
         self.X_trusted_, self.y_trusted_ = X_val, y_val
-        self.row_ids_ = row_ids
         self._init_label_state(len(X))
         self.sample_weight_ = np.full(len(X), float(self.gamma))
         if self.update == "deltagrad" and not isinstance(adapter.model, SoftmaxRegression):
             raise ValueError("update='deltagrad' needs estimator=SoftmaxRegression (or None).")
         adapter.fit(X, self.y_, sample_weight=self.sample_weight_)
-        self.stopped_early_ = False
-        self.stop_reason_ = "budget"
+        self.stopped_early_, self.stop_reason_ = False, "budget"
         self.suggested_labels_ = np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
         self._scorer = get_scorer(self.scoring)
         self._open_questioner()
@@ -350,10 +317,9 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
             return self._scorer(self, self.X_trusted_, self.y_trusted_)
 
     def _select(self, step):
-        b = int(min(self.batch_size, self.budget - self._n_asked(),
-                    (~(self.cleaned_mask_ | self.skipped_mask_)).sum()))
         t0 = time.perf_counter()
         unc = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
+        b = int(min(self.batch_size, self.budget - self._n_asked(), len(unc)))
         sel = self.selector_.select(self.adapter_, self.X_, self.y_, unc, b,
                                     sample_weight=self.sample_weight_,
                                     trusted=(self.X_trusted_, self.y_trusted_))
@@ -384,22 +350,14 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         t1 = time.perf_counter()
         done = question.positions[~answer.skipped]
         old_Y, old_w = self.__dict__.pop("_old")
-        a = self.adapter_
-        if not len(done):
-            pass
-        elif self.update == "retrain":
-            a.fit(self.X_, self.y_, sample_weight=self.sample_weight_)
-        elif self.update == "warm_start" and hasattr(a, "newton_refit"):
-            # a few labels changed: Newton from the current optimum, each step a CG solve
-            # that the Hessian cached for INFL preconditions
-            a.newton_refit(self.X_, self.y_, sample_weight=self.sample_weight_,
-                           preconditioner=self.selector_.preconditioner(
-                               a, self.X_, self.sample_weight_))
-        elif self.update == "warm_start":
-            a.continue_fit(self.X_, self.y_, sample_weight=self.sample_weight_)
-        else:
-            a.deltagrad_update(self.X_, self.y_, self.sample_weight_, done, old_Y, old_w,
-                               j0=self.deltagrad_j0, T0=self.deltagrad_T0, m0=self.deltagrad_m0)
+        if len(done):  # (every row skipped: the labels, and so the model, stay)
+            # warm start, for LogisticRegression: Newton from the current optimum, each step
+            # a CG solve that the Hessian cached for INFL preconditions
+            self.adapter_.refit(
+                self.X_, self.y_, self.sample_weight_, how=self.update, changed=done,
+                previous=(old_Y, old_w), preconditioner=functools.partial(
+                    self.selector_.preconditioner, self.adapter_, self.X_, self.sample_weight_),
+                j0=self.deltagrad_j0, T0=self.deltagrad_T0, m0=self.deltagrad_m0)
         self._timing["time_update"] = time.perf_counter() - t1
         self._score = self._val_score()
 

@@ -8,37 +8,37 @@ information, Eq. 12) — and asks the oracle to relabel either or both
 (Algorithm 1).
 """
 
-import os
 import time
 from numbers import Integral, Real
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..influence import counterexample_scores, fisher_inverse, lissa_inverse_hvp
-from ..models import LastLayerGrads
-from ..utils import ReservoirSample, append_row
+from ..influence.counterexamples import COUNTEREXAMPLES, CounterexampleSearch, check_metric
+from ..utils import ReservoirSample, store_parameters
 from ._base import (
+    ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
     row_ids_of,
+    with_journal_doc,
 )
 from ._labels import as_labels, check_hard_labels, check_judged
 from ._loop import CleaningLoop, Question
+from ._stream import StreamRowsMixin
 
-COUNTEREXAMPLES = ("top_fisher", "practical_fisher", "full_fisher", "influence", "nearest",
-                   "random", "drop")
+#: The parameters CincerCleaner hands its CounterexampleSearch under the same names.
+_SEARCH_PARAMS = ("pertinent", "radius", "n_neighbors", "metric", "fisher_damping",
+                  "influence_params")
 
 
-class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixin,
-                    BaseEstimator):
+@with_journal_doc
+class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMixin,
+                    ClassifierMixin, BaseEstimator):
     """Sequential label cleaning with influence-based counter-examples (CINCER).
 
     :meth:`fit` trains the model on a bootstrap set; :meth:`partial_fit`
@@ -66,22 +66,15 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         Margin threshold ``τ``: rows with ``μ ≥ τ`` are suspicious (the
         margin of a probability model lies in [0, 1]).
     counterexample : str or None, default="top_fisher"
-        How ``z_k`` is chosen, always maximising ``−g_tᵀ M⁻¹ g_k`` over the
-        candidates (``g`` = loss gradient):
-
-        - ``"top_fisher"``: ``M`` = expected Fisher of the last layer incl.
-          bias (Eq. 12), pseudo-inverted (or damped, ``fisher_damping``);
-        - ``"practical_fisher"``: ``M = I`` on the last layer;
-        - ``"full_fisher"``: expected Fisher of all parameters (small models);
-        - ``"influence"``: ``M`` = Hessian of the training loss, ``M⁻¹ g_t`` by
-          LiSSA (Eq. 10; ``lissa_*`` parameters);
-        - ``"nearest"``: the nearest candidate in input space (``metric``);
-        - ``"random"``: a random candidate;
-        - ``"drop"``: the paper's Drop CE baseline — select by Top Fisher, ask
-          only about the suspicious row, drop ``z_k`` from the data if the
-          oracle keeps the suspicious label;
-        - ``None``: no counter-example (skeptical learning: ask only about the
-          suspicious row).
+        How ``z_k`` is chosen, maximising ``−g_tᵀ M⁻¹ g_k`` over the
+        candidates: ``"top_fisher"`` (``M`` = the last layer's expected
+        Fisher, Eq. 12), ``"practical_fisher"`` (``M = I``), ``"full_fisher"``
+        (every parameter's Fisher: small models), ``"influence"`` (the
+        Hessian, by LiSSA: Eq. 10), ``"nearest"`` (in input space),
+        ``"random"``, ``"drop"`` (the paper's Drop CE: ask only about the
+        suspicious row, drop ``z_k`` if the oracle keeps its label), or
+        ``None`` (no counter-example).  See
+        :class:`~skclean.influence.CounterexampleSearch`.
     pertinent : bool, default=True
         Restrict candidates to training rows whose current label equals the
         prediction for the suspicious row (Section 3.4).
@@ -93,38 +86,29 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         Distance for ``radius``, ``n_neighbors`` and ``"nearest"``
         (any :func:`~sklearn.metrics.pairwise_distances` metric).
     refit : {"warm_start", "scratch"}, default="warm_start"
-        After each stream row: continue training ``refit_epochs`` epochs from
-        the current weights, or retrain from the initial weights for the full
-        schedule (the paper's protocol).  Convex models are solved to
-        convergence either way (warm start only saves solver iterations).
-        The default is chosen by ``benchmarks/cincer_refit.py`` (see the
-        benchmarks page).
+        After each stream row: ``refit_epochs`` more epochs from the current
+        weights, or the full schedule from the initial weights (the paper's
+        protocol).  Convex models are solved to convergence either way.
+        Chosen by ``benchmarks/cincer_refit.py`` (see the benchmarks page).
     refit_epochs : int, default=10
         Epochs per warm-start refit (networks).
     fisher_damping : float, default=0.0
         ``0`` pseudo-inverts the Fisher; ``> 0`` solves ``F + damping·I``.
     fisher_rows : int or None, default=2000
-        Estimate the Fisher (Top or Full) from a uniform random sample of at
-        most this many training rows, kept up to date as the stream grows
-        (reservoir sampling, O(1) per row), so that refreshing it after each
-        model update costs the same on a long stream as on a short one.
-        ``None`` uses every training row (exact; the cost of each refresh
-        grows with the training set).  CINCER's reference code uses 30
-        random rows; the default is chosen by
-        ``benchmarks/cincer_fisher_rows.py`` (see the benchmarks page).
-    lissa_depth, lissa_scale, lissa_damping, lissa_samples : LiSSA settings
-        For ``counterexample="influence"`` (defaults from CINCER's reference
-        code: depth 1000, one sample, no damping).
-    lissa_batch_size : int, default=32
-        Rows per stochastic Hessian-vector product in LiSSA.
+        Estimate the Fisher (Top or Full) from a uniform sample of at most
+        this many training rows, kept up to date as the stream grows
+        (reservoir sampling): a refresh costs the same on a long stream as on
+        a short one.  ``None``: every row (exact; the cost grows).  CINCER's
+        code uses 30 rows; chosen by ``benchmarks/cincer_fisher_rows.py``.
+    lissa_depth, lissa_scale, lissa_damping, lissa_samples, lissa_batch_size : LiSSA
+        For ``counterexample="influence"``; CINCER's code's defaults: depth
+        1000, one sample, no damping (32 rows per Hessian-vector product).
     influence_params : {"all", "last"}, default="all"
         Parameters the ``"influence"`` strategy differentiates.
     bootstrap_size : float in (0, 1) or int, default=0.2
         For :meth:`fit_resample` only: the share (or number) of the first
         rows trained on as the bootstrap set; the rest are streamed.
-    journal : str, path-like or None, default=None
-        SQLite file where every answer is committed as it is given, reused
-        instead of asking again (see :class:`~skclean.questions.Journal`).
+    {journal}
     verbose : int, default=0
         Show a tqdm progress bar over the stream.
     device, dtype, random_state
@@ -169,7 +153,7 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
 
     _parameter_constraints = {
         **MODEL_CONSTRAINTS,
-        "oracle": [callable, None],
+        **ASKING_CONSTRAINTS,
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "counterexample": [StrOptions(set(COUNTEREXAMPLES)), None],
         "pertinent": ["boolean"],
@@ -188,8 +172,6 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         "influence_params": [StrOptions({"all", "last"})],
         "bootstrap_size": [Interval(Real, 0, 1, closed="neither"),
                            Interval(Integral, 2, None, closed="left")],
-        "journal": [str, os.PathLike, None],
-        "verbose": ["verbose"],
     }
 
     def __init__(self, estimator=None, *, oracle=None, threshold=0.2,
@@ -198,30 +180,7 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
                  fisher_rows=2000, lissa_depth=1000, lissa_scale=10.0, lissa_damping=0.0,
                  lissa_samples=1, lissa_batch_size=32, influence_params="all", bootstrap_size=0.2,
                  journal=None, verbose=0, device=None, dtype=None, random_state=None):
-        self.estimator = estimator
-        self.oracle = oracle
-        self.threshold = threshold
-        self.counterexample = counterexample
-        self.pertinent = pertinent
-        self.radius = radius
-        self.n_neighbors = n_neighbors
-        self.metric = metric
-        self.refit = refit
-        self.refit_epochs = refit_epochs
-        self.fisher_damping = fisher_damping
-        self.fisher_rows = fisher_rows
-        self.lissa_depth = lissa_depth
-        self.lissa_scale = lissa_scale
-        self.lissa_damping = lissa_damping
-        self.lissa_samples = lissa_samples
-        self.lissa_batch_size = lissa_batch_size
-        self.influence_params = influence_params
-        self.bootstrap_size = bootstrap_size
-        self.journal = journal
-        self.verbose = verbose
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+        store_parameters(self, locals())
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -243,36 +202,22 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         """
         ids = row_ids_of(X)
         X, y, labels = check_hard_labels(self, X, y, classes)
-        self._check_metric(X)
+        check_metric(self.metric, X)
         self.classes_ = labels
         return self._fit(X, y, ids)
 
-    def _check_metric(self, X):
-        if callable(self.metric):
-            return
-        try:
-            pairwise_distances(X[:1], X[:1], metric=self.metric)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"metric={self.metric!r} is not a distance "
-                             f"sklearn.metrics.pairwise_distances knows ({exc}).") from None
-
     def _fit(self, X, y, row_ids):
-        self._rng = check_random_state(self.random_state)
+        self.search_ = CounterexampleSearch(random_state=check_random_state(self.random_state))
         self.initialize_adapter(X.shape[1], self.classes_)
-        self.X_ = X.copy()
-        self.y_ = y.copy()
-        self.row_ids_ = row_ids
+        self.X_, self.y_, self.row_ids_ = X.copy(), y.copy(), row_ids
         self._next_position = len(X)
-        # seeded apart from ``_rng``: an int random_state draws the same counter-examples
+        # seeded apart from the search's: an int random_state draws the same counter-examples
         # and LiSSA batches as before the sample existed
         self.fisher_sample_ = ReservoirSample(self.fisher_rows, len(X), np.random.default_rng(
             check_random_state(self.random_state).randint(2**31)))
         self._init_label_state(len(X))
-        self.iteration_times_ = []
-        self.n_queries_ = 0
-        self.n_seen_ = 0
+        self.iteration_times_, self.n_queries_, self.n_seen_ = [], 0, 0
         self.adapter_.fit(self.X_, self.y_)
-        self._cache = {}
         self._open_questioner()
         self._run_completed()
         return self
@@ -286,9 +231,8 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         (a Ctrl-C included), the cleaner is exactly as it was after the
         previous row, the error says how many rows of this call were
         processed, and every answer given stays journaled, so
-        ``partial_fit(X[k:], y[k:])`` resumes as if nothing had happened.
-        If the oracle stops the cleaning (end of input), the remaining rows
-        are left unprocessed and ``n_seen_`` says where it stopped.
+        ``partial_fit(X[k:], y[k:])`` resumes as if nothing had happened.  If
+        the oracle stops (end of input), ``n_seen_`` says where.
 
         Returns
         -------
@@ -298,14 +242,10 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
             return self.fit(X, y, classes=classes)
         self._validate_params()
         ids = row_ids_of(X)
-        X, y = validate_data(self, X, y, reset=False)
-        unknown = ~np.isin(y, self.classes_)
-        if unknown.any():
-            raise ValueError(f"Unknown labels {np.unique(y[unknown]).tolist()}; "
-                             f"classes are {self.classes_.tolist()} (pass classes= to fit).")
+        X, y = check_judged(self, X, y, hint=" (pass classes= to fit)")
         if self.oracle is None:
             raise ValueError("partial_fit needs an oracle to ask about suspicious rows.")
-        self._check_metric(X)
+        check_metric(self.metric, X)
         if isinstance(ids, np.ndarray) and ids.dtype != object:
             ids = self._next_position + np.arange(len(X))  # positions in all rows passed
         y = as_labels(y, self.classes_)
@@ -320,14 +260,7 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         return self
 
     # ------------------------------------------------------------------ one stream row
-    #: Replaced, never modified in place (or buffers past their views' end): not copied
-    #: by the rollback of a failed row.
-    _shared_state = ("X_", "row_ids_", "_X_buf", "_y_buf", "_ids_buf", "_cleaned_buf",
-                     "_skipped_buf")
     _append_only = ("history_", "iteration_times_")
-    #: Growable storage behind the per-row arrays (which are views of it).
-    _BUFFERS = {"X_": "_X_buf", "y_": "_y_buf", "row_ids_": "_ids_buf",
-                "cleaned_mask_": "_cleaned_buf", "skipped_mask_": "_skipped_buf"}
 
     def _margin(self, X, y):
         P = self.adapter_.predict_proba(X)
@@ -343,20 +276,11 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         self._times = {"suspicion": time.perf_counter() - t0, "_t1": time.perf_counter()}
         if margin < self.threshold:
             return None
-        strategy = self.counterexample
         k, score = None, np.nan
-        if strategy is not None:
-            cand, scores = self._candidate_scores(x, y, pred)
-            if len(cand):
-                if not np.all(np.isfinite(scores)):
-                    raise FloatingPointError(
-                        f"counterexample={strategy!r} gave non-finite scores for "
-                        f"{int((~np.isfinite(scores)).sum())} of {len(scores)} candidates; "
-                        "no counter-example is chosen from them. Scale the features, or "
-                        "raise the damping.")
-                best = int(np.argmax(scores))
-                k, score = int(cand[best]), float(scores[best])
-        with_ce = k is not None and strategy != "drop"
+        if self.counterexample is not None:
+            k, score = self._search().best(self.adapter_, self.X_, self.y_, x, y, pred,
+                                           self.fisher_sample_.rows())
+        with_ce = k is not None and self.counterexample != "drop"
         pos = np.asarray([-1, k] if with_ce else [-1])
         Xq = np.vstack([x[None], self.X_[k][None]]) if with_ce else x[None]
         given = np.asarray([y, self.y_[k]] if with_ce else [y], dtype=self.y_.dtype)
@@ -384,9 +308,7 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         if len(ok) > 1 and ok[1]:
             self.y_[k] = answer.labels[1]
         if self.counterexample == "drop" and k is not None and ok[0] and answer.labels[0] == y:
-            keep = np.arange(len(self.X_)) != k
-            for name in self._BUFFERS:
-                setattr(self, name, getattr(self, name)[keep])
+            self._keep_rows(np.arange(len(self.X_)) != k)
             self.fisher_sample_.drop(k)
             record["dropped"] = True
         self._append(x, answer.labels[0], question.row_ids[0])
@@ -411,94 +333,23 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         return record
 
     def _append(self, x, y, row_id):
-        """Append one row to every per-row array, in amortised O(1) (:func:`append_row`)."""
-        for name, value in (("X_", x), ("y_", y), ("row_ids_", row_id),
-                            ("cleaned_mask_", False), ("skipped_mask_", False)):
-            buf_name = self._BUFFERS[name]
-            view, buf = append_row(getattr(self, name), getattr(self, buf_name, None), value)
-            setattr(self, name, view)
-            setattr(self, buf_name, buf)
+        self._append_row(x, y, row_id)
         self.fisher_sample_.offer(len(self.X_) - 1)
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        for buf_name in self._BUFFERS.values():  # the views pickle as plain arrays
-            state.pop(buf_name, None)
-        return state
-
     def _refit(self):
-        self._cache = {}  # every cached quantity belongs to the model being replaced
+        self.search_.reset()  # every cached quantity belongs to the model being replaced
         if self.refit == "scratch":
             self.adapter_.fit(self.X_, self.y_)
         else:
             self.adapter_.continue_fit(self.X_, self.y_, epochs=self.refit_epochs)
 
     # ------------------------------------------------------------------ counter-examples
-    def _candidates(self, x, pred):
-        idx = np.arange(len(self.X_))
-        if self.pertinent:
-            idx = idx[self.y_ == pred]
-        if len(idx) and (self.radius is not None or self.n_neighbors is not None
-                         or self.counterexample == "nearest"):
-            d = pairwise_distances(x[None], self.X_[idx], metric=self.metric)[0]
-            keep = np.ones(len(idx), dtype=bool)
-            if self.radius is not None:
-                keep &= d <= self.radius
-            if self.n_neighbors is not None:
-                keep &= np.isin(np.arange(len(idx)), np.argsort(d, kind="stable")[
-                    : self.n_neighbors])
-            return idx[keep], d[keep]
-        return idx, None
-
-    def _candidate_scores(self, x, y, pred):
-        """Candidate indices into ``X_`` and their scores (higher = better counter-example)."""
-        cand, dist = self._candidates(x, pred)
-        if len(cand) == 0:
-            return cand, np.empty(0)
-        strategy = self.counterexample
-        if strategy == "nearest":
-            return cand, -dist
-        if strategy == "random":
-            return cand, self._rng.rand(len(cand))
-        a = self.adapter_
-        if strategy in ("top_fisher", "drop", "practical_fisher"):
-            U1, Z = self._train_outputs()
-            grads = LastLayerGrads(U1[cand], a.head.residual(Z[cand], a.encode(self.y_[cand])))
-            inverse = None if strategy == "practical_fisher" else self._inverse("top")
-            return cand, counterexample_scores(a, x, y, inverse=inverse, candidate_grads=grads)
-        if strategy == "full_fisher":
-            inverse, params = self._inverse("full"), "all"
-        else:  # influence, Eq. 10 with LiSSA
-            params = self.influence_params
-
-            def inverse(g):
-                return lissa_inverse_hvp(
-                    a, self.X_, self.y_, g, which=params, batch_size=self.lissa_batch_size,
-                    depth=self.lissa_depth, scale=self.lissa_scale, damping=self.lissa_damping,
-                    samples=self.lissa_samples, random_state=self._rng)
-        return cand, counterexample_scores(a, x, y, self.X_[cand], self.y_[cand], params=params,
-                                           inverse=inverse)
-
-    def _train_outputs(self):
-        """Features (with bias column) and logits of ``X_``: one forward pass per model."""
-        if "outputs" not in self._cache:
-            self._cache["outputs"] = self.adapter_.augmented_outputs(self.X_)
-        return self._cache["outputs"]
-
-    def _inverse(self, which):
-        """The (pseudo-)inverse Fisher over the Fisher sample of ``X_``, cached per model."""
-        if which not in self._cache:
-            rows = self.fisher_sample_.rows()
-            outputs = None
-            if which == "top":
-                U1, Z = self._train_outputs()
-                if not isinstance(rows, slice):
-                    rows = torch.as_tensor(rows, device=U1.device)
-                outputs = U1[rows], Z[rows]
-            self._cache[which] = fisher_inverse(
-                self.adapter_, None if outputs else self.X_[self.fisher_sample_.rows()],
-                kind=which, outputs=outputs, damping=self.fisher_damping)
-        return self._cache[which]
+    def _search(self):
+        """``search_`` with the current parameters: ``set_params`` applies from the next row."""
+        p = self.get_params(deep=False)
+        return self.search_.set_params(
+            strategy=self.counterexample, **{k: p[k] for k in _SEARCH_PARAMS},
+            lissa={k.removeprefix("lissa_"): v for k, v in p.items() if k.startswith("lissa_")})
 
     def rank_counterexamples(self, x, y, k=None):
         """Counter-example candidates for the row ``(x, y)``, best first.
@@ -515,14 +366,13 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
         ndarray of int
             Indices into ``X_`` (after the pertinence and distance restrictions).
         """
-        check_is_fitted(self)
-        x = validate_data(self, np.asarray(x).reshape(1, -1), reset=False)[0]
-        if y not in self.classes_:
-            raise ValueError(f"Unknown label {y!r}.")
+        X, _ = check_judged(self, np.asarray(x).reshape(1, -1), np.asarray([y]))
+        x = X[0]
         if self.counterexample is None:
             raise ValueError("counterexample=None ranks no counter-examples.")
         pred = self._margin(x[None], np.asarray([y]))[1][0]
-        cand, scores = self._candidate_scores(x, y, pred)
+        cand, scores = self._search().scores(self.adapter_, self.X_, self.y_, x, y, pred,
+                                               self.fisher_sample_.rows())
         order = cand[np.argsort(-scores, kind="stable")]
         return order if k is None else order[:k]
 
@@ -543,29 +393,6 @@ class CincerCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMi
 
     fit_resample.__doc__ = RESAMPLE_DOC.format(mask="classes", params="classes").replace(
         "Fit, then", "Bootstrap on the first ``bootstrap_size`` rows, stream the rest, then")
-
-    def _fit_for_resample(self, X, y, **fit_params):
-        """Bootstrap on the first ``bootstrap_size`` rows, stream the rest."""
-        n = len(y)
-        k = self.bootstrap_size if isinstance(self.bootstrap_size, Integral) else int(
-            np.ceil(self.bootstrap_size * n))
-        if not 2 <= k < n:
-            raise ValueError(f"bootstrap_size={self.bootstrap_size} leaves {k} of {n} rows to "
-                             "bootstrap on: it must leave at least 2, and some rows to stream.")
-        self._resample_ids = list(row_ids_of(X))
-        head, tail = (X.iloc[:k], X.iloc[k:]) if hasattr(X, "iloc") else (X[:k], X[k:])
-        y_head, y_tail = (y.iloc[:k], y.iloc[k:]) if hasattr(y, "iloc") else (
-            np.asarray(y)[:k], np.asarray(y)[k:])
-        self.fit(head, y_head, **fit_params)
-        return self.partial_fit(tail, y_tail)
-
-    def _cleaned_rows(self, n):
-        pos = self.row_ids_  # positions in X, when X was an array
-        if pos.dtype == object:  # DataFrame index: back to positions through the records
-            lookup = {rid: i for i, rid in enumerate(self._resample_ids)}
-            pos = np.asarray([lookup[r] for r in pos])
-        keep = np.sort(pos) if len(pos) < n else None  # rows dropped by counterexample="drop"
-        return keep, dict(zip(pos.tolist(), self.y_, strict=True))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -27,12 +27,12 @@ from ..influence import (
     unit_features,
 )
 from ..questions import transaction
-from ..utils import torch_threads
+from ..utils import store_parameters, torch_threads
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, dask_rows
 from ._detector_base import DetectorMixin, check_reference
 from ._labels import check_judged
 from ._loss_weight import combine_scores, fit_loss_weight
-from ._trusted import renamed_trusted
+from ._trusted import renamed_trusted, trusted_doc
 
 
 class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
@@ -175,22 +175,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                  contamination=0.1,
                  n_reference_per_class=None, damping=1e-3, n_checkpoints=5, prefit=False,
                  chunk_size=65536, n_jobs=None, device=None, dtype=None, random_state=None):
-        self.estimator = estimator
-        self.similarity = similarity
-        self.class_based = class_based
-        self.normalize_features = normalize_features
-        self.class_scaling = class_scaling
-        self.loss_weight = loss_weight
-        self.contamination = contamination
-        self.n_reference_per_class = n_reference_per_class
-        self.damping = damping
-        self.n_checkpoints = n_checkpoints
-        self.prefit = prefit
-        self.chunk_size = chunk_size
-        self.n_jobs = n_jobs
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+        store_parameters(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_ref=None,
@@ -202,16 +187,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Possibly wrong labels.
-        X_trusted, y_trusted : array-like, default=None
-            The small set of rows whose labels are verified (the paper's
-            reference set), given apart from ``X``.
-        trusted_mask : array-like of bool or int, default=None
-            Instead of ``X_trusted, y_trusted``: the rows of ``X`` whose labels
-            are verified (booleans, one per row, or positions).  They are
-            scored with the other rows.
-        X_ref, y_ref, reference_mask : deprecated
-            The former names of ``X_trusted``, ``y_trusted`` and
-            ``trusted_mask`` (``FutureWarning``).
+        {trusted}
 
         Returns
         -------
@@ -223,6 +199,10 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         with transaction(self):
             X, y = validate_data(self, X, y)
             return self._fit(X, y, *check_reference(X, y, *trusted))
+
+    fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(
+        ": the paper's reference set", "; they are scored with the other rows",
+        old="X_ref, y_ref, reference_mask"))
 
     def _fit(self, X, y, X_ref, y_ref):
         if self.prefit and self.similarity == "tracin":

@@ -74,7 +74,7 @@ def check_any_labels(estimator, X, y, classes=None):
     return X, Y[:, order], columns[order], columns
 
 
-def check_judged(estimator, X, y, *, soft=False):
+def check_judged(estimator, X, y, *, soft=False, hint=""):
     """Validate rows and the labels a fitted estimator is asked to judge (``score_samples``).
 
     With ``soft=True``, ``y`` may also be probabilistic labels; they come back
@@ -92,5 +92,5 @@ def check_judged(estimator, X, y, *, soft=False):
     unknown = ~np.isin(y, estimator.classes_)
     if unknown.any():
         raise ValueError(f"Unknown labels {np.unique(y[unknown]).tolist()}; "
-                         f"classes are {estimator.classes_.tolist()}.")
+                         f"classes are {estimator.classes_.tolist()}{hint}.")
     return X, soft_targets(y, estimator.classes_) if soft else y

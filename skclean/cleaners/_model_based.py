@@ -7,7 +7,6 @@ under a model trained on all rows is blended in, as the trusted rows show
 works on the data (:mod:`._loss_weight`).
 """
 
-import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,20 +17,24 @@ from sklearn.utils.validation import validate_data
 
 from ..datasets import flip_labels
 from ..questions import transaction
+from ..utils import store_parameters
 from ._base import (
+    ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
     dask_rows,
     row_ids_of,
+    with_journal_doc,
 )
 from ._detector_base import DetectorMixin, check_reference
 from ._labels import as_labels, check_judged
 from ._loop import CleaningLoop, Question
 from ._loss_weight import combine_scores, fit_loss_weight
-from ._trusted import check_labelled_rows, renamed_trusted
+from ._trusted import check_labelled_rows, deprecated_doc, renamed_trusted, trusted_doc
 
 
+@with_journal_doc
 class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimator):
     """Model-based error detection with active learning (companion paper, Algorithm 2).
 
@@ -80,9 +83,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         clean model does (:ref:`bench-detection-hard`).
     contamination : float in (0, 0.5], default=0.1
         Share of training rows flagged by :meth:`predict`.
-    journal : str, path-like or None, default=None
-        SQLite file where every answer is committed as it is given, reused
-        instead of asking again (see :class:`~skclean.questions.Journal`).
+    {journal}
     verbose : int, default=0
         Show a progress bar over rounds.
     device, dtype, random_state
@@ -134,7 +135,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
 
     _parameter_constraints = {
         **MODEL_CONSTRAINTS,
-        "oracle": [callable, None],
+        **ASKING_CONSTRAINTS,
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
         "epochs_per_round": [Interval(Integral, 1, None, closed="left")],
         "query_size": [Interval(Integral, 0, None, closed="left")],
@@ -142,28 +143,13 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         "validation_noise": [Interval(Real, 0, 1, closed="neither")],
         "loss_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
-        "journal": [str, os.PathLike, None],
-        "verbose": ["verbose"],
     }
 
     def __init__(self, estimator=None, *, oracle=None, n_rounds=5, epochs_per_round=7,
                  query_size=100, validation_fraction=0.3, validation_noise=0.5,
                  loss_weight="auto", contamination=0.1, journal=None, verbose=0, device=None,
                  dtype=None, random_state=None):
-        self.estimator = estimator
-        self.oracle = oracle
-        self.n_rounds = n_rounds
-        self.epochs_per_round = epochs_per_round
-        self.query_size = query_size
-        self.validation_fraction = validation_fraction
-        self.validation_noise = validation_noise
-        self.loss_weight = loss_weight
-        self.contamination = contamination
-        self.journal = journal
-        self.verbose = verbose
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
+        store_parameters(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
@@ -173,32 +159,29 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         Parameters
         ----------
         X, y : noisy data to score.
-        X_trusted, y_trusted : array-like, default=None
-            The small set of rows whose labels are verified, which the clean
-            model trains on, given apart from ``X``.
-        trusted_mask : array-like of bool or int, default=None
-            Instead of ``X_trusted, y_trusted``: the rows of ``X`` whose labels
-            are verified (booleans, one per row, or positions).
+        {trusted}
         X_val, y_val : array-like, default=None
             Verified rows held out from the clean model and corrupted
             internally to choose the round; by default a
             ``validation_fraction`` of the trusted rows.
-        X_ref, y_ref, reference_mask : deprecated
-            The former names of ``X_trusted``, ``y_trusted`` and
-            ``trusted_mask`` (``FutureWarning``).
+        {deprecated}
 
         Returns
         -------
         self
         """
-        trusted = renamed_trusted(self, X_trusted, y_trusted, trusted_mask, X_ref=X_ref,
-                                  y_ref=y_ref, reference_mask=reference_mask)
         # all or nothing: a failure leaves the previous fitted state whole (the answers
         # stay journaled, so fitting again asks nothing twice)
         with transaction(self):
-            return self._validate_and_fit(X, y, trusted, X_val, y_val)
+            return self._validate_and_fit(X, y, X_val, y_val, renamed_trusted(
+                self, X_trusted, y_trusted, trusted_mask, X_ref=X_ref, y_ref=y_ref,
+                reference_mask=reference_mask))
 
-    def _validate_and_fit(self, X, y, trusted, X_val, y_val):
+    fit.__doc__ = fit.__doc__.format(
+        trusted=trusted_doc("; the clean model trains on them"),
+        deprecated=deprecated_doc("X_ref, y_ref, reference_mask"))
+
+    def _validate_and_fit(self, X, y, X_val, y_val, trusted):
         ids = row_ids_of(X)
         X, y = validate_data(self, X, y)
         X_ref, y_ref = check_reference(X, y, *trusted)

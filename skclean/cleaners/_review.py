@@ -9,7 +9,6 @@ trusted rows and the detector is fitted again before the next batch, so the
 answers so far shape the next ranking.
 """
 
-import os
 from numbers import Integral
 
 import numpy as np
@@ -18,13 +17,15 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..questions import transaction
-from ._base import RESAMPLE_DOC, row_ids_of
+from ..utils import store_parameters
+from ._base import ASKING_CONSTRAINTS, RESAMPLE_DOC, row_ids_of, with_journal_doc
 from ._detection import ClassBasedIFDetector
 from ._labels import check_hard_labels
 from ._loop import CleaningLoop, Question
-from ._trusted import TRUSTED_PARAMS_DOC, trusted_rows
+from ._trusted import trusted_doc, trusted_rows
 
 
+@with_journal_doc
 class ReviewCleaner(CleaningLoop, BaseEstimator):
     """Ask the oracle about a detector's most suspicious rows, a batch at a time.
 
@@ -47,9 +48,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         Fit the detector again after each batch, with the rows answered so
         far among the trusted rows and their labels as answered, and re-rank
         the rest.  Costs a detector fit per batch.
-    journal : str, path-like or None, default=None
-        SQLite file where every answer is committed as it is given, reused
-        instead of asking again (see :class:`~skclean.questions.Journal`).
+    {journal}
     verbose : int, default=0
         Progress bar over the rows asked.
 
@@ -86,24 +85,17 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "detector": [HasMethods(["fit", "score_samples"]), None],
+        **ASKING_CONSTRAINTS,
         "oracle": [callable],
+        "detector": [HasMethods(["fit", "score_samples"]), None],
         "budget": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "rerank": ["boolean"],
-        "journal": [str, os.PathLike, None],
-        "verbose": ["verbose"],
     }
 
     def __init__(self, detector=None, *, oracle=None, budget=100, batch_size=10, rerank=False,
                  journal=None, verbose=0):
-        self.detector = detector
-        self.oracle = oracle
-        self.budget = budget
-        self.batch_size = batch_size
-        self.rerank = rerank
-        self.journal = journal
-        self.verbose = verbose
+        store_parameters(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=False)  # the user's detector is checked too
     def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None):
@@ -111,14 +103,16 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Rows as the detector takes them; a DataFrame's index names the
+            rows in the questions, the journal and the report.
         y : array-like of shape (n_samples,)
-            Possibly wrong labels.
+            The given labels; the answers go to a copy, ``y_``.
         {trusted}
 
         Returns
         -------
-        self
+        self : the fitted cleaner; ``cleaning_report()`` lists what was asked.
         """
         # all or nothing: a failure leaves the previous fitted state whole (the answers
         # stay journaled, so fitting again asks nothing twice)
@@ -144,7 +138,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
             self._run_completed()
         return self
 
-    fit.__doc__ = fit.__doc__.format(trusted=TRUSTED_PARAMS_DOC)
+    fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(mask_note="; they are never asked about"))
 
     def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None):
         return self._resample(X, y, X_trusted=X_trusted, y_trusted=y_trusted,

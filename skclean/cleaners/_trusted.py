@@ -24,11 +24,28 @@ RENAMED = {"X_val": "X_trusted", "y_val": "y_trusted", "validation_mask": "trust
            "X_ref": "X_trusted", "y_ref": "y_trusted", "reference_mask": "trusted_mask"}
 _REMOVED_IN = "0.3"
 
-TRUSTED_PARAMS_DOC = """X_trusted, y_trusted : array-like, default=None
-            Rows whose labels are verified, given apart from ``X``.
+_TRUSTED_DOC = """X_trusted, y_trusted : array-like, default=None
+            The small set of rows whose labels are verified, given apart from
+            ``X``{what}.
         trusted_mask : array-like of bool or int, default=None
             Instead of ``X_trusted, y_trusted``: the rows of ``X`` whose labels
-            are verified (booleans, one per row, or positions)."""
+            are verified (booleans, one per row, or positions).  They travel
+            through a Pipeline with the other rows, so the transformers before
+            the estimator transform them too{mask_note}."""
+_DEPRECATED_DOC = """{old} : deprecated
+            The former names of ``X_trusted``, ``y_trusted`` and ``trusted_mask``
+            (``FutureWarning``; removed in {removed})."""
+
+
+def trusted_doc(what="", mask_note="", old=None):
+    """The ``fit`` docstring's entries for the trusted rows (and their deprecated names)."""
+    doc = _TRUSTED_DOC.format(what=what, mask_note=mask_note)
+    return doc if old is None else f"{doc}\n        {deprecated_doc(old)}"
+
+
+def deprecated_doc(old):
+    """The docstring entry for the deprecated names ``old`` of the trusted rows."""
+    return _DEPRECATED_DOC.format(old=old, removed=_REMOVED_IN)
 
 
 def renamed_trusted(estimator, X_trusted, y_trusted, trusted_mask, **old):

@@ -172,11 +172,8 @@ class CleaningCurveDisplay:
         y_true : array-like or pandas Series
             The true labels, indexed like the ``X`` the cleaners were given
             (see :func:`cleaning_curve`).
-        xlabel, ylabel : str
-            Axis labels.
-        ax : matplotlib Axes, default=None
-        **kwargs
-            Passed to :meth:`plot`.
+        xlabel, ylabel, ax, **kwargs
+            As in :meth:`from_curves`.
 
         Returns
         -------
@@ -187,7 +184,7 @@ class CleaningCurveDisplay:
             if not isinstance(cleaners, list | tuple):
                 cleaners = [cleaners]
             curves[name] = [cleaning_curve(_report_of(c), y_true) for c in cleaners]
-        return cls(curves, xlabel=xlabel, ylabel=ylabel).plot(ax=ax, **kwargs)
+        return cls.from_curves(curves, xlabel=xlabel, ylabel=ylabel, ax=ax, **kwargs)
 
     @classmethod
     def from_curves(cls, curves_by_name, *, xlabel="rows asked", ylabel="wrong labels fixed",

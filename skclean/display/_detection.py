@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..utils import store_parameters
 from ._utils import make_axes
 
 KINDS = ("hist", "precision", "roc")
@@ -32,6 +33,16 @@ def precision_at(scores, is_mislabeled, percents):
     n = len(scores)
     k = np.clip(np.round(np.asarray(percents, dtype=float) * n / 100).astype(int), 1, n)
     return found[k - 1] / k
+
+
+_DRAWING_DOC = """kind : sequence of {"hist", "precision", "roc"}, default=all three
+        ax : matplotlib Axes or sequence of Axes, default=None
+        **kwargs
+            Passed to :meth:`plot`.
+
+        Returns
+        -------
+        display : DetectionDisplay"""
 
 
 class DetectionDisplay:
@@ -105,10 +116,7 @@ class DetectionDisplay:
     """
 
     def __init__(self, scores, is_mislabeled, *, name="detector", other_scores=None):
-        self.scores = scores
-        self.is_mislabeled = is_mislabeled
-        self.name = name
-        self.other_scores = other_scores
+        store_parameters(self, locals())
 
     def _all_scores(self):
         from sklearn.metrics import roc_auc_score, roc_curve
@@ -246,14 +254,7 @@ class DetectionDisplay:
             Defaults to the detector's class name.
         other_scores : dict of str to array-like, default=None
             Scores of other methods, lower = more suspicious.
-        kind : sequence of {"hist", "precision", "roc"}, default=all three
-        ax : matplotlib Axes or sequence of Axes, default=None
-        **kwargs
-            Passed to :meth:`plot`.
-
-        Returns
-        -------
-        display : DetectionDisplay
+        {drawing}
         """
         scores = detector.score_samples(X, y)
         name = type(detector).__name__ if name is None else name
@@ -272,14 +273,13 @@ class DetectionDisplay:
         is_mislabeled : array-like of bool of shape (n,)
         name : str, default="detector"
         other_scores : dict of str to array-like, default=None
-        kind : sequence of {"hist", "precision", "roc"}, default=all three
-        ax : matplotlib Axes or sequence of Axes, default=None
-        **kwargs
-            Passed to :meth:`plot`.
-
-        Returns
-        -------
-        display : DetectionDisplay
+        {drawing}
         """
         disp = cls(scores, is_mislabeled, name=name, other_scores=other_scores)
         return disp.plot(ax=ax, kind=kind, **kwargs)
+
+    # the drawing arguments and the return value, documented once for both constructors
+    from_estimator.__func__.__doc__ = from_estimator.__func__.__doc__.replace(
+        "{drawing}", _DRAWING_DOC)
+    from_predictions.__func__.__doc__ = from_predictions.__func__.__doc__.replace(
+        "{drawing}", _DRAWING_DOC)

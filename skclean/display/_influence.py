@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..utils import store_parameters
 from ._utils import make_axes
 
 
@@ -55,10 +56,7 @@ class InfluenceDisplay:
     """
 
     def __init__(self, predicted, actual, *, name=None, indices=None):
-        self.predicted = predicted
-        self.actual = actual
-        self.name = name
-        self.indices = indices
+        store_parameters(self, locals())
 
     def plot(self, ax=None, *, title=None, scatter_kwargs=None):
         """Draw the scatter.

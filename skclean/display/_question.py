@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ..utils import store_parameters
 from ._utils import is_first_col, lookup, make_axes
 
 _ROLE_COLORS = {"suspicious": "tab:red", "counterexample": "tab:blue"}
@@ -74,15 +75,7 @@ class QuestionDisplay:
 
     def __init__(self, rows, *, row_ids, roles, given, applied, skipped=None, image_shape=None,
                  feature_names=None, question=None):
-        self.rows = rows
-        self.row_ids = row_ids
-        self.roles = roles
-        self.given = given
-        self.applied = applied
-        self.skipped = skipped
-        self.image_shape = image_shape
-        self.feature_names = feature_names
-        self.question = question
+        store_parameters(self, locals())
 
     def plot(self, ax=None, *, max_features=12, n_cols=6, imshow_kwargs=None, bar_kwargs=None):
         """Draw the rows, one panel each.

@@ -4,17 +4,29 @@ Teso et al. (2021), Eq. 10-12.  For a suspicious row ``z_t`` the
 counter-example maximises ``−g_tᵀ M⁻¹ g_k`` over candidate training rows
 ``z_k`` (``g`` = loss gradient): ``M`` is the Hessian (influence, Eq. 10, solved
 by LiSSA), the expected Fisher of the last layer (Top Fisher, Eq. 12) or of
-every parameter (Full Fisher), or the identity (Practical Fisher).  The
-estimator keeps the inverses and the candidates' gradients between rows;
-:func:`counterexample_scores` is the score they feed.
+every parameter (Full Fisher), or the identity (Practical Fisher).
+:func:`counterexample_scores` is the score; :class:`CounterexampleSearch`
+restricts the candidates (pertinence, distance) and keeps, per model, the
+inverses and the training rows' last-layer outputs that every stream row
+reuses.
 """
 
+import copy
+
 import numpy as np
+import torch
+from sklearn.metrics import pairwise_distances
 
 from .._linalg import SymmetricInverse
+from ..models import LastLayerGrads
 from .fisher import full_fisher, top_fisher_from_outputs
+from .hessian import lissa_inverse_hvp
 
-__all__ = ["counterexample_scores", "fisher_inverse"]
+__all__ = ["COUNTEREXAMPLES", "CounterexampleSearch", "counterexample_scores", "fisher_inverse"]
+
+#: The strategies :class:`CounterexampleSearch` knows.
+COUNTEREXAMPLES = ("top_fisher", "practical_fisher", "full_fisher", "influence", "nearest",
+                   "random", "drop")
 
 
 def counterexample_scores(adapter, x, y, X_cand=None, y_cand=None, *, params="last",
@@ -78,3 +90,174 @@ def fisher_inverse(adapter, X=None, *, kind="top", outputs=None, damping=0.0):
     if damping > 0:
         return SymmetricInverse(F, method="damped", damping=damping)
     return SymmetricInverse(F)
+
+
+def check_metric(metric, X):
+    """Fail early, naming ``metric``, for a distance scikit-learn does not know."""
+    if callable(metric):
+        return
+    try:
+        pairwise_distances(X[:1], X[:1], metric=metric)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"metric={metric!r} is not a distance "
+                         f"sklearn.metrics.pairwise_distances knows ({exc}).") from None
+
+
+class CounterexampleSearch:
+    """Finds CINCER's counter-example for a suspicious row among the training rows.
+
+    Parameters
+    ----------
+    strategy : str, default="top_fisher"
+        How the counter-example is chosen, always maximising ``−g_tᵀ M⁻¹ g_k``
+        over the candidates (``g`` = loss gradient):
+
+        - ``"top_fisher"``: ``M`` = expected Fisher of the last layer incl.
+          bias (Eq. 12), pseudo-inverted (or damped, ``fisher_damping``);
+        - ``"practical_fisher"``: ``M = I`` on the last layer;
+        - ``"full_fisher"``: expected Fisher of all parameters (small models);
+        - ``"influence"``: ``M`` = Hessian of the training loss, ``M⁻¹ g_t`` by
+          LiSSA (Eq. 10; ``lissa``);
+        - ``"nearest"``: the nearest candidate in input space (``metric``);
+        - ``"random"``: a random candidate;
+        - ``"drop"``: selects as ``"top_fisher"`` (the cleaner asks only
+          about the suspicious row, and drops the counter-example if the
+          oracle keeps the suspicious label: the paper's Drop CE).
+    pertinent : bool, default=True
+        Only rows whose current label is the prediction for the suspicious row.
+    radius, n_neighbors : float or None, int or None
+        Only rows within ``radius``, or among the ``n_neighbors`` closest.
+    metric : str or callable, default="euclidean"
+        Any :func:`~sklearn.metrics.pairwise_distances` metric.
+    fisher_damping : float, default=0.0
+        ``0`` pseudo-inverts the Fisher; ``> 0`` solves ``F + damping·I``.
+    influence_params : {"all", "last"}, default="all"
+        What ``"influence"`` differentiates.
+    lissa : dict
+        Keyword arguments of :func:`lissa_inverse_hvp` (``depth``, ``scale``,
+        ``damping``, ``samples``, ``batch_size``).
+    random_state : numpy.random.RandomState
+        For ``"random"`` and LiSSA's batches.
+
+    Notes
+    -----
+    Everything cached belongs to one model: call :meth:`reset` when it
+    changes.  A copy (``copy.deepcopy``, as a cleaner's rollback makes)
+    shares the cached entries, which are replaced, never modified in place.
+    """
+
+    def __init__(self, strategy="top_fisher", *, pertinent=True, radius=None, n_neighbors=None,
+                 metric="euclidean", fisher_damping=0.0, influence_params="all", lissa=None,
+                 random_state=None):
+        self.strategy, self.pertinent, self.metric = strategy, pertinent, metric
+        self.radius, self.n_neighbors = radius, n_neighbors
+        self.fisher_damping, self.influence_params = fisher_damping, influence_params
+        self.lissa, self.random_state = dict(lissa or {}), random_state
+        self._cache = {}
+
+    def __deepcopy__(self, memo):
+        new = copy.copy(self)
+        new._cache = dict(self._cache)
+        new.random_state = copy.deepcopy(self.random_state, memo)
+        return new
+
+    def reset(self):
+        """The model changed: forget what was cached for the old one."""
+        self._cache = {}
+
+    def set_params(self, **settings):
+        """Change settings (the constructor's names); a new damping drops the cached inverses."""
+        if settings.get("fisher_damping", self.fisher_damping) != self.fisher_damping:
+            self._cache = {k: v for k, v in self._cache.items() if k == "outputs"}
+        for name, value in settings.items():
+            if name not in ("strategy", "pertinent", "radius", "n_neighbors", "metric",
+                            "fisher_damping", "influence_params", "lissa"):
+                raise ValueError(f"CounterexampleSearch has no setting {name!r}.")
+            setattr(self, name, dict(value) if name == "lissa" else value)
+        return self
+
+    def candidates(self, X, y, x, pred):
+        """Rows of ``X`` (labels ``y``) that may serve, and their distances to ``x`` (or None)."""
+        idx = np.arange(len(X))
+        if self.pertinent:
+            idx = idx[y == pred]
+        if len(idx) and (self.radius is not None or self.n_neighbors is not None
+                         or self.strategy == "nearest"):
+            d = pairwise_distances(x[None], X[idx], metric=self.metric)[0]
+            keep = np.ones(len(idx), dtype=bool)
+            if self.radius is not None:
+                keep &= d <= self.radius
+            if self.n_neighbors is not None:
+                keep &= np.isin(np.arange(len(idx)),
+                                np.argsort(d, kind="stable")[: self.n_neighbors])
+            return idx[keep], d[keep]
+        return idx, None
+
+    def scores(self, adapter, X, y, x, label, pred, fisher_rows=slice(None)):
+        """Candidate positions in ``X`` and their scores (higher = better counter-example).
+
+        ``(x, label)`` is the suspicious row, ``pred`` the model's prediction
+        for it; ``fisher_rows`` the rows of ``X`` the Fisher is estimated on.
+        """
+        cand, dist = self.candidates(X, y, x, pred)
+        if len(cand) == 0:
+            return cand, np.empty(0)
+        strategy = self.strategy
+        if strategy == "nearest":
+            return cand, -dist
+        if strategy == "random":
+            return cand, self.random_state.rand(len(cand))
+        if strategy in ("top_fisher", "drop", "practical_fisher"):
+            U1, Z = self._outputs(adapter, X)
+            residual = adapter.head.residual(Z[cand], adapter.encode(y[cand]))
+            grads = LastLayerGrads(U1[cand], residual)
+            inverse = (None if strategy == "practical_fisher"
+                       else self._inverse(adapter, X, "top", fisher_rows))
+            return cand, counterexample_scores(adapter, x, label, inverse=inverse,
+                                               candidate_grads=grads)
+        if strategy == "full_fisher":
+            inverse, params = self._inverse(adapter, X, "full", fisher_rows), "all"
+        else:  # influence, Eq. 10 with LiSSA
+            params = self.influence_params
+
+            def inverse(g):
+                return lissa_inverse_hvp(adapter, X, y, g, which=params,
+                                         random_state=self.random_state, **self.lissa)
+        return cand, counterexample_scores(adapter, x, label, X[cand], y[cand], params=params,
+                                           inverse=inverse)
+
+    def best(self, adapter, X, y, x, label, pred, fisher_rows=slice(None)):
+        """``(k, score)``: the best counter-example's position in ``X`` and its score.
+
+        ``(None, nan)`` when no row qualifies; non-finite scores are an error
+        (no counter-example is chosen from them).
+        """
+        cand, scores = self.scores(adapter, X, y, x, label, pred, fisher_rows)
+        if not len(cand):
+            return None, np.nan
+        if not np.all(np.isfinite(scores)):
+            raise FloatingPointError(
+                f"counterexample={self.strategy!r} gave non-finite scores for "
+                f"{int((~np.isfinite(scores)).sum())} of {len(scores)} candidates; no "
+                "counter-example is chosen from them. Scale the features, or raise the damping.")
+        best = int(np.argmax(scores))
+        return int(cand[best]), float(scores[best])
+
+    def _outputs(self, adapter, X):
+        """Features (with bias column) and logits of ``X``: one forward pass per model."""
+        if "outputs" not in self._cache:
+            self._cache["outputs"] = adapter.augmented_outputs(X)
+        return self._cache["outputs"]
+
+    def _inverse(self, adapter, X, kind, rows):
+        """The (pseudo-)inverse Fisher over ``X[rows]``, once per model."""
+        if kind not in self._cache:
+            outputs = None
+            if kind == "top":
+                U1, Z = self._outputs(adapter, X)
+                index = rows if isinstance(rows, slice) else torch.as_tensor(rows,
+                                                                             device=U1.device)
+                outputs = U1[index], Z[index]
+            self._cache[kind] = fisher_inverse(adapter, None if outputs else X[rows], kind=kind,
+                                               outputs=outputs, damping=self.fisher_damping)
+        return self._cache[kind]

@@ -118,6 +118,26 @@ class ModelAdapter(ABC):
     def continue_fit(self, X, y, sample_weight=None):
         """Continue training from the current parameters (warm start)."""
 
+    def refit(self, X, y, sample_weight=None, *, how="warm_start", preconditioner=None,
+              changed=None, previous=None, **deltagrad):
+        """Follow changed labels or weights, the way ``how`` says.
+
+        ``"retrain"``: from scratch.  ``"warm_start"``: Newton from the current
+        optimum where the adapter has it (``newton_refit``; ``preconditioner``
+        is a callable returning its ``r -> M⁻¹ r``, called only then), else
+        continued training.  ``"deltagrad"``: DeltaGrad-L over the cached
+        trajectory, for the ``changed`` rows whose labels and weights were
+        ``previous = (y_old, w_old)``.
+        """
+        if how == "retrain":
+            return self.fit(X, y, sample_weight)
+        if how == "deltagrad":
+            return self.deltagrad_update(X, y, sample_weight, changed, *previous, **deltagrad)
+        if hasattr(self, "newton_refit"):
+            return self.newton_refit(X, y, sample_weight, preconditioner=None
+                                     if preconditioner is None else preconditioner())
+        return self.continue_fit(X, y, sample_weight)
+
     @abstractmethod
     def last_layer_outputs(self, X):
         """Penultimate features ``U`` and logits ``Z`` as tensors, model in eval mode."""

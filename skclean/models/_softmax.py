@@ -18,6 +18,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..utils import store_parameters
+
 
 def soft_targets(y, classes):
     """Hard labels (n,) -> one-hot (n, C); probabilistic (n, C) pass through."""
@@ -115,13 +117,7 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def __init__(self, alpha=1e-3, learning_rate=0.1, n_epochs=100, batch_size=256,
                  keep_trajectory=True, classes=None, random_state=0):
-        self.alpha = alpha
-        self.learning_rate = learning_rate
-        self.n_epochs = n_epochs
-        self.batch_size = batch_size
-        self.keep_trajectory = keep_trajectory
-        self.classes = classes
-        self.random_state = random_state
+        store_parameters(self, locals())
 
     #: Fitted attributes that are replaced, never changed in place: copies share them.
     _IMMUTABLE = ("_trajectory", "_batches_")

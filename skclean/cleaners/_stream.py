@@ -1,0 +1,69 @@
+"""What a cleaner that learns from a stream keeps: rows that grow one at a time.
+
+A stream cleaner's training set grows by a row per step.  Its per-row arrays
+(``X_``, ``y_``, ``row_ids_``, the label-state masks) are views over
+doubling buffers, so an append costs amortised O(1) instead of a copy of
+everything so far; the views pickle as plain arrays.  ``fit_resample`` on a
+stream cleaner bootstraps on the first rows and streams the rest.
+"""
+
+from numbers import Integral
+
+import numpy as np
+
+from ..utils import append_row
+from ._base import row_ids_of
+
+
+class StreamRowsMixin:
+    """Growable per-row arrays, and ``fit_resample`` as bootstrap-then-stream."""
+
+    #: Growable storage behind the per-row arrays (which are views of it).
+    _BUFFERS = {"X_": "_X_buf", "y_": "_y_buf", "row_ids_": "_ids_buf",
+                "cleaned_mask_": "_cleaned_buf", "skipped_mask_": "_skipped_buf"}
+    #: Replaced, never modified in place (or buffers past their views' end): not copied
+    #: by the rollback of a failed step.
+    _shared_state = ("X_", "row_ids_", *_BUFFERS.values())
+
+    def _append_row(self, x, y, row_id):
+        """Append one row to every per-row array (not judged yet), in amortised O(1)."""
+        for name, value in (("X_", x), ("y_", y), ("row_ids_", row_id),
+                            ("cleaned_mask_", False), ("skipped_mask_", False)):
+            buf_name = self._BUFFERS[name]
+            view, buf = append_row(getattr(self, name), getattr(self, buf_name, None), value)
+            setattr(self, name, view)
+            setattr(self, buf_name, buf)
+
+    def _keep_rows(self, keep):
+        """Keep the rows where ``keep`` is true, in every per-row array."""
+        for name in self._BUFFERS:
+            setattr(self, name, getattr(self, name)[keep])
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        for buf_name in self._BUFFERS.values():  # the views pickle as plain arrays
+            state.pop(buf_name, None)
+        return state
+
+    def _fit_for_resample(self, X, y, **fit_params):
+        """Bootstrap on the first ``bootstrap_size`` rows, stream the rest."""
+        n = len(y)
+        k = self.bootstrap_size if isinstance(self.bootstrap_size, Integral) else int(
+            np.ceil(self.bootstrap_size * n))
+        if not 2 <= k < n:
+            raise ValueError(f"bootstrap_size={self.bootstrap_size} leaves {k} of {n} rows to "
+                             "bootstrap on: it must leave at least 2, and some rows to stream.")
+        self._resample_ids = list(row_ids_of(X))
+        head, tail = (X.iloc[:k], X.iloc[k:]) if hasattr(X, "iloc") else (X[:k], X[k:])
+        y_head, y_tail = (y.iloc[:k], y.iloc[k:]) if hasattr(y, "iloc") else (
+            np.asarray(y)[:k], np.asarray(y)[k:])
+        self.fit(head, y_head, **fit_params)
+        return self.partial_fit(tail, y_tail)
+
+    def _cleaned_rows(self, n):
+        pos = self.row_ids_  # positions in X, when X was an array
+        if pos.dtype == object:  # DataFrame index: back to positions through the records
+            lookup = {rid: i for i, rid in enumerate(self._resample_ids)}
+            pos = np.asarray([lookup[r] for r in pos])
+        keep = np.sort(pos) if len(pos) < n else None  # rows dropped (Drop CE)
+        return keep, dict(zip(pos.tolist(), self.y_, strict=True))
