@@ -113,7 +113,7 @@ def model_based(kind, oracle):
 
 def review(kind, oracle):
     return ReviewCleaner(ClassBasedIFDetector(make_model(kind), random_state=0), oracle=oracle,
-                         budget=12, batch_size=3, rerank=True)
+                         budget=6, batch_size=3, rerank=True)
 
 
 def mb_fit(est, data):

@@ -7,7 +7,12 @@ the same functions: Fisher and Hessian solves (:mod:`.fisher`,
 and the class-based similarities of the detectors (:mod:`.similarity`).
 """
 
-from .counterexamples import counterexample_scores, fisher_inverse
+from .counterexamples import (
+    COUNTEREXAMPLES,
+    CounterexampleSearch,
+    counterexample_scores,
+    fisher_inverse,
+)
 from .fisher import (
     SymmetricInverse,
     full_fisher,
@@ -54,6 +59,8 @@ from .similarity import (
 )
 
 __all__ = [
+    "COUNTEREXAMPLES",
+    "CounterexampleSearch",
     "counterexample_scores",
     "fisher_inverse",
     "lissa_inverse_hvp",

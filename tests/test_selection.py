@@ -1,0 +1,100 @@
+"""The stateful influence objects the cleaners hold: INFLSelector and CounterexampleSearch.
+
+Each is checked against the public functions it combines (the functions
+themselves are checked against brute force in ``test_influence.py`` and
+``test_chef.py``), and for the one promise the cleaners' rollback relies on:
+a copy shares the caches (replaced, never modified in place) but not the
+state that moves with every step.
+"""
+
+import copy
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import check_random_state
+
+from skclean.datasets import flip_labels, load_dataset
+from skclean.influence import (
+    CounterexampleSearch,
+    INFLSelector,
+    counterexample_scores,
+    fisher_inverse,
+    infl,
+    last_layer_inverse_hvp,
+    suggest_labels,
+    validation_gradient,
+)
+from skclean.models import make_adapter, soft_targets
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, X_t, y, y_t = load_dataset("wine", random_state=0)
+    y_noisy, _ = flip_labels(y, 0.2, random_state=0)
+    Y = soft_targets(y_noisy, np.unique(y))
+    w = np.full(len(X), 0.8)
+    a = make_adapter(LogisticRegression(max_iter=2000), classes=np.unique(y))
+    a.fit(X, Y, sample_weight=w)
+    return a, X, Y, w, X_t, y_t, y_noisy
+
+
+@pytest.mark.parametrize("strategy", ["infl", "infl_d", "least_confidence"])
+def test_selector_ranks_by_the_public_functions(problem, strategy):
+    a, X, Y, w, X_t, y_t, _ = problem
+    rows = np.arange(5, len(X))
+    sel = INFLSelector(strategy, solver="exact", random_state=check_random_state(0))
+    got = sel.select(a, X, Y, rows, 7, sample_weight=w, trusted=(X_t, y_t))
+    assert len(got.rows) == 7 and got.n_exact == len(rows)
+    assert np.all(np.diff(got.keys) >= 0)  # best (lowest) first
+    if strategy != "infl":
+        assert got.suggested is None
+        return
+    v, _ = last_layer_inverse_hvp(a, X, validation_gradient(a, X_t, y_t), sample_weight=w,
+                                  method="exact")
+    I, P = infl(a, X[rows], Y[rows], v.reshape(a.head.n_outputs, -1), gamma=0.8)
+    sugg, key = suggest_labels(I.cpu().numpy(), P, Y[rows], "alternative")
+    order = np.argsort(key, kind="stable")[:7]
+    np.testing.assert_array_equal(got.rows, rows[order])
+    np.testing.assert_array_equal(got.suggested, sugg[order])
+    np.testing.assert_allclose(got.keys, key[order], rtol=1e-10, atol=1e-12)
+
+
+def test_selector_warm_start_and_copies(problem):
+    a, X, Y, w, X_t, y_t, _ = problem
+    sel = INFLSelector(solver="pcg", random_state=check_random_state(0))
+    V1 = sel.direction(a, X, w, X_t, y_t)
+    first = sel.n_iter_
+    precond = sel.preconditioner(a, X, w)
+    V2 = sel.direction(a, X, w, X_t, y_t)  # the same problem again: the warm start has it
+    assert sel.n_iter_ <= 1 < max(first, 2)
+    np.testing.assert_allclose(V2, V1, rtol=1e-6, atol=1e-10)
+    twin = copy.deepcopy(sel)
+    assert twin.preconditioner(a, X, w) is precond  # shared: replaced, never modified
+    assert twin._x0 is not sel._x0 and twin.random_state is not sel.random_state
+
+
+def test_search_scores_and_caches(problem):
+    a, X, _, _, _, _, y_noisy = problem
+    y = np.asarray(y_noisy)
+    x, label = X[0], y[0]
+    pred = a.classes_[a.predict_proba(x[None]).argmax()]
+    search = CounterexampleSearch("top_fisher", random_state=check_random_state(0))
+    cand, scores = search.scores(a, X[1:], y[1:], x, label, pred)
+    np.testing.assert_array_equal(cand, np.flatnonzero(y[1:] == pred))  # pertinent rows
+    inverse = fisher_inverse(a, X[1:], kind="top")
+    expected = counterexample_scores(a, x, label, X[1:][cand], y[1:][cand], inverse=inverse)
+    np.testing.assert_allclose(scores, expected, rtol=1e-8, atol=1e-10)
+    k, best = search.best(a, X[1:], y[1:], x, label, pred)
+    assert k == cand[np.argmax(scores)] and best == scores.max()
+
+    cached = search._cache["top"]
+    assert copy.deepcopy(search)._cache["top"] is cached  # a copy shares the entries
+    search.set_params(pertinent=True)
+    assert search._cache["top"] is cached
+    search.set_params(fisher_damping=1e-3)  # a new damping: a new inverse
+    assert "top" not in search._cache and "outputs" in search._cache
+    with pytest.raises(ValueError, match="no setting 'damping'"):
+        search.set_params(damping=1.0)
+    search.reset()
+    assert search._cache == {}
