@@ -11,6 +11,8 @@ stopped.
 
 import sys
 
+import numpy as np
+
 EPILOG = """\
 examples:
   # a person answers at the terminal; trusted rows are flagged in column "verified"
@@ -21,8 +23,9 @@ examples:
   skclean clean data.csv --label y --trusted verified --truth truth --out clean.csv
 
 At the prompt: type a label, Enter to accept the suggestion shown, 'keep' to keep
-the current label, 'skip' for no judgement, 'stop' or Ctrl-D to end (every answer
-given is kept; run the same command again to resume from --journal).
+the current label, 'skip' for no judgement, 'stop', Ctrl-D or Ctrl-C to end. Every
+answer is kept in the journal the moment it is typed; run the same command again to
+resume. The cleaned CSV is the input with only the label column changed.
 """
 
 
@@ -43,7 +46,10 @@ def add_parser(sub):
     p.add_argument("--audit", metavar="AUDIT.csv",
                    help="where to write one row per question (row id, given, answer, ...)")
     p.add_argument("--journal", metavar="FILE",
-                   help="SQLite file keeping every answer as it is given; run again to resume")
+                   help="SQLite file keeping every answer as it is given; run again to resume "
+                        "(default: next to --out, CLEANED.answers.sqlite)")
+    p.add_argument("--no-journal", action="store_true",
+                   help="keep no journal: an interrupted run loses its answers")
     p.add_argument("--budget", type=int, default=20, metavar="N",
                    help="rows to ask about (default: 20)")
     p.add_argument("--batch-size", type=int, default=5, metavar="N",
@@ -83,14 +89,20 @@ def _read(args):
         if col is not None and col not in df.columns:
             raise UsageError(f"{flag} {col!r}: no such column in {args.data} (columns: "
                              f"{', '.join(map(str, df.columns))}).")
+    # labels and ids as written: 'NA' is a class name, '00007' is not 7
+    as_text = [c for c in (args.label, args.truth, args.index_col) if c is not None]
+    text = pd.read_csv(args.data, usecols=as_text, dtype=str, keep_default_na=False)
+    for c in as_text:
+        df[c] = text[c].to_numpy()
     if args.index_col is not None:
         if df[args.index_col].duplicated().any():
             raise UsageError(f"--index-col {args.index_col!r} has duplicate values; row ids "
                              "must be unique.")
         df = df.set_index(args.index_col)
-    if df[args.label].isna().any():
-        raise UsageError(f"--label {args.label!r} has {int(df[args.label].isna().sum())} "
-                         "missing labels; fill or drop those rows first.")
+    empty = (df[args.label].str.strip() == "").to_numpy()
+    if empty.any():
+        raise UsageError(f"--label {args.label!r} is empty on {int(empty.sum())} row(s) (the "
+                         f"first: row {np.flatnonzero(empty)[0] + 1}); fill or drop them first.")
     if df[args.label].nunique() < 2:
         raise UsageError(f"--label {args.label!r} has fewer than two distinct labels.")
     return df
@@ -134,12 +146,136 @@ def _features(df, exclude):
 
 # ----------------------------------------------------------------------------- run
 def run(args, *, input_fn=input, print_fn=print):
-    """Run ``skclean clean``; returns the exit code (2 for a bad input)."""
+    """Run ``skclean clean``; returns the exit code (2 for a bad input, 130 if interrupted)."""
+    import signal
+
+    def interrupt(signum, frame):  # a closed terminal or a kill ends the run like Ctrl-C
+        raise KeyboardInterrupt
+
+    handled = [sig for sig in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+               if sig is not None]
+    previous = {}
+    try:
+        for sig in handled:
+            previous[sig] = signal.signal(sig, interrupt)
+    except ValueError:  # not the main thread: leave the signals alone
+        previous = {}
     try:
         return _run(args, input_fn, print_fn)
     except UsageError as exc:
         print(f"skclean clean: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\nskclean clean: interrupted; {_kept(args)}", file=sys.stderr)
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _kept(args):
+    """What an interrupted run kept, and how to resume."""
+    path = getattr(args, "journal_path", None)
+    if path is None:
+        return "no journal was kept (--no-journal): the answers are lost."
+    from .questions import Journal
+
+    try:
+        n = len(Journal(path))
+    except ValueError:
+        n = "the"
+    return f"{n} answer(s) kept in {path}; run the same command again to resume."
+
+
+# ----------------------------------------------------------------------------- files
+def _check_paths(args):
+    """Refuse outputs that would overwrite the input, the journal or each other, and
+    outputs that cannot be written: before any work, not after the last answer."""
+    import os
+    from pathlib import Path
+
+    if args.journal == "":
+        raise UsageError("--journal '' names no file; give a path, or --no-journal.")
+    if args.no_journal and args.journal is not None:
+        raise UsageError("--journal and --no-journal contradict each other.")
+    args.journal_path = None if args.no_journal else str(
+        args.journal if args.journal is not None else Path(args.out).with_suffix(
+            ".answers.sqlite"))
+    named = {"DATA.csv": args.data, "--out": args.out, "--audit": args.audit,
+             "--journal": args.journal_path}
+    seen = {}
+    for flag, path in named.items():
+        if path is None:
+            continue
+        real = os.path.realpath(path)
+        if real in seen:
+            raise UsageError(f"{flag} {path} is the same file as {seen[real]}: it would be "
+                             "overwritten.")
+        seen[real] = flag
+    for flag in ("--out", "--audit", "--journal"):
+        path = named[flag]
+        if path is None:
+            continue
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise UsageError(f"{flag} {path}: the folder {folder} does not exist.")
+        if not os.access(folder, os.W_OK) or (os.path.exists(path)
+                                              and not os.access(path, os.W_OK)):
+            raise UsageError(f"{flag} {path}: not writable.")
+    if args.journal_path is not None:
+        from .questions import Journal
+
+        try:
+            Journal(args.journal_path).close()
+        except ValueError as exc:
+            raise UsageError(f"--journal {args.journal_path}: {exc}") from None
+
+
+def _write_atomic(path, write):
+    """``write(file)`` into a temporary file beside ``path``, then put it in place at once:
+    a full disk or a crash never leaves a half-written file where ``path`` was."""
+    import os
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".skclean-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _write_cleaned(args, df, changed):
+    """The input file with only the label column changed, on the rows in ``changed``
+    (position -> label): every other cell as it was written, read as text."""
+    import csv
+
+    import pandas as pd
+
+    with open(args.data, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.reader(f) if r]  # pandas skips blank lines too
+    # the label's position as pandas names the columns (a repeated header gets '.1')
+    col = list(pd.read_csv(args.data, nrows=0).columns).index(args.label)
+    text_of = {}  # a label as the file writes it (e.g. '07' for 7)
+    for r, value in zip(rows[1:], df[args.label], strict=False):
+        text_of.setdefault(value, r[col])
+    for pos, label in changed.items():
+        rows[pos + 1][col] = text_of.get(label, str(label))
+    _write_atomic(args.out, lambda f: csv.writer(f, lineterminator="\n").writerows(rows))
+
+
+def _formula_safe(report):
+    """The audit table with cells a spreadsheet would run as formulas made inert."""
+    out = report.copy()
+    for c in out.columns:
+        if out[c].dtype == object:
+            out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str)
+                                and v[:1] in ("=", "+", "-", "@", "\t", "\r") else v)
+    return out
 
 
 def _run(args, input_fn, print_fn):
@@ -150,6 +286,7 @@ def _run(args, input_fn, print_fn):
 
     if args.budget < 1 or args.batch_size < 1:
         raise UsageError("--budget and --batch-size must be at least 1.")
+    _check_paths(args)
     df = _read(args)
     y = df[args.label]
     exclude = {args.label, args.trusted, args.truth} - {None}
@@ -163,11 +300,10 @@ def _run(args, input_fn, print_fn):
         raise UsageError(f"--trusted {args.trusted!r} marks every row: nothing to clean.")
     features, cols = _features(df, exclude)
     if args.truth is not None:
-        unknown = sorted(set(df[args.truth].dropna()) - set(y.unique()), key=str)
-        if unknown or df[args.truth].isna().any():
-            what = unknown[:5] if unknown else "missing values"
+        unknown = sorted(set(df[args.truth]) - set(y.unique()), key=str)
+        if unknown:
             raise UsageError(f"--truth {args.truth!r} holds labels that are not in --label "
-                             f"{args.label!r}: {what}.")
+                             f"{args.label!r}: {unknown[:5]}.")
         oracle = SimulatedOracle(df[cols], df[args.truth])
         oracle.name = "simulated (--truth)"
     else:
@@ -178,26 +314,23 @@ def _run(args, input_fn, print_fn):
     model = LogisticRegression(max_iter=2000)
     # a progress bar only when nobody is typing: it would tear the questions apart
     common = {"oracle": oracle, "budget": budget, "batch_size": args.batch_size,
-              "journal": args.journal, "verbose": int(args.truth is not None)}
+              "journal": args.journal_path, "verbose": int(args.truth is not None)}
     if args.method == "chef":
         cleaner = ChefCleaner(model, random_state=args.seed, **common)
     else:  # class-based influence ranking, asked about most suspicious first
         cleaner = ReviewCleaner(ClassBasedIFDetector(model, random_state=args.seed), **common)
     Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted)
     report = cleaner.cleaning_report()
-    cleaned = y.copy()
-    fixed = report[~report["skipped"]]
-    if len(fixed):
-        cleaned.loc[fixed["row_id"].to_numpy()] = fixed["applied"].to_numpy()
-    out = df.copy()
-    out[args.label] = cleaned
-    out.to_csv(args.out, index=args.index_col is not None)
+    fixed = report[report["changed"]]
+    positions = df.index.get_indexer(fixed["row_id"].to_numpy())
+    _write_cleaned(args, df, dict(zip(positions.tolist(), fixed["applied"], strict=True)))
     if args.audit:
-        report.to_csv(args.audit, index=False)
+        _write_atomic(args.audit, lambda f: _formula_safe(report).to_csv(f, index=False))
     changed = int(report["changed"].sum())
     answered = int((~report["skipped"]).sum())
     print_fn(f"skclean: asked about {len(report)} row(s), {answered} answered, changed "
              f"{changed} label(s); "
              f"cleaned labels written to {args.out}"
-             + (f", audit to {args.audit}" if args.audit else "") + ".")
+             + (f", audit to {args.audit}" if args.audit else "")
+             + (f"; answers kept in {args.journal_path}" if args.journal_path else "") + ".")
     return 0

@@ -54,6 +54,14 @@ def _content_keys(row):
             np.ascontiguousarray(row, dtype=np.float32).tobytes())
 
 
+def _numeric_or_none(X):
+    """``X`` as a float64 array, or ``None`` when it holds text (a raw DataFrame)."""
+    try:
+        return np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
 def _row_key(row_id):
     return row_id.item() if isinstance(row_id, np.generic) else row_id
 
@@ -109,9 +117,9 @@ class SimulatedOracle(BaseOracle):
 
     def __init__(self, X, y_true, *, error_rate=0.0, random_state=None):
         ids = _row_ids_of(X)
-        X = np.asarray(X, dtype=np.float64)
+        X = _numeric_or_none(X)  # rows with text cells are found by row id only
         y_true = np.asarray(y_true)
-        if X.ndim != 2 or len(X) != len(y_true):
+        if X is not None and (X.ndim != 2 or len(X) != len(y_true)):
             raise ValueError("X must be 2-D with one true label per row.")
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError(f"error_rate must be in [0, 1], got {error_rate}.")
@@ -122,8 +130,10 @@ class SimulatedOracle(BaseOracle):
         self._rng = check_random_state(random_state)
         self._by_id = dict(zip(map(_row_key, ids), y_true, strict=True))
         self._by_position = y_true
+        if len(ids) != len(y_true):
+            raise ValueError("X must be 2-D with one true label per row.")
         self._by_value = ({}, {})  # exact bytes / float32 bytes -> set of labels
-        for row, label in zip(X, y_true, strict=True):
+        for row, label in zip(() if X is None else X, y_true, strict=False):
             for table, key in zip(self._by_value, _content_keys(row), strict=True):
                 table.setdefault(key, set()).add(label)
         self.n_queries_ = 0
@@ -134,9 +144,12 @@ class SimulatedOracle(BaseOracle):
         Raises ``KeyError`` for a row found neither by value nor by id.
         """
         out = []
-        for i, row in enumerate(np.asarray(X, dtype=np.float64)):
+        rows = _numeric_or_none(X)
+        for i in range(len(X)):
+            row = None if rows is None else rows[i]
             label = None
-            for table, key in zip(self._by_value, _content_keys(row), strict=True):
+            for table, key in zip(self._by_value, () if row is None else _content_keys(row),
+                                  strict=False):
                 found = table.get(key)
                 if found is not None and len(found) == 1:
                     label = next(iter(found))
@@ -214,6 +227,21 @@ class MajorityVoteOracle(BaseOracle):
         return f"MajorityVoteOracle({len(self.oracles)} oracles, tie_break={self.tie_break!r})"
 
 
+#: What a person may type instead of a label (a class of the same name wins; ':keep' etc.
+#: always mean the command).
+_COMMANDS = {"keep": "keep", "k": "keep", "skip": "skip", "s": "skip", "stop": "stop",
+             "quit": "stop", "q": "stop"}
+
+
+def _printable(value):
+    """``value`` as text with control characters escaped: data cannot drive the terminal."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 class ConsoleOracle(BaseOracle):
     """Ask a person at a terminal.
 
@@ -286,11 +314,11 @@ class ConsoleOracle(BaseOracle):
             x, names = self._raw_row(rid, names)
         names = names or [f"x{j}" for j in range(len(x))]
         pairs = list(zip(names, x, strict=False))[: self.max_features]
-        shown = ", ".join(f"{n}={v:.4g}" if isinstance(v, float | np.floating) else f"{n}={v}"
-                          for n, v in pairs)
+        shown = ", ".join(f"{_printable(n)}={v:.4g}" if isinstance(v, float | np.floating)
+                          else f"{_printable(n)}={_printable(v)}" for n, v in pairs)
         more = f" … (+{len(x) - self.max_features} more)" if len(x) > self.max_features else ""
         out(f"  features: {shown}{more}")
-        out(f"  current label: {label}")
+        out(f"  current label: {_printable(label)}")
         pred = self._at(context, "predicted", i)
         if pred is not None:
             out(f"  predicted: {pred}   (what the model predicts for this row)")
@@ -312,8 +340,12 @@ class ConsoleOracle(BaseOracle):
         if classes.ndim == 0:
             raise ValueError("ConsoleOracle needs the classes (pass classes=...).")
         by_text = {str(c): c for c in classes}
+        # a class named like a command is that class; the command stays reachable as ':keep'
+        mark = ":" if any(t in _COMMANDS for t in by_text) else ""
+        keep, skip, stop = (f"'{mark}{c}'" for c in ("keep", "skip", "stop"))
+        keys = f"a label, Enter = {{}}, {keep}, {skip} (no judgement), {stop}"
+        commit = context.get("record_answer")  # journals each answer as it is given
         answers = [SKIP] * len(y)
-        keys = "a label, Enter = {}, 'keep', 'skip' (no judgement), 'stop'"
         for i, (x, label) in enumerate(zip(X, y, strict=True)):
             sugg = self._describe(i, np.ravel(x), label, context)
             default = sugg if sugg is not None else label
@@ -326,20 +358,24 @@ class ConsoleOracle(BaseOracle):
                     self.print_fn(f"\nEnd of input: stopping; {given} answer(s) to this "
                                   "question kept, with every earlier one.")
                     raise OracleStop("end of input", answers) from None
+                command = _COMMANDS.get(text.removeprefix(":")) if (
+                    text.startswith(":") or text not in by_text) else None
                 if text == "":
                     answers[i] = default
-                    break
-                if text in ("keep", "k"):
+                elif text in by_text and command is None:
+                    answers[i] = by_text[text]
+                elif command == "keep":
                     answers[i] = label
-                    break
-                if text in ("skip", "s"):
+                elif command == "skip":
                     break  # stays SKIP
-                if text in ("stop", "quit", "q"):
+                elif command == "stop":
                     self.print_fn("Stopping: every answer given so far is kept.")
                     raise OracleStop("stopped by the annotator", answers)
-                if text in by_text:
-                    answers[i] = by_text[text]
-                    break
-                self.print_fn(f"  '{text}' is not a class; type one of {list(by_text)}, "
-                              "'keep', 'skip' or 'stop'.")
+                else:
+                    self.print_fn(f"  {_printable(text)!r} is not a class; type one of "
+                                  f"{list(by_text)}, {keep}, {skip} or {stop}.")
+                    continue
+                if commit is not None:
+                    commit(i, answers[i])
+                break
         return np.asarray([_row_key(a) for a in answers], dtype=object)  # plain values

@@ -33,6 +33,7 @@ import numpy as np
 __all__ = [
     "SKIP",
     "Journal",
+    "JournalConflict",
     "OracleError",
     "OracleStop",
     "Questioner",
@@ -202,9 +203,21 @@ def query_oracle(oracle, X, y, classes, **context):
 
 # --------------------------------------------------------------------------- journal
 def row_fingerprint(row):
-    """A short hash of a row's values, rounded to float32 (survives dtype casts)."""
-    data = np.ascontiguousarray(np.asarray(row, dtype=np.float64).astype(np.float32))
-    return hashlib.sha1(data.tobytes()).hexdigest()[:16]
+    """A short hash of a row's exact values (as float64; ``-0.0`` counts as ``0.0``).
+
+    Exact, not rounded: two rows that differ anywhere, even in the last bit
+    of an id near 10⁹, have different fingerprints.
+    """
+    data = np.ascontiguousarray(np.asarray(row, dtype=np.float64).ravel() + 0.0)
+    return "x64:" + hashlib.sha1(data.tobytes()).hexdigest()[:16]
+
+
+class JournalConflict(ValueError):
+    """The journal holds an answer for this row id, given for other values."""
+
+
+class _ForeignFile(ValueError):
+    """A database that is not an skclean journal."""
 
 
 def _key(row_id):
@@ -228,18 +241,22 @@ class Journal:
         a crash or a closed terminal loses nothing, and a run started again
         with the same file and data reuses the answers instead of asking.
         ``None`` keeps the answers in memory (they survive an interrupted
-        ``fit`` of the same estimator, not the process).
+        ``fit`` of the same estimator, not the process).  A file that is not
+        an skclean journal is refused, never written to.
 
     Notes
     -----
-    An entry is reused for the same row id *and* the same row values (a hash
-    of the row rounded to float32): a journal never answers for different
-    data.  When the id is unknown (row ids are positions, and positions move
-    when scikit-learn's cross-validation hands a cleaner a subset), a row is
-    found by its values alone if exactly one answer was given for those
-    values.
+    An answer belongs to the row it was given for: it is reused only for the
+    same row id *and* the same values (a hash of the exact values), never
+    for another row that looks the same.  The same id with other values
+    means the rows or their ids changed since (another file, a subset whose
+    ids are positions): :meth:`lookup` raises :class:`JournalConflict`
+    rather than guess.  Give rows stable ids (a DataFrame index) to resume
+    across subsets.
     """
 
+    _COLUMNS = ("seq", "row_key", "row_id", "fingerprint", "role", "given", "suggested",
+                "answer", "annotator", "time")
     _SCHEMA = """CREATE TABLE IF NOT EXISTS answers (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, row_key TEXT NOT NULL, row_id TEXT NOT NULL,
         fingerprint TEXT NOT NULL, role TEXT, given TEXT, suggested TEXT, answer TEXT NOT NULL,
@@ -247,37 +264,67 @@ class Journal:
 
     def __init__(self, path=None):
         self.path = None if path is None else str(path)
+        if self.path == "":
+            raise ValueError("journal='' names no file: pass a path, or None for a journal "
+                             "in memory.")
         self._mem = {}
-        self._by_fp = {}
         self._conn = None
         if self.path is not None:
-            try:
-                self._conn = sqlite3.connect(self.path)
-                self._conn.execute(self._SCHEMA)
-                self._conn.commit()
-                for key, fp, ans in self._conn.execute(
-                        "SELECT row_key, fingerprint, answer FROM answers ORDER BY seq"):
-                    self._remember(key, fp, json.loads(ans))
-            except sqlite3.DatabaseError as exc:
-                raise ValueError(f"journal={self.path!r} is not a readable skclean journal "
-                                 f"(SQLite said: {exc}).") from exc
+            self._open()
+
+    def _open(self):
+        conn = None
+        try:
+            conn = sqlite3.connect(self.path)
+            self._check_schema(conn)
+            conn.execute(self._SCHEMA)
+            conn.commit()
+            for key, fp, ans in conn.execute(
+                    "SELECT row_key, fingerprint, answer FROM answers ORDER BY seq"):
+                self._mem[key] = (fp, json.loads(ans))
+        except (sqlite3.DatabaseError, json.JSONDecodeError, ValueError) as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, JournalConflict | _ForeignFile):
+                raise ValueError(str(exc)) from None
+            raise ValueError(f"journal={self.path!r} is not a readable skclean journal "
+                             f"({type(exc).__name__}: {exc}).") from None
+        self._conn = conn
+
+    def _check_schema(self, conn):
+        """Refuse a database of someone else's: never add tables to it."""
+        tables = {name for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table'")} - {"sqlite_sequence"}
+        if not tables:
+            return
+        columns = tuple(row[1] for row in conn.execute("PRAGMA table_info(answers)"))
+        if tables != {"answers"} or columns != self._COLUMNS:
+            raise _ForeignFile(
+                f"journal={self.path!r} is an SQLite database, but not an skclean journal "
+                f"(tables: {sorted(tables)}); it is left untouched. Name a new file.")
 
     def __len__(self):
         return len(self._mem)
 
-    def _remember(self, key, fingerprint, answer):
-        self._mem[key] = (fingerprint, answer)
-        self._by_fp.setdefault(fingerprint, {})[key] = answer
-
     def lookup(self, row_id, fingerprint):
-        """The journaled answer for this row, or ``None``."""
+        """The journaled answer for this row (id and values), or ``None`` if there is none.
+
+        Raises
+        ------
+        JournalConflict
+            The journal answered for this row id, but for other values.
+        """
         hit = self._mem.get(_key(row_id))
-        if hit is not None and hit[0] == fingerprint:
-            return hit[1]
-        answers = {json.dumps(a) for a in self._by_fp.get(fingerprint, {}).values()}
-        if len(answers) == 1:  # these values were answered, always the same way
-            return json.loads(answers.pop())
-        return None
+        if hit is None:
+            return None
+        if hit[0] != fingerprint:
+            raise JournalConflict(
+                f"The journal{'' if self.path is None else f' {self.path!r}'} holds an answer "
+                f"for row id {row_id!r} given for other values: the rows or their ids changed "
+                "since (another file, or a subset whose ids are positions). Give the rows "
+                "stable ids (a DataFrame index), or use a new journal; no answer is reused "
+                "for a row it was not given for.")
+        return hit[1]
 
     def record(self, entries):
         """Journal answers: an iterable of dicts with row_id, fingerprint, answer, …"""
@@ -285,7 +332,7 @@ class Journal:
         for e in entries:
             key = _key(e["row_id"])
             ans = json.loads(_to_json(e["answer"]))
-            self._remember(key, e["fingerprint"], ans)
+            self._mem[key] = (e["fingerprint"], ans)
             rows.append((key, json.dumps(str(e["row_id"])), e["fingerprint"], e.get("role"),
                          _to_json(e.get("given")), _to_json(e.get("suggested")),
                          json.dumps(ans), e.get("annotator"), e.get("time", time.time())))
@@ -295,6 +342,12 @@ class Journal:
                 "answer, annotator, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             self._conn.commit()
 
+    def close(self):
+        """Close the file (the answers stay in it; a closed journal records no more)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def __getstate__(self):  # an open connection does not pickle; reopen on load
         state = self.__dict__.copy()
         state["_conn"] = None
@@ -303,7 +356,24 @@ class Journal:
     def __setstate__(self, state):
         self.__dict__.update(state)
         if self.path is not None:
-            self._conn = sqlite3.connect(self.path)
+            import os
+            import warnings
+
+            if not os.path.exists(self.path):
+                # the pickle carries the answers: write them back rather than start empty
+                warnings.warn(f"The journal file {self.path!r} is gone; it is written again "
+                              f"from the {len(self._mem)} answer(s) this object carries.",
+                              UserWarning, stacklevel=2)
+            remembered, self._mem = self._mem, {}
+            self._open()
+            missing = [(k, fp, a) for k, (fp, a) in remembered.items() if k not in self._mem]
+            self._conn.executemany(
+                "INSERT INTO answers (row_key, row_id, fingerprint, answer, annotator, time) "
+                "VALUES (?, ?, ?, ?, 'restored', ?)",
+                [(k, json.dumps(k.split(":", 1)[1]), fp, json.dumps(a), time.time())
+                 for k, fp, a in missing])
+            self._conn.commit()
+            self._mem.update({k: (fp, a) for k, fp, a in missing})
 
     def __deepcopy__(self, memo):  # one journal per run: copies share it
         return self
@@ -317,6 +387,27 @@ class Journal:
 #: The columns of every cleaner's ``cleaning_report()``, in order.
 REPORT_COLUMNS = ["row_id", "question", "role", "given", "suggested", "answer", "applied",
                   "skipped", "score", "annotator", "from_journal", "time"]
+
+def _aligned(answer, asked_ids):
+    """A pandas Series answer in the order of the rows asked: by its index when that holds
+    the row ids, else by position only when the index is the plain ``0..n-1``."""
+    index = getattr(answer, "index", None)
+    if index is None or not hasattr(answer, "reindex"):
+        return answer
+    labels = [_plain(i) for i in index]
+    ids = [_plain(i) for i in asked_ids]
+    if len(set(labels)) == len(labels) and set(labels) == set(ids):
+        return answer.reindex(index[[labels.index(i) for i in ids]]).to_numpy(dtype=object)
+    if labels == list(range(len(labels))):
+        return answer.to_numpy(dtype=object)
+    raise OracleError(f"The oracle answered a pandas Series whose index is neither the row "
+                      f"ids asked ({ids[:5]}...) nor 0..{len(ids) - 1}: its answers cannot "
+                      "be matched to rows.")
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
 
 def _annotator_name(oracle):
     return getattr(oracle, "name", None) or type(oracle).__name__
@@ -353,9 +444,13 @@ class Questioner:
         """Ask about rows ``X`` (current labels ``y``, ids ``row_ids``).
 
         Rows the journal knows are answered from it; the others go to the
-        oracle in one call.  Nothing is recorded unless the whole answer is
-        valid.  ``extra`` is passed to the oracle in the context; ``note``
-        adds columns to the records (an array of ``len(X)`` gives one value
+        oracle in one call, whose context carries ``record_answer(j,
+        label)``: an oracle that answers row by row (a person) calls it with
+        each answer as it is given, and the answer is journaled at once, so
+        an interruption in the middle of a question loses nothing typed.
+        Nothing else is recorded unless the whole answer is valid.  ``extra``
+        is passed to the oracle in the context; ``note`` adds columns to the
+        records (an array of ``len(X)`` gives one value
         per row).
 
         Returns
@@ -390,9 +485,24 @@ class Questioner:
         ask = np.flatnonzero(~known)
         votes = None
         stop = False
+        annotator = _annotator_name(oracle)
+        committed = {}  # asked row -> the answer already journaled through record_answer
+
+        def entry(i, label, when):
+            return {"row_id": row_ids[i], "fingerprint": fps[i], "role": role[i],
+                    "given": y[i], "answer": label, "annotator": annotator, "time": when,
+                    "suggested": None if suggested is None else np.asarray(suggested)[i]}
+
+        def record_answer(j, label):
+            """Journal the answer to the ``j``-th asked row the moment it is given."""
+            got, skip = check_answer([label], 1, self.classes)
+            if not skip[0]:
+                self.journal.record([entry(ask[j], got[0], time.time())])
+                committed[ask[j]] = got[0]
+
         if len(ask):
             context = {"role": role[ask], "row_ids": [row_ids[i] for i in ask],
-                       "classes": self.classes}
+                       "classes": self.classes, "record_answer": record_answer}
             for name, val in (("suggested", suggested), ("predicted", predicted),
                               ("scores", scores)):
                 if val is not None:
@@ -411,19 +521,18 @@ class Questioner:
                 raise
             except Exception as exc:
                 raise OracleError(f"The oracle raised {type(exc).__name__}: {exc}") from exc
+            answer = _aligned(answer, [row_ids[i] for i in ask])
             got, skip = check_answer(answer, len(ask), self.classes)
             votes = self._votes(oracle, len(ask))
             labels[ask[~skip]] = got[~skip]
             skipped[ask] = skip
         self.n_questions += 1  # numbers the question, asked or replayed alike
-        # the answer is valid: journal it now (a crash later loses nothing), then record
+        # the answer is valid: journal what record_answer did not (a crash later loses
+        # nothing), then record
         now = time.time()
-        annotator = _annotator_name(oracle)
-        fresh = [i for i in ask if not skipped[i]]
-        self.journal.record({
-            "row_id": row_ids[i], "fingerprint": fps[i], "role": role[i], "given": y[i],
-            "suggested": None if suggested is None else np.asarray(suggested)[i],
-            "answer": labels[i], "annotator": annotator, "time": now} for i in fresh)
+        fresh = [i for i in ask if not skipped[i]
+                 and not (i in committed and committed[i] == labels[i])]
+        self.journal.record(entry(i, labels[i], now) for i in fresh)
         self._record(row_ids, role, y, suggested, np.where(skipped, None, labels.astype(object)),
                      np.where(skipped, y, labels), skipped, known, annotator, now, scores, note)
         if stop:

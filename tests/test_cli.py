@@ -99,3 +99,115 @@ def test_unreadable_file_and_version_and_help(tmp_path):
     assert v.returncode == 0 and v.stdout.startswith("skclean ")
     h = skclean("clean", "--help")
     assert h.returncode == 0 and "examples:" in h.stdout and "--journal" in h.stdout
+
+
+# ------------------------------------------------------------ answers and files are kept
+@pytest.fixture(scope="module")
+def raw_csv(tmp_path_factory):
+    """A CSV as people write them: zero-padded ids, a repeated header, a class named NA,
+    numbers written their own way, a cell a spreadsheet would run."""
+    d = load_wine(as_frame=True)
+    rng = np.random.RandomState(1)
+    frame = d.frame.iloc[rng.permutation(len(d.frame))].reset_index(drop=True)
+    names = np.array(["NA", "grignolino", "barbera"])
+    truth = names[frame.pop("target").to_numpy()]
+    label = truth.copy()
+    flip = rng.rand(len(frame)) < 0.2
+    label[flip] = names[(np.searchsorted(names, truth[flip], sorter=np.argsort(names)) + 1) % 3]
+    verified = np.arange(len(frame)) < 30
+    label[verified] = truth[verified]
+    header = ["id", *frame.columns[:6], "label", "truth", "verified", "note", "note"]
+    lines = [",".join(header)]
+    for i in range(len(frame)):
+        cells = [f"{i:05d}", *(f"{v:.2f}" for v in frame.iloc[i, :6]), label[i], truth[i],
+                 "yes" if verified[i] else "no", "=SUM(A1:A9)" if i % 7 == 0 else "x", "1"]
+        lines.append(",".join(cells))
+    path = tmp_path_factory.mktemp("raw") / "raw.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _rows(path):
+    import csv as csv_module
+
+    with open(path, newline="") as f:
+        return list(csv_module.reader(f))
+
+
+def test_the_cleaned_csv_changes_only_labels_and_the_journal_is_kept_by_default(raw_csv,
+                                                                             tmp_path):
+    out, audit = tmp_path / "clean.csv", tmp_path / "audit.csv"
+    r = skclean("clean", raw_csv, "--label", "label", "--trusted", "verified", "--truth",
+                "truth", "--index-col", "id", "--out", out, "--audit", audit, "--budget", 25)
+    assert r.returncode == 0, r.stderr
+    journal = tmp_path / "clean.answers.sqlite"  # next to --out, named in the output
+    assert journal.exists() and f"answers kept in {journal}" in r.stdout
+    before, after = _rows(raw_csv), _rows(out)
+    assert before[0] == after[0] and len(before) == len(after)  # the header as written
+    label = before[0].index("label")
+    changed = 0
+    for b, a in zip(before[1:], after[1:], strict=True):
+        assert b[:label] + b[label + 1:] == a[:label] + a[label + 1:]  # every other cell
+        changed += b[label] != a[label]
+        assert a[label] == a[label + 1] or b[label] == a[label]  # a change fixes the label
+    assert changed >= 5 and any(row[label] == "NA" for row in after[1:])
+    report = pd.read_csv(audit, dtype=str, keep_default_na=False)
+    assert set(report["row_id"]) <= {row[0] for row in before[1:]}  # '00007', not 7
+
+
+def test_outputs_that_would_destroy_data_are_refused_before_any_question(raw_csv, tmp_path):
+    original = raw_csv.read_bytes()
+    journal, notes = tmp_path / "answers.sqlite", tmp_path / "notes.txt"
+    notes.write_text("my notes, not a journal\n" * 50)
+    base = ["clean", raw_csv, "--label", "label", "--trusted", "verified", "--index-col", "id"]
+    for extra, message in [
+        (["--out", raw_csv], "--out .* is the same file as DATA.csv"),
+        (["--out", journal, "--journal", journal], "--journal .* is the same file as --out"),
+        (["--out", tmp_path / "o.csv", "--audit", tmp_path / "o.csv"], "same file as --out"),
+        (["--out", tmp_path / "no" / "such" / "o.csv"], "does not exist"),
+        (["--out", tmp_path / "o.csv", "--journal", ""], "names no file"),
+        (["--out", tmp_path / "o.csv", "--journal", notes], "not a readable skclean journal"),
+    ]:
+        r = skclean(*base, *map(str, extra), stdin="barbera\n" * 5)
+        assert r.returncode == 2, (extra, r.stderr)
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert pd.Series([r.stderr]).str.contains(message).all(), r.stderr
+        assert "--- question" not in r.stdout  # refused before anyone was asked
+    assert raw_csv.read_bytes() == original and notes.read_text().startswith("my notes")
+    assert not journal.exists() and not (tmp_path / "o.csv").exists()
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_an_interrupted_person_loses_no_typed_answer(raw_csv, tmp_path, signal_name):
+    import signal
+    import sqlite3
+    import time
+
+    out, journal = tmp_path / "clean.csv", tmp_path / "answers.sqlite"
+    args = [sys.executable, "-m", "skclean", "clean", str(raw_csv), "--label", "label",
+            "--trusted", "verified", "--index-col", "id", "--out", str(out), "--journal",
+            str(journal), "--budget", 20, "--batch-size", 5]
+    proc = subprocess.Popen(list(map(str, args)), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdin.write("keep\n" * 7)  # one question of 5 answered, two answers into the next
+    proc.stdin.flush()
+    n, deadline = 0, time.time() + 120
+    while n < 7 and time.time() < deadline:
+        time.sleep(0.2)
+        if journal.exists():
+            with sqlite3.connect(journal) as con:
+                try:
+                    n = con.execute("SELECT COUNT(*) FROM answers").fetchone()[0]
+                except sqlite3.OperationalError:
+                    n = 0
+    time.sleep(0.5)  # the person is looking at the eighth row
+    proc.send_signal(getattr(signal, signal_name))
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert f"interrupted; 7 answer(s) kept in {journal}" in stderr
+    assert "run the same command again to resume" in stderr
+    assert not out.exists()  # nothing half-written
+    resumed = skclean(*args[3:], stdin="keep\n" * 20)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.count("--- question") == 13  # the 7 answers were not asked again

@@ -10,6 +10,7 @@ import pytest
 from sklearn.base import BaseEstimator
 
 from skclean.questions import (
+    JournalConflict,
     REPORT_COLUMNS,
     SKIP,
     Journal,
@@ -131,9 +132,10 @@ def test_journal_record_then_lookup(journal):
     assert journal.lookup("1", "fa") == "x"
     assert journal.lookup(5, "fz") is None
     journal.record([{"row_id": 5, "fingerprint": "old", "answer": 0}])
-    assert journal.lookup(5, "new") is None  # other values under the same id: not reused
-    journal.record([{"row_id": 5, "fingerprint": "new", "answer": 1}])
-    assert journal.lookup(5, "new") == 1 and len(journal) == 3
+    with pytest.raises(JournalConflict, match="row id 5 given for other values"):
+        journal.lookup(5, "new")  # other values under the same id: never reused, never hidden
+    assert journal.lookup(6, "old") is None  # the same values under another id: not reused
+    assert len(journal) == 3
 
 
 def test_journal_file_persists_across_instances(tmp_path):
@@ -217,8 +219,9 @@ def test_replay_from_the_journal_asks_only_unknown_rows(tmp_path):
     assert df["annotator"].tolist() == ["journal", "journal", "spy", "spy"]
     q.ask(spy, X4, Y4, [0, 1, 2, 3], role="r")  # everything is known now
     assert len(spy.calls) == 1 and q.n_questions == 2
-    q.ask(spy, X4[:2] + 100, Y4[:2], [0, 1], role="r")  # same ids, other values: asked
-    assert len(spy.calls) == 2 and spy.calls[-1]["row_ids"] == [0, 1]
+    with pytest.raises(JournalConflict):  # same ids, other values: neither reused nor hidden
+        q.ask(spy, X4[:2] + 100, Y4[:2], [0, 1], role="r")
+    assert len(spy.calls) == 1 and q.n_questions == 2  # nothing asked, nothing recorded
 
 
 @pytest.mark.parametrize("oracle, error", [

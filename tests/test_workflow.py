@@ -187,12 +187,15 @@ def test_cross_validation_asks_in_every_fold_unless_the_journal_is_shared(raw, t
     """Inside cross_val_score each fold fits a clone: each fold asks its own questions.
 
     A shared ``journal`` file answers, in later folds, the rows already answered
-    in earlier ones, so a person is never asked about the same row twice.
+    in earlier ones, so a person is never asked about the same row twice: the
+    rows keep their ids (the DataFrame index) in every fold.  With arrays the
+    ids are positions within each fold, which name other rows in the next:
+    the journal refuses to guess.
     """
     from sklearn.model_selection import KFold, cross_val_score
 
     X, y, y_noisy, _, trusted = raw
-    Xs = StandardScaler().fit_transform(X)
+    Xs = pd.DataFrame(StandardScaler().fit_transform(X), index=X.index)
     folds = KFold(3, shuffle=True, random_state=0)
     asked = {}
     for journal in (None, tmp_path / "cv.sqlite"):
@@ -211,6 +214,12 @@ def test_cross_validation_asks_in_every_fold_unless_the_journal_is_shared(raw, t
         asked[journal is None] = counted
     assert len(asked[True]) == 90  # 3 folds x budget 30
     assert len(asked[False]) == len(set(asked[False])) < 90  # no row asked twice
+
+    cleaner = ChefCleaner(_lr(), oracle=SimulatedOracle(Xs.to_numpy(), y.to_numpy()),
+                          budget=30, batch_size=10, journal=tmp_path / "cv_arrays.sqlite")
+    with pytest.raises(ValueError, match="stable ids \\(a DataFrame index\\)"):
+        cross_val_score(cleaner, Xs.to_numpy(), y_noisy.to_numpy(), cv=folds,
+                        params={"trusted_mask": trusted}, error_score="raise")
 
 
 def test_detectors_score_for_model_selection_and_nested_params_error(raw):

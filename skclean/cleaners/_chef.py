@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..influence.selection import STRATEGIES, INFLSelector
 from ..models import SoftmaxRegression, soft_targets
+from ..questions import transaction
 from ..utils import store_parameters
 from ._base import (
     ASKING_CONSTRAINTS,
@@ -121,15 +122,13 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
 
     Attributes
     ----------
-    X_, y_ : training rows (in the model's precision) and their current labels,
-        ``(n, C)`` probabilities.
-    X_trusted_, y_trusted_ : the trusted rows (CHEF's validation set) and their labels.
+    X_, y_, X_trusted_, y_trusted_ : training rows (in the model's precision) and their
+        current labels, ``(n, C)`` probabilities; the trusted rows and their labels.
     sample_weight_ : ndarray of shape (n,)
         ``gamma`` for uncleaned rows, 1 for cleaned ones.
-    cleaned_mask_ : ndarray of bool
-        Rows whose label an answer fixed or confirmed.
-    skipped_mask_ : ndarray of bool
-        Rows the oracle skipped (no judgement): not cleaned, not asked again.
+    cleaned_mask_, skipped_mask_ : ndarray of bool
+        Rows whose label an answer fixed or confirmed; rows the oracle skipped
+        (no judgement: not cleaned, not asked again).
     row_ids_ : ndarray
         The user's id of each row of ``X_`` (DataFrame index or position in ``X``).
     stop_reason_ : {"budget", "target_score", "oracle", "exhausted"}
@@ -142,8 +141,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     n_cleaned_, n_changed_ : int
         Rows an answer judged; labels the answers changed.
     stopped_early_ : bool
-    deltagrad_memory_ : int
-        Floats kept for DeltaGrad-L (``2 · iterations · P``), 0 otherwise.
+    cg_iterations_, deltagrad_memory_ : int
+        The last solve's CG iterations; floats kept for DeltaGrad-L.
 
     Examples
     --------
@@ -204,6 +203,9 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
             raise ValueError("Only strategy='infl' suggests labels; use label_source='oracle'.")
         if self.selection == "incremental" and self.strategy != "infl":
             raise ValueError("selection='incremental' (Increm-INFL) applies to strategy='infl'.")
+        if self.update == "deltagrad" and not isinstance(self.estimator,
+                                                         SoftmaxRegression | None):
+            raise ValueError("update='deltagrad' needs estimator=SoftmaxRegression (or None).")
         if self.target_score is not None and not math.isfinite(self.target_score):
             raise ValueError(f"target_score must be a finite number or None, got "
                              f"{self.target_score}.")
@@ -228,28 +230,33 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         trusted = renamed_trusted(self, X_trusted, y_trusted, trusted_mask, X_val=X_val,
                                   y_val=y_val, validation_mask=validation_mask)
         self._check_setup()
-        ids = row_ids_of(X)
-        X, Y, classes, columns = check_any_labels(self, X, y, self.classes)
-        train, X_val, y_val = split_trusted(
-            X, classes[Y.argmax(1)], trusted, fraction=self.validation_fraction,
-            random_state=self.random_state, missing_message=(
-                "ChefCleaner ranks rows by their influence on *trusted* rows: pass "
-                "X_trusted/y_trusted, or trusted_mask marking the rows of X whose labels are "
-                "verified. (validation_fraction=0.1 would instead trust a random tenth of the "
-                "given, possibly wrong, labels.)"))
-        positions = np.arange(len(X))
-        if train is not None:
-            X, Y, ids, positions = X[train], Y[train], ids[train], train
-        outside = ~np.isin(y_val, classes)
-        if outside.any():
-            raise ValueError(f"y_trusted has labels {np.unique(y_val[outside]).tolist()} "
-                             f"outside the classes {classes.tolist()}.")
-        self.classes_, self.soft_input_ = classes, columns is not None
-        self.__dict__.pop("label_columns_", None)
-        if columns is not None:
-            self.label_columns_ = columns
-        self.train_positions_ = positions
-        return self._fit(X, Y, X_val, y_val, ids)
+        # all or nothing until the rounds start: a failed setup leaves the last fit whole
+        with transaction(self, shared=self._shared_state):
+            ids = row_ids_of(X)
+            X, Y, classes, columns = check_any_labels(self, X, y, self.classes)
+            train, X_val, y_val = split_trusted(
+                X, classes[Y.argmax(1)], trusted, fraction=self.validation_fraction,
+                random_state=self.random_state, missing_message=(
+                    "ChefCleaner ranks rows by their influence on *trusted* rows: pass "
+                    "X_trusted/y_trusted, or trusted_mask marking the rows of X whose labels "
+                    "are verified. (validation_fraction=0.1 would instead trust a random "
+                    "tenth of the given, possibly wrong, labels.)"))
+            positions = np.arange(len(X))
+            if train is not None:
+                X, Y, ids, positions = X[train], Y[train], ids[train], train
+            outside = ~np.isin(y_val, classes)
+            if outside.any():
+                raise ValueError(f"y_trusted has labels {np.unique(y_val[outside]).tolist()} "
+                                 f"outside the classes {classes.tolist()}.")
+            self.classes_, self.soft_input_ = classes, columns is not None
+            self.__dict__.pop("label_columns_", None)
+            if columns is not None:
+                self.label_columns_ = columns
+            self.train_positions_ = positions
+            self._start(X, Y, X_val, y_val, ids)
+        self._run(itertools.count(), total=self._total())  # rounds until _should_stop
+        self._run_completed()
+        return self
 
     fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(
         " (hard labels): CHEF's clean validation set", "; they are not cleaned",
@@ -267,8 +274,9 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     # ------------------------------------------------------------------ the rounds
     # replaced, never modified in place, so a round's rollback need not copy them
     _shared_state = ("X_", "X_trusted_", "y_trusted_", "row_ids_")
+    _progress_unit = "row"
 
-    def _fit(self, X, Y, X_val, y_val, row_ids):
+    def _start(self, X, Y, X_val, y_val, row_ids):
         self.selector_ = INFLSelector(
             self.strategy, self.suggestion, self.selection, gamma=self.gamma, solver=self.solver,
             damping=self.damping, random_state=check_random_state(self.random_state))
@@ -281,17 +289,12 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self.X_trusted_, self.y_trusted_ = X_val, y_val
         self._init_label_state(len(X))
         self.sample_weight_ = np.full(len(X), float(self.gamma))
-        if self.update == "deltagrad" and not isinstance(adapter.model, SoftmaxRegression):
-            raise ValueError("update='deltagrad' needs estimator=SoftmaxRegression (or None).")
         adapter.fit(X, self.y_, sample_weight=self.sample_weight_)
         self.stopped_early_, self.stop_reason_ = False, "budget"
         self.suggested_labels_ = np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
         self._scorer = get_scorer(self.scoring)
         self._open_questioner()
         self._score = self._val_score()
-        self._run(itertools.count(), total=self._total())  # rounds until _should_stop
-        self._run_completed()
-        return self
 
     def _total(self):
         return min(self.budget, len(self.X_))
@@ -310,8 +313,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         return False
 
     def _val_score(self):
-        # the validation rows are arrays by now; the feature-name check of predict() would
-        # warn about them when fit was given a DataFrame
+        # the trusted rows are arrays now: predict()'s feature-name check would warn
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="X does not have valid feature names")
             return self._scorer(self, self.X_trusted_, self.y_trusted_)
@@ -366,9 +368,6 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
                 "row_ids": question.row_ids, "suggested": question.suggested,
                 "answers": answer.answers, "labels": answer.labels, "skipped": answer.skipped,
                 "val_score": self._score, **self.__dict__.pop("_timing")}
-
-    def _progress(self, question):
-        return len(question.positions)
 
     # ------------------------------------------------------------------ estimator API
     @dask_rows(np.float64)

@@ -17,6 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..influence.counterexamples import COUNTEREXAMPLES, CounterexampleSearch, check_metric
+from ..questions import transaction
 from ..utils import ReservoirSample, store_parameters
 from ._base import (
     ASKING_CONSTRAINTS,
@@ -200,23 +201,22 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         -------
         self
         """
-        ids = row_ids_of(X)
-        X, y, labels = check_hard_labels(self, X, y, classes)
-        check_metric(self.metric, X)
-        self.classes_ = labels
-        return self._fit(X, y, ids)
+        with transaction(self, shared=self._shared_state):  # a failed fit leaves the last one
+            ids = row_ids_of(X)
+            X, y, self.classes_ = check_hard_labels(self, X, y, classes)
+            check_metric(self.metric, X)
+            return self._fit(X, y, ids)
 
     def _fit(self, X, y, row_ids):
         self.search_ = CounterexampleSearch(random_state=check_random_state(self.random_state))
         self.initialize_adapter(X.shape[1], self.classes_)
         self.X_, self.y_, self.row_ids_ = X.copy(), y.copy(), row_ids
-        self._next_position = len(X)
-        # seeded apart from the search's: an int random_state draws the same counter-examples
-        # and LiSSA batches as before the sample existed
+        # seeded apart from the search's: an int random_state draws the same choices as before
         self.fisher_sample_ = ReservoirSample(self.fisher_rows, len(X), np.random.default_rng(
             check_random_state(self.random_state).randint(2**31)))
         self._init_label_state(len(X))
         self.iteration_times_, self.n_queries_, self.n_seen_ = [], 0, 0
+        self._next_position = len(X)  # the position the next streamed row will have
         self.adapter_.fit(self.X_, self.y_)
         self._open_questioner()
         self._run_completed()

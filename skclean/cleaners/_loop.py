@@ -70,7 +70,7 @@ class CleaningLoop(QuestionsMixin):
     the labels into their own storage; ``positions`` may be updated there, for
     rows that join ``X_``) and ``_update(step, question, answer)`` (the model
     follows; ``question`` is ``None`` for a step that asked nothing), and may
-    override ``_should_stop()``, ``_record`` and ``_progress``.
+    override ``_should_stop()`` and ``_record``.
     """
 
     #: Attributes a step replaces but never modifies in place: shared, not copied, by the
@@ -80,6 +80,8 @@ class CleaningLoop(QuestionsMixin):
     _append_only = ("history_",)
     #: Whether a step that asked nothing is recorded in ``history_`` too.
     _record_every_step = False
+    #: What the progress bar counts: steps, or rows asked.
+    _progress_unit = "step"
 
     # ------------------------------------------------------------------ label state
     def _init_label_state(self, n):
@@ -172,10 +174,8 @@ class CleaningLoop(QuestionsMixin):
                         on_error(i, exc)
                     raise
                 done += 1
-                bar.update(self._progress(question))
+                bar.update(1 if self._progress_unit == "step" or question is None
+                           else len(question.positions))
         finally:
             bar.close()
         return done
-
-    def _progress(self, question):
-        return 1

@@ -149,6 +149,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
 
     # replaced, never modified in place: a step's rollback need not copy them
     _shared_state = ("_X", "_trusted", "row_ids_", "y_", "scores_", "detector_")
+    _progress_unit = "row"
 
     def _fit_detector(self):
         X_t, y_t = self._trusted
@@ -186,9 +187,6 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
     def _update(self, step, question, answer):
         if self.rerank and np.any(~answer.skipped):
             self._fit_detector()
-
-    def _progress(self, question):
-        return len(question.positions)
 
     def score_samples(self, X, y):
         """The fitted detector's scores of ``(X, y)``: lower = more likely mislabeled."""
