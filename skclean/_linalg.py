@@ -10,6 +10,8 @@ cross-entropy classifier, whose per-row gradient is the outer product
 over ``U1``, never over an ``n × K·d'`` gradient matrix.
 """
 
+import os
+
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
@@ -60,7 +62,28 @@ def curvature_matvec(U1, D, Q, v, weights=None):
     return (AS.T @ U1).reshape(v.shape)
 
 
-def curvature_gram(U1, D, Q, chunk_size=4096):
+#: The largest explicit matrix skclean allocates, in bytes (``SKCLEAN_MAX_DENSE_BYTES``).
+MAX_DENSE_BYTES = int(os.environ.get("SKCLEAN_MAX_DENSE_BYTES", 4 * 2**30))
+
+
+def check_dense_size(rows, cols, dtype, what, instead):
+    """Refuse an explicit ``rows × cols`` matrix larger than :data:`MAX_DENSE_BYTES`, with
+    what would take its place, before the allocation is attempted."""
+    size = int(rows) * int(cols) * torch.empty((), dtype=dtype).element_size()
+    if size > MAX_DENSE_BYTES:
+        raise MemoryError(
+            f"{what} would be a {rows:,} x {cols:,} matrix ({size / 2**30:,.1f} GiB, over "
+            f"the {MAX_DENSE_BYTES / 2**30:.0f} GiB limit set by SKCLEAN_MAX_DENSE_BYTES): "
+            f"{instead}")
+
+
+#: What to use when an explicit curvature matrix would not fit.
+MATRIX_FREE = ("use a matrix-free setting instead: ChefCleaner(solver='cg'), "
+               "CincerCleaner(counterexample='practical_fisher'), or a ClassBasedIFDetector "
+               "similarity other than 'if'; or fewer classes or features.")
+
+
+def curvature_gram(U1, D, Q, chunk_size=4096, *, instead=MATRIX_FREE):
     """``Σ_i A_i ⊗ u1_i u1_iᵀ`` with ``A_i = diag(D_i) − Q_i Q_iᵀ``, as a ``(K·d', K·d')`` matrix.
 
     ``n`` times the expected Fisher (and, for a cross-entropy last layer, the
@@ -75,6 +98,8 @@ def curvature_gram(U1, D, Q, chunk_size=4096):
     n, d = U1.shape
     K = D.shape[1]
     P = K * d
+    check_dense_size(P, 2 * P, U1.dtype, f"The last layer's curvature ({K} outputs x {d} "
+                     "features with the bias)", instead)
     upper = torch.zeros(P, P, dtype=U1.dtype, device=U1.device)  # upper block-rows of V^T V
     diag = torch.zeros(P, d, dtype=U1.dtype, device=U1.device)
     for s in range(0, n, chunk_size):

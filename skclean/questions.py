@@ -273,6 +273,11 @@ class Journal:
             self._open()
 
     def _open(self):
+        import os
+
+        folder = os.path.dirname(os.path.abspath(self.path))
+        if not os.path.isdir(folder):
+            raise ValueError(f"journal={self.path!r}: the folder {folder} does not exist.")
         conn = None
         try:
             conn = sqlite3.connect(self.path)

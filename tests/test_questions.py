@@ -10,10 +10,10 @@ import pytest
 from sklearn.base import BaseEstimator
 
 from skclean.questions import (
-    JournalConflict,
     REPORT_COLUMNS,
     SKIP,
     Journal,
+    JournalConflict,
     OracleError,
     OracleStop,
     Questioner,

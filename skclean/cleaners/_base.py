@@ -61,10 +61,17 @@ class AdapterMixin:
         """The ``dtype`` given to the adapter (``None``: the adapter's own default)."""
         return self.dtype
 
-    def initialize_adapter(self, n_features, classes, *, clone_estimator=True, **kwargs):
-        """Create ``self.adapter_`` around a clone of ``estimator`` (or the default network)."""
+    def initialize_adapter(self, n_features, classes, *, clone_estimator=True, X=None,
+                           **kwargs):
+        """Create ``self.adapter_`` around a clone of ``estimator`` (or the default network).
+
+        Given the training rows ``X``, refuses values the model's precision cannot
+        hold, before any training.
+        """
         self.adapter_ = self._make_adapter(n_features, classes, clone_estimator=clone_estimator,
                                            **kwargs)
+        if X is not None:
+            self.adapter_.check_range(X)
         return self.adapter_
 
     def _make_adapter(self, n_features, classes, *, clone_estimator=True, **kwargs):

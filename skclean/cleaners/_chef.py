@@ -280,7 +280,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self.selector_ = INFLSelector(
             self.strategy, self.suggestion, self.selection, gamma=self.gamma, solver=self.solver,
             damping=self.damping, random_state=check_random_state(self.random_state))
-        adapter = self.initialize_adapter(X.shape[1], self.classes_)
+        adapter = self.initialize_adapter(X.shape[1], self.classes_, X=X)
         # the features in the model's precision: a round reads them a dozen times, and a
         # cast at every read would cost more than float32 arithmetic saves
         storage = torch.empty((), dtype=adapter.dtype).numpy().dtype

@@ -209,7 +209,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
 
     def _fit(self, X, y, row_ids):
         self.search_ = CounterexampleSearch(random_state=check_random_state(self.random_state))
-        self.initialize_adapter(X.shape[1], self.classes_)
+        self.initialize_adapter(X.shape[1], self.classes_, X=X)
         self.X_, self.y_, self.row_ids_ = X.copy(), y.copy(), row_ids
         # seeded apart from the search's: an int random_state draws the same choices as before
         self.fisher_sample_ = ReservoirSample(self.fisher_rows, len(X), np.random.default_rng(

@@ -16,7 +16,6 @@ import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
 
 from ..influence import (
     SymmetricInverse,
@@ -30,7 +29,7 @@ from ..questions import transaction
 from ..utils import store_parameters, torch_threads
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, dask_rows
 from ._detector_base import DetectorMixin, check_reference
-from ._labels import check_judged
+from ._labels import check_judged, validate_rows
 from ._loss_weight import combine_scores, fit_loss_weight
 from ._trusted import renamed_trusted, trusted_doc
 
@@ -197,7 +196,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                                   y_ref=y_ref, reference_mask=reference_mask)
         # all or nothing: a failure leaves the previous fitted state whole
         with transaction(self):
-            X, y = validate_data(self, X, y)
+            X, y = validate_rows(self, X, y)
             return self._fit(X, y, *check_reference(X, y, *trusted))
 
     fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(
@@ -210,8 +209,15 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         self.classes_ = np.unique(np.concatenate([np.unique(y), np.unique(y_ref)]))
         X_ref, y_ref = self._subsample(X_ref, y_ref, rng)
+        counts = np.bincount(np.searchsorted(self.classes_, y_ref), minlength=len(self.classes_))
+        if self.class_based and np.any(counts == 0):  # checked before any training
+            missing = self.classes_[counts == 0].tolist()
+            more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+            raise ValueError(f"The trusted rows have no rows of class(es) {missing[:10]}{more}; "
+                             "the class-based score needs references for every class.")
+        self.reference_counts_ = counts
         adapter = self.initialize_adapter(X.shape[1], self.classes_,
-                                          clone_estimator=not self.prefit)
+                                          clone_estimator=not self.prefit, X=X)
         checkpoints = None
         if self.prefit:
             if adapter.classes_ is None:
@@ -224,11 +230,6 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         else:
             adapter.fit(X, y)
         groups = torch.as_tensor(np.searchsorted(self.classes_, y_ref), device=adapter.device)
-        self.reference_counts_ = np.bincount(groups.cpu().numpy(), minlength=len(self.classes_))
-        if self.class_based and np.any(self.reference_counts_ == 0):
-            missing = self.classes_[self.reference_counts_ == 0].tolist()
-            raise ValueError(f"The reference set has no rows of class(es) {missing}; the "
-                             "class-based score needs references for every class.")
         with torch_threads(self.n_jobs):
             self.reference_means_, own = [], None
             for eta, state in checkpoints or [(1.0, None)]:

@@ -43,9 +43,35 @@ def check_label_matrix(y, n_classes=None):
     return Y
 
 
+def validate_rows(estimator, X, y=None, **kwargs):
+    """scikit-learn's ``validate_data``, with the mistakes people make named in their terms:
+    text columns (which column, and how to encode it) and missing labels (which rows)."""
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is not None and hasattr(dtypes, "items"):
+        import pandas as pd
+
+        text = [str(c) for c, dt in dtypes.items()
+                if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))]
+        if text:
+            raise ValueError(
+                f"X has text column(s) {text[:5]}: the model needs numbers. Encode them first, "
+                "e.g. make_pipeline(make_column_transformer((OneHotEncoder(), "
+                f"{text[:5]}), remainder=StandardScaler()), cleaner).")
+    if y is None:
+        return validate_data(estimator, X, **kwargs)
+    labels = np.asarray(y, dtype=object).ravel() if np.asarray(y).dtype == object else None
+    if labels is not None:
+        missing = np.flatnonzero([v is None or (isinstance(v, float) and v != v)
+                                  for v in labels])
+        if missing.size:
+            raise ValueError(f"y has {missing.size} missing label(s) (None or NaN), at rows "
+                             f"{missing[:5].tolist()}: drop or fill them first.")
+    return validate_data(estimator, X, y, **kwargs)
+
+
 def check_hard_labels(estimator, X, y, classes=None):
     """``(X, y, classes_)``: validated rows, labels in the dtype of the sorted label set."""
-    X, y = validate_data(estimator, X, y)
+    X, y = validate_rows(estimator, X, y)
     check_classification_targets(y)
     labels = np.unique(y) if classes is None else np.sort(check_classes(classes))
     outside = ~np.isin(y, labels)
@@ -65,7 +91,7 @@ def check_any_labels(estimator, X, y, classes=None):
     if y is None or y.ndim != 2:  # validate_data names what is wrong with it
         X, y, labels = check_hard_labels(estimator, X, y, classes)
         return X, soft_targets(y, labels), labels, None
-    X = validate_data(estimator, X)
+    X = validate_rows(estimator, X)
     columns = np.arange(y.shape[1]) if classes is None else check_classes(classes)
     Y = check_label_matrix(y, len(columns))
     if len(X) != len(Y):
@@ -81,7 +107,7 @@ def check_judged(estimator, X, y, *, soft=False, hint=""):
     as an ``(n, C)`` matrix either way.
     """
     check_is_fitted(estimator)
-    X = validate_data(estimator, X, reset=False)
+    X = validate_rows(estimator, X, reset=False)
     y = np.asarray(y)
     if soft and y.ndim == 2:
         if len(y) != len(X):

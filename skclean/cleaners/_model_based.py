@@ -13,7 +13,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import validate_data
 
 from ..datasets import flip_labels
 from ..questions import transaction
@@ -28,7 +27,7 @@ from ._base import (
     with_journal_doc,
 )
 from ._detector_base import DetectorMixin, check_reference
-from ._labels import as_labels, check_judged
+from ._labels import as_labels, check_judged, validate_rows
 from ._loop import CleaningLoop, Question
 from ._loss_weight import combine_scores, fit_loss_weight
 from ._trusted import check_labelled_rows, deprecated_doc, renamed_trusted, trusted_doc
@@ -183,7 +182,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
 
     def _validate_and_fit(self, X, y, X_val, y_val, trusted):
         ids = row_ids_of(X)
-        X, y = validate_data(self, X, y)
+        X, y = validate_rows(self, X, y)
         X_ref, y_ref = check_reference(X, y, *trusted)
         rng = check_random_state(self.random_state)
         if X_val is None and y_val is None:
@@ -220,7 +219,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
 
     def _fit(self, rng):
         X, y = self._data[0], self._data[1]
-        adapter = self.initialize_adapter(X.shape[1], self.classes_)
+        adapter = self.initialize_adapter(X.shape[1], self.classes_, X=X)
         self._init_label_state(len(X))
         self.y_cleaned_ = y.copy()
         self._open_questioner()

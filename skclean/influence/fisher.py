@@ -14,7 +14,13 @@ be built from features and probabilities alone.
 
 import torch
 
-from .._linalg import SymmetricInverse, curvature_gram, curvature_matvec
+from .._linalg import (
+    MATRIX_FREE,
+    SymmetricInverse,
+    check_dense_size,
+    curvature_gram,
+    curvature_matvec,
+)
 
 __all__ = [
     "SymmetricInverse",  # re-exported from the bottom layer
@@ -60,6 +66,10 @@ def full_fisher(adapter, X, which="all"):
     Built as ``G^T G / n`` with ``G_i = S_i^T J_i`` and ``S_i S_i^T = A_i``, which
     needs the ``(n, K, P)`` logit Jacobian: use it where ``n K P`` fits in memory.
     """
+    P = adapter.n_params(which)
+    check_dense_size(len(X) * adapter.head.n_outputs, P, adapter.dtype,
+                     "The full Fisher's logit Jacobian", MATRIX_FREE)
+    check_dense_size(P, P, adapter.dtype, f"The full Fisher ({P:,} parameters)", MATRIX_FREE)
     J = adapter.logit_jacobian(X, which=which)
     with torch.no_grad():
         S = adapter.head.curvature_sqrt(adapter.logits(X))
@@ -69,6 +79,10 @@ def full_fisher(adapter, X, which="all"):
 
 def full_fisher_diagonal(adapter, X, which="all"):
     """Diagonal of :func:`full_fisher` without forming the ``P × P`` matrix."""
+    P = adapter.n_params(which)
+    check_dense_size(len(X) * adapter.head.n_outputs, P, adapter.dtype,
+                     "The full Fisher's logit Jacobian", MATRIX_FREE)
+    check_dense_size(P, P, adapter.dtype, f"The full Fisher ({P:,} parameters)", MATRIX_FREE)
     J = adapter.logit_jacobian(X, which=which)
     with torch.no_grad():
         S = adapter.head.curvature_sqrt(adapter.logits(X))

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.func import grad, hessian, vmap
 
-from .._linalg import append_ones, curvature_gram, curvature_matvec
+from .._linalg import MATRIX_FREE, append_ones, check_dense_size, curvature_gram, curvature_matvec
 from ._heads import make_head
 
 _CHUNK = 4096  # rows per vmap/forward chunk: bounds memory, keeps GEMMs large
@@ -185,6 +185,16 @@ class ModelAdapter(ABC):
     @property
     def n_classes(self):
         return len(self.classes_)
+
+    def check_range(self, X):
+        """Refuse finite input that overflows the model's precision (1e300 in float32)."""
+        if not self.dtype.is_floating_point or np.asarray(X).dtype.kind not in "fiu":
+            return
+        big = float(np.max(np.abs(X))) if np.size(X) else 0.0
+        if big > torch.finfo(self.dtype).max:
+            raise ValueError(f"X has values beyond the range of {self.dtype} (largest "
+                             f"magnitude {big:.3g}): scale the features, or use "
+                             "dtype='float64'.")
 
     def to_tensor(self, X):
         # np.require copies read-only inputs (e.g. memmaps), which torch cannot wrap
@@ -408,6 +418,8 @@ class ModelAdapter(ABC):
 
     def hessian(self, X, y, sample_weight=None, which="last"):
         """The explicit ``(P, P)`` Hessian of the training objective (small models)."""
+        P = self.n_params(which)
+        check_dense_size(P, P, self.dtype, f"The Hessian ({P:,} parameters)", MATRIX_FREE)
         theta, J = self.objective(X, y, sample_weight, which)
         return hessian(J)(theta)
 
