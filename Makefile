@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test docs bench lint constraints clean
+.PHONY: install demo test docs bench stress lint constraints clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ docs: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_influence.py
 	$(BIN)/python benchmarks/detection_accuracy.py
+
+# kill runs at random answers, duplicate rows x every cleaner, a shared journal (~15 min)
+stress: $(STAMP)
+	$(BIN)/python benchmarks/reliability.py --runs 50 | tee benchmarks/results/reliability.txt
 
 lint: $(STAMP)
 	$(BIN)/ruff check skclean tests examples benchmarks

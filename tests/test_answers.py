@@ -200,3 +200,39 @@ def test_a_refit_that_fails_validation_leaves_the_last_fit_whole():
             bad()
         assert state_of(est) == before  # n_features_in_, classes_, model: all as they were
         assert est.n_features_in_ == 13
+
+
+@pytest.mark.parametrize("name", ["chef", "cincer", "model_based", "review"])
+def test_every_cleaner_changes_only_rows_the_annotator_was_shown(name):
+    """Exact duplicates with different truths, and copies equal in float32 only."""
+    from skclean import CincerCleaner, ClassBasedIFDetector, ModelBasedDetector, ReviewCleaner
+
+    rng = np.random.RandomState(1)
+    X = rng.randint(0, 3, size=(600, 4)).astype(float)
+    X[rng.rand(600) < 0.2, 0] += 1e-9
+    truth = ((X.round().sum(1) + rng.randint(0, 2, 600)) % 3).astype(int)
+    noisy = truth.copy()
+    flip = rng.rand(600) < 0.25
+    noisy[flip] = (noisy[flip] + 1) % 3
+    trusted = np.arange(600) < 60
+    noisy[trusted] = truth[trusted]
+    shown = set()
+
+    def annotator(Xq, yq, row_ids, **ctx):
+        shown.update(int(r) for r in row_ids)
+        return truth[np.asarray(row_ids, dtype=int)]
+
+    lr = LogisticRegression(max_iter=1000)
+    cleaner = {
+        "chef": lambda: ChefCleaner(lr, oracle=annotator, budget=40, batch_size=10),
+        "cincer": lambda: CincerCleaner(lr, oracle=annotator, bootstrap_size=200),
+        "model_based": lambda: ModelBasedDetector(lr, oracle=annotator, n_rounds=3,
+                                                  query_size=20, random_state=0),
+        "review": lambda: ReviewCleaner(ClassBasedIFDetector(lr), oracle=annotator,
+                                        budget=40, batch_size=10),
+    }[name]()
+    params = {} if name == "cincer" else {"trusted_mask": trusted}
+    _, cleaned = cleaner.fit_resample(X, noisy, **params)
+    changed = set(np.flatnonzero(np.asarray(cleaned) != noisy).tolist())
+    assert shown and changed <= shown
+    assert np.all(np.asarray(cleaned)[list(changed)] == truth[list(changed)])

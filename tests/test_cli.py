@@ -177,7 +177,7 @@ def test_outputs_that_would_destroy_data_are_refused_before_any_question(raw_csv
     assert not journal.exists() and not (tmp_path / "o.csv").exists()
 
 
-@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM", "SIGKILL"])
 def test_an_interrupted_person_loses_no_typed_answer(raw_csv, tmp_path, signal_name):
     import signal
     import sqlite3
@@ -201,12 +201,18 @@ def test_an_interrupted_person_loses_no_typed_answer(raw_csv, tmp_path, signal_n
                 except sqlite3.OperationalError:
                     n = 0
     time.sleep(0.5)  # the person is looking at the eighth row
+    assert n == 7  # each answer was in the file before the next question
     proc.send_signal(getattr(signal, signal_name))
     stdout, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr
-    assert f"interrupted; 7 answer(s) kept in {journal}" in stderr
-    assert "run the same command again to resume" in stderr
+    if signal_name == "SIGKILL":  # no goodbye, and nothing typed is lost either
+        assert proc.returncode == -signal.SIGKILL
+        with sqlite3.connect(journal) as con:
+            assert con.execute("SELECT COUNT(*) FROM answers").fetchone()[0] == 7
+    else:
+        assert proc.returncode == 130, stderr
+        assert "Traceback" not in stderr
+        assert f"interrupted; 7 answer(s) kept in {journal}" in stderr
+        assert "run the same command again to resume" in stderr
     assert not out.exists()  # nothing half-written
     resumed = skclean(*args[3:], stdin="keep\n" * 20)
     assert resumed.returncode == 0, resumed.stderr

@@ -220,6 +220,14 @@ def test_cross_validation_asks_in_every_fold_unless_the_journal_is_shared(raw, t
     with pytest.raises(ValueError, match="stable ids \\(a DataFrame index\\)"):
         cross_val_score(cleaner, Xs.to_numpy(), y_noisy.to_numpy(), cv=folds,
                         params={"trusted_mask": trusted}, error_score="raise")
+    # arrays with their ids passed along: split with X in every fold, one journal serves all
+    shown = []
+    cleaner = ChefCleaner(_lr(), oracle=lambda Xq, yq, row_ids, **c: shown.extend(row_ids)
+                          or SimulatedOracle(Xs, y.to_numpy())(Xq, yq, row_ids=row_ids, **c),
+                          budget=30, batch_size=10, journal=tmp_path / "cv_ids.sqlite")
+    cross_val_score(cleaner, Xs.to_numpy(), y_noisy.to_numpy(), cv=folds, error_score="raise",
+                    params={"trusted_mask": trusted, "row_ids": X.index.to_numpy()})
+    assert len(shown) == len(set(shown)) < 90 and set(shown) <= set(X.index)
 
 
 def test_detectors_score_for_model_selection_and_nested_params_error(raw):

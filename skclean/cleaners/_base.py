@@ -168,8 +168,26 @@ def check_device(device):
         raise ValueError(f"device={device!r}, but the MPS backend is not available here.")
 
 
-def row_ids_of(X, n=None):
-    """The user's row ids: a DataFrame's (or Series') index, else positions ``0..n-1``."""
+#: The docstring entry of ``row_ids``, the same on every ``fit`` that takes it.
+ROW_IDS_DOC = """row_ids : array-like of shape (n_samples,), default=None
+            Your id of each row, for the questions, the journal and the report,
+            when ``X`` carries none (an array; a DataFrame's index is used
+            otherwise).  Ids that follow the rows through cross-validation
+            folds (pass them in ``params``: they are split with ``X``) let one
+            journal answer for a row in every fold."""
+
+
+def row_ids_of(X, n=None, row_ids=None):
+    """The user's row ids: ``row_ids`` if given, a DataFrame's (or Series') index, else
+    positions ``0..n-1``."""
+    if row_ids is not None:
+        ids = np.asarray(row_ids, dtype=object).ravel()
+        rows = len(X) if hasattr(X, "__len__") else np.asarray(X).shape[0]
+        if len(ids) != rows:
+            raise ValueError(f"row_ids has {len(ids)} ids for the {rows} rows of X.")
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError("row_ids must name each row once: it has duplicates.")
+        return ids
     index = getattr(X, "index", None)
     if index is not None and hasattr(X, "iloc"):  # pandas (or a look-alike)
         ids = np.asarray(index, dtype=object)

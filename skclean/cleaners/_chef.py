@@ -32,6 +32,7 @@ from ._base import (
     ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
+    ROW_IDS_DOC,
     AdapterMixin,
     ModelDelegateMixin,
     dask_rows,
@@ -212,7 +213,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
-            y_val=None, validation_mask=None):
+            y_val=None, validation_mask=None, row_ids=None):
         """Train on the (probabilistic) labels and run the cleaning rounds.
 
         Parameters
@@ -232,7 +233,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self._check_setup()
         # all or nothing until the rounds start: a failed setup leaves the last fit whole
         with transaction(self, shared=self._shared_state):
-            ids = row_ids_of(X)
+            ids = row_ids_of(X, row_ids=row_ids)
             X, Y, classes, columns = check_any_labels(self, X, y, self.classes)
             train, X_val, y_val = split_trusted(
                 X, classes[Y.argmax(1)], trusted, fraction=self.validation_fraction,
@@ -260,13 +261,13 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
 
     fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(
         " (hard labels): CHEF's clean validation set", "; they are not cleaned",
-        old="X_val, y_val, validation_mask"))
+        old="X_val, y_val, validation_mask") + "\n        " + ROW_IDS_DOC)
 
     def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
-                     y_val=None, validation_mask=None):
+                     y_val=None, validation_mask=None, row_ids=None):
         return self._resample(X, y, X_trusted=X_trusted, y_trusted=y_trusted,
                               trusted_mask=trusted_mask, X_val=X_val, y_val=y_val,
-                              validation_mask=validation_mask)
+                              validation_mask=validation_mask, row_ids=row_ids)
 
     fit_resample.__doc__ = RESAMPLE_DOC.format(mask="trusted_mask",
                                                params="X_trusted, y_trusted, trusted_mask")

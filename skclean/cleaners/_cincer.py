@@ -23,6 +23,7 @@ from ._base import (
     ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
+    ROW_IDS_DOC,
     AdapterMixin,
     ModelDelegateMixin,
     row_ids_of,
@@ -185,7 +186,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, classes=None):
+    def fit(self, X, y, classes=None, row_ids=None):
         """Fit the model on the bootstrap set ``(X, y)`` and reset all records.
 
         Parameters
@@ -196,16 +197,19 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         classes : array-like, default=None
             The full label set, if the stream may bring classes the bootstrap
             set lacks.
+        {row_ids}
 
         Returns
         -------
         self
         """
         with transaction(self, shared=self._shared_state):  # a failed fit leaves the last one
-            ids = row_ids_of(X)
+            ids = row_ids_of(X, row_ids=row_ids)
             X, y, self.classes_ = check_hard_labels(self, X, y, classes)
             check_metric(self.metric, X)
             return self._fit(X, y, ids)
+
+    fit.__doc__ = fit.__doc__.format(row_ids=ROW_IDS_DOC)
 
     def _fit(self, X, y, row_ids):
         self.search_ = CounterexampleSearch(random_state=check_random_state(self.random_state))
@@ -222,7 +226,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         self._run_completed()
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, row_ids=None):
         """Process rows ``(X, y)`` as a stream, one at a time and in order.
 
         On an unfitted cleaner the rows are the bootstrap set (as :meth:`fit`).
@@ -239,9 +243,9 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         self
         """
         if not hasattr(self, "adapter_"):
-            return self.fit(X, y, classes=classes)
+            return self.fit(X, y, classes=classes, row_ids=row_ids)
         self._validate_params()
-        ids = row_ids_of(X)
+        ids = row_ids_of(X, row_ids=row_ids)
         X, y = check_judged(self, X, y, hint=" (pass classes= to fit)")
         if self.oracle is None:
             raise ValueError("partial_fit needs an oracle to ask about suspicious rows.")
@@ -328,9 +332,8 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         self.iteration_times_.append(self.__dict__.pop("_times"))
 
     def _record(self, step, question, answer):
-        record = self.__dict__.pop("_query_record")
-        record["time_refit"] = self.iteration_times_[-1]["refit"]
-        return record
+        refit = self.iteration_times_[-1]["refit"]
+        return {**self.__dict__.pop("_query_record"), "time_refit": refit}
 
     def _append(self, x, y, row_id):
         self._append_row(x, y, row_id)
@@ -378,18 +381,13 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
 
     # ------------------------------------------------------------------ scores
     def score_samples(self, X, y):
-        """Negative margin ``−μ = P(y|x) − P(ŷ|x)``: lower = more suspicious.
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
+        """Negative margin ``−μ = P(y|x) − P(ŷ|x)`` per row: lower = more suspicious."""
         X, y = check_judged(self, X, y)
         return -self._margin(X, y)[0]
 
     # ------------------------------------------------------------------ records
-    def fit_resample(self, X, y, classes=None):
-        return self._resample(X, y, classes=classes)
+    def fit_resample(self, X, y, classes=None, row_ids=None):
+        return self._resample(X, y, classes=classes, row_ids=row_ids)
 
     fit_resample.__doc__ = RESAMPLE_DOC.format(mask="classes", params="classes").replace(
         "Fit, then", "Bootstrap on the first ``bootstrap_size`` rows, stream the rest, then")

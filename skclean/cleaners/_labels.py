@@ -43,7 +43,7 @@ def check_label_matrix(y, n_classes=None):
     return Y
 
 
-def validate_rows(estimator, X, y=None, **kwargs):
+def validate_rows(estimator, X, y="no_validation", **kwargs):
     """scikit-learn's ``validate_data``, with the mistakes people make named in their terms:
     text columns (which column, and how to encode it) and missing labels (which rows)."""
     dtypes = getattr(X, "dtypes", None)
@@ -57,9 +57,10 @@ def validate_rows(estimator, X, y=None, **kwargs):
                 f"X has text column(s) {text[:5]}: the model needs numbers. Encode them first, "
                 "e.g. make_pipeline(make_column_transformer((OneHotEncoder(), "
                 f"{text[:5]}), remainder=StandardScaler()), cleaner).")
-    if y is None:
+    if isinstance(y, str) and y == "no_validation":  # scikit-learn's marker: X alone
         return validate_data(estimator, X, **kwargs)
-    labels = np.asarray(y, dtype=object).ravel() if np.asarray(y).dtype == object else None
+    labels = (np.asarray(y, dtype=object).ravel() if y is not None
+              and np.asarray(y).dtype == object else None)
     if labels is not None:
         missing = np.flatnonzero([v is None or (isinstance(v, float) and v != v)
                                   for v in labels])

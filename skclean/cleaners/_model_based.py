@@ -21,6 +21,7 @@ from ._base import (
     ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
+    ROW_IDS_DOC,
     AdapterMixin,
     dask_rows,
     row_ids_of,
@@ -152,7 +153,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
-            y_val=None, X_ref=None, y_ref=None, reference_mask=None):
+            y_val=None, X_ref=None, y_ref=None, reference_mask=None, row_ids=None):
         """Run the rounds and keep the best detector.
 
         Parameters
@@ -164,6 +165,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
             internally to choose the round; by default a
             ``validation_fraction`` of the trusted rows.
         {deprecated}
+        {row_ids}
 
         Returns
         -------
@@ -174,14 +176,14 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         with transaction(self):
             return self._validate_and_fit(X, y, X_val, y_val, renamed_trusted(
                 self, X_trusted, y_trusted, trusted_mask, X_ref=X_ref, y_ref=y_ref,
-                reference_mask=reference_mask))
+                reference_mask=reference_mask), row_ids)
 
     fit.__doc__ = fit.__doc__.format(
         trusted=trusted_doc("; the clean model trains on them"),
-        deprecated=deprecated_doc("X_ref, y_ref, reference_mask"))
+        deprecated=deprecated_doc("X_ref, y_ref, reference_mask"), row_ids=ROW_IDS_DOC)
 
-    def _validate_and_fit(self, X, y, X_val, y_val, trusted):
-        ids = row_ids_of(X)
+    def _validate_and_fit(self, X, y, X_val, y_val, trusted, row_ids):
+        ids = row_ids_of(X, row_ids=row_ids)
         X, y = validate_rows(self, X, y)
         X_ref, y_ref = check_reference(X, y, *trusted)
         rng = check_random_state(self.random_state)
@@ -301,10 +303,10 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         return np.log(np.clip(P[np.arange(len(y)), idx], 1e-300, None))
 
     def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
-                     y_val=None, X_ref=None, y_ref=None, reference_mask=None):
+                     y_val=None, X_ref=None, y_ref=None, reference_mask=None, row_ids=None):
         return self._resample(X, y, X_trusted=X_trusted, y_trusted=y_trusted,
                               trusted_mask=trusted_mask, X_val=X_val, y_val=y_val, X_ref=X_ref,
-                              y_ref=y_ref, reference_mask=reference_mask)
+                              y_ref=y_ref, reference_mask=reference_mask, row_ids=row_ids)
 
     fit_resample.__doc__ = RESAMPLE_DOC.format(
         mask="trusted_mask", params="X_trusted, y_trusted, trusted_mask, X_val, y_val")

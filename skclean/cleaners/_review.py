@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..questions import transaction
 from ..utils import store_parameters
-from ._base import ASKING_CONSTRAINTS, RESAMPLE_DOC, row_ids_of, with_journal_doc
+from ._base import ASKING_CONSTRAINTS, RESAMPLE_DOC, ROW_IDS_DOC, row_ids_of, with_journal_doc
 from ._detection import ClassBasedIFDetector
 from ._labels import check_hard_labels
 from ._loop import CleaningLoop, Question
@@ -98,7 +98,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         store_parameters(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=False)  # the user's detector is checked too
-    def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None):
+    def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, row_ids=None):
         """Fit the detector, then ask about its ranking until the budget is spent.
 
         Parameters
@@ -109,6 +109,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         y : array-like of shape (n_samples,)
             The given labels; the answers go to a copy, ``y_``.
         {trusted}
+        {row_ids}
 
         Returns
         -------
@@ -117,7 +118,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         # all or nothing: a failure leaves the previous fitted state whole (the answers
         # stay journaled, so fitting again asks nothing twice)
         with transaction(self):
-            ids = row_ids_of(X)
+            ids = row_ids_of(X, row_ids=row_ids)
             X, y, self.classes_ = check_hard_labels(self, X, y)
             found = trusted_rows(X, X_trusted, y_trusted, trusted_mask)
             if found is None:
@@ -138,11 +139,13 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
             self._run_completed()
         return self
 
-    fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(mask_note="; they are never asked about"))
+    fit.__doc__ = fit.__doc__.format(
+        trusted=trusted_doc(mask_note="; they are never asked about"), row_ids=ROW_IDS_DOC)
 
-    def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None):
+    def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None,
+                     row_ids=None):
         return self._resample(X, y, X_trusted=X_trusted, y_trusted=y_trusted,
-                              trusted_mask=trusted_mask)
+                              trusted_mask=trusted_mask, row_ids=row_ids)
 
     fit_resample.__doc__ = RESAMPLE_DOC.format(mask="trusted_mask",
                                                params="X_trusted, y_trusted, trusted_mask")

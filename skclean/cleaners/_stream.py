@@ -53,12 +53,15 @@ class StreamRowsMixin:
         if not 2 <= k < n:
             raise ValueError(f"bootstrap_size={self.bootstrap_size} leaves {k} of {n} rows to "
                              "bootstrap on: it must leave at least 2, and some rows to stream.")
-        self._resample_ids = list(row_ids_of(X))
+        row_ids = fit_params.pop("row_ids", None)
+        self._resample_ids = list(row_ids_of(X, row_ids=row_ids))
         head, tail = (X.iloc[:k], X.iloc[k:]) if hasattr(X, "iloc") else (X[:k], X[k:])
         y_head, y_tail = (y.iloc[:k], y.iloc[k:]) if hasattr(y, "iloc") else (
             np.asarray(y)[:k], np.asarray(y)[k:])
-        self.fit(head, y_head, **fit_params)
-        return self.partial_fit(tail, y_tail)
+        ids = (None, None) if row_ids is None else (self._resample_ids[:k],
+                                                     self._resample_ids[k:])
+        self.fit(head, y_head, row_ids=ids[0], **fit_params)
+        return self.partial_fit(tail, y_tail, row_ids=ids[1])
 
     def _cleaned_rows(self, n):
         pos = self.row_ids_  # positions in X, when X was an array
