@@ -216,6 +216,8 @@ class MajorityVoteOracle(BaseOracle):
         self._rng = check_random_state(random_state)
 
     def query(self, X, y, **context):
+        # one annotator's vote is not the row's answer: only the majority is journaled
+        context.pop("record_answer", None)
         votes = np.stack([np.asarray(o(X, y, **context), dtype=object) for o in self.oracles],
                          axis=1)
         self.last_votes_ = votes

@@ -236,3 +236,20 @@ def test_every_cleaner_changes_only_rows_the_annotator_was_shown(name):
     changed = set(np.flatnonzero(np.asarray(cleaned) != noisy).tolist())
     assert shown and changed <= shown
     assert np.all(np.asarray(cleaned)[list(changed)] == truth[list(changed)])
+
+
+def test_an_annotator_vote_is_not_journaled_as_the_answer(tmp_path):
+    """A person votes, then the next annotator is interrupted: no single vote became an
+    answer in the journal (a resumed run would have applied it as the row's label)."""
+    from skclean import MajorityVoteOracle
+
+    def interrupted(X, y, **context):
+        raise KeyboardInterrupt
+
+    person = ConsoleOracle(input_fn=lambda p: "2", print_fn=lambda s: None)
+    vote = MajorityVoteOracle([person, interrupted, lambda X, y, **c: np.ones(len(y), int)])
+    journal = Journal(tmp_path / "votes.sqlite")
+    with pytest.raises(KeyboardInterrupt):
+        Questioner(CLASSES, journal).ask(vote, np.zeros((2, 1)) + [[0], [1]],
+                                         np.zeros(2, int), ["a", "b"], role="r")
+    assert len(Journal(tmp_path / "votes.sqlite")) == 0

@@ -209,6 +209,8 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         self.classes_ = np.unique(np.concatenate([np.unique(y), np.unique(y_ref)]))
         X_ref, y_ref = self._subsample(X_ref, y_ref, rng)
+        adapter = self.initialize_adapter(X.shape[1], self.classes_,
+                                          clone_estimator=not self.prefit, X=X)
         counts = np.bincount(np.searchsorted(self.classes_, y_ref), minlength=len(self.classes_))
         if self.class_based and np.any(counts == 0):  # checked before any training
             missing = self.classes_[counts == 0].tolist()
@@ -216,8 +218,6 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             raise ValueError(f"The trusted rows have no rows of class(es) {missing[:10]}{more}; "
                              "the class-based score needs references for every class.")
         self.reference_counts_ = counts
-        adapter = self.initialize_adapter(X.shape[1], self.classes_,
-                                          clone_estimator=not self.prefit, X=X)
         checkpoints = None
         if self.prefit:
             if adapter.classes_ is None:
