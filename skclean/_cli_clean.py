@@ -222,6 +222,11 @@ def _check_paths(args):
         if not os.access(folder, os.W_OK) or (os.path.exists(path)
                                               and not os.access(path, os.W_OK)):
             raise UsageError(f"{flag} {path}: not writable.")
+
+
+def _check_journal(args):
+    """Open the journal once, last of the checks: a foreign file is refused, and a new one is
+    created only for a run that will ask."""
     if args.journal_path is not None:
         from .questions import Journal
 
@@ -309,6 +314,7 @@ def _run(args, input_fn, print_fn):
     else:
         oracle = ConsoleOracle(data=df[cols], input_fn=input_fn, print_fn=print_fn)
         oracle.name = "person"
+    _check_journal(args)
     budget = min(args.budget, int((~trusted).sum()))
     Xf = features.fit_transform(df)
     model = LogisticRegression(max_iter=2000)

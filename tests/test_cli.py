@@ -89,6 +89,7 @@ def test_bad_inputs_get_one_line_and_exit_code_2(csv, tmp_path, args, message):
     r = skclean("clean", bad_path, *args, *base, "--out", tmp_path / "o.csv")
     assert r.returncode == 2
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.answers.sqlite").exists()  # no journal for a run that never asked
 
 
 def test_unreadable_file_and_version_and_help(tmp_path):
