@@ -9,9 +9,10 @@ from .cleaners import (
     ReviewCleaner,
 )
 from .display import CleaningCurveDisplay, DetectionDisplay, InfluenceDisplay, QuestionDisplay
-from .oracles import ConsoleOracle, MajorityVoteOracle, SimulatedOracle
+from .oracles import BudgetedOracle, ConsoleOracle, MajorityVoteOracle, SimulatedOracle
 
 __all__ = [
+    "BudgetedOracle",
     "ChefCleaner",
     "CincerCleaner",
     "ClassBasedIFDetector",

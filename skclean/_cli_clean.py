@@ -22,11 +22,18 @@ examples:
   # a dry run: a simulated annotator reads the true labels from column "truth"
   skclean clean data.csv --label y --trusted verified --truth truth --out clean.csv
 
+  # no verified rows yet: CINCER streams the rows and asks about suspicious ones
+  skclean clean data.csv --label y --out clean.csv --budget 40
+
 At the prompt: type a label, Enter to accept the suggestion shown, 'keep' to keep
 the current label, 'skip' for no judgement, 'stop', Ctrl-D or Ctrl-C to end. Every
 answer is kept in the journal the moment it is typed; run the same command again to
 resume. The cleaned CSV is the input with only the label column changed.
 """
+
+
+#: --method -> whether it needs verified rows
+METHODS = {"detector": True, "model-based": True, "chef": True, "cincer": False}
 
 
 class UsageError(Exception):
@@ -58,10 +65,14 @@ def add_parser(sub):
                    help="boolean column marking rows whose labels are verified (the clean "
                         "reference / validation set)")
     p.add_argument("--index-col", metavar="COL", help="column holding the row ids")
-    p.add_argument("--method", choices=["detector", "chef"], default="detector",
-                   help="detector (default): class-based influence against the trusted "
-                        "rows, most suspicious first; chef: influence on the trusted rows "
-                        "with suggested labels, the model updated between rounds")
+    p.add_argument("--method", choices=sorted(METHODS), default=None,
+                   help="detector (the default with --trusted): class-based influence against "
+                        "the trusted rows, most suspicious first; model-based: a model of the "
+                        "trusted rows; chef: influence on the trusted rows with suggested "
+                        "labels, the model updated between rounds; cincer (the default "
+                        "without --trusted, which it does not need): the rows as a stream, "
+                        "suspicious ones asked about with the example that most supports the "
+                        "doubt")
     p.add_argument("--truth", metavar="COL",
                    help="dry run: a simulated annotator answers from this column")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
@@ -287,7 +298,16 @@ def _run(args, input_fn, print_fn):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
 
-    from . import ChefCleaner, ClassBasedIFDetector, ConsoleOracle, ReviewCleaner, SimulatedOracle
+    from . import (
+        ChefCleaner,
+        CincerCleaner,
+        ClassBasedIFDetector,
+        ConsoleOracle,
+        ModelBasedDetector,
+        ReviewCleaner,
+        SimulatedOracle,
+    )
+    from .oracles import BudgetedOracle
 
     if args.budget < 1 or args.batch_size < 1:
         raise UsageError("--budget and --batch-size must be at least 1.")
@@ -295,14 +315,19 @@ def _run(args, input_fn, print_fn):
     df = _read(args)
     y = df[args.label]
     exclude = {args.label, args.trusted, args.truth} - {None}
-    if args.trusted is None:
-        raise UsageError("--trusted COL is required: skclean ranks rows by their influence "
-                         "on rows whose labels you have verified.")
-    trusted = _trusted_mask(df, args.trusted)
-    if not trusted.any():
-        raise UsageError(f"--trusted {args.trusted!r} marks no row: the trusted set is empty.")
-    if trusted.all():
-        raise UsageError(f"--trusted {args.trusted!r} marks every row: nothing to clean.")
+    method = args.method or ("detector" if args.trusted is not None else "cincer")
+    if METHODS[method] and args.trusted is None:
+        raise UsageError(f"--method {method} ranks rows by rows whose labels you have "
+                         "verified: name them with --trusted COL, or use --method cincer, "
+                         "which needs none.")
+    trusted = np.zeros(len(df), dtype=bool)
+    if args.trusted is not None:
+        trusted = _trusted_mask(df, args.trusted)
+        if not trusted.any():
+            raise UsageError(f"--trusted {args.trusted!r} marks no row: the trusted set is "
+                             "empty.")
+        if trusted.all():
+            raise UsageError(f"--trusted {args.trusted!r} marks every row: nothing to clean.")
     features, cols = _features(df, exclude)
     if args.truth is not None:
         unknown = sorted(set(df[args.truth]) - set(y.unique()), key=str)
@@ -321,11 +346,24 @@ def _run(args, input_fn, print_fn):
     # a progress bar only when nobody is typing: it would tear the questions apart
     common = {"oracle": oracle, "budget": budget, "batch_size": args.batch_size,
               "journal": args.journal_path, "verbose": int(args.truth is not None)}
-    if args.method == "chef":
-        cleaner = ChefCleaner(model, random_state=args.seed, **common)
-    else:  # class-based influence ranking, asked about most suspicious first
-        cleaner = ReviewCleaner(ClassBasedIFDetector(model, random_state=args.seed), **common)
-    Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted)
+    if method == "cincer":
+        if args.trusted is None and args.method is None:
+            print_fn("skclean: no --trusted column: cleaning with CINCER, which needs no "
+                     "verified rows (the first fifth of the rows bootstrap the model, the rest "
+                     "stream by; suspicious rows are asked about).")
+        # CINCER asks whenever a row is suspicious: the budget is the oracle's
+        cleaner = CincerCleaner(model, oracle=BudgetedOracle(oracle, budget),
+                                journal=args.journal_path, verbose=common["verbose"],
+                                random_state=args.seed)
+        cleaner.fit_resample(Xf, y)
+    else:
+        if method == "chef":
+            cleaner = ChefCleaner(model, random_state=args.seed, **common)
+        else:  # a detector's ranking, asked about most suspicious first
+            det = (ClassBasedIFDetector(model, random_state=args.seed) if method == "detector"
+                   else ModelBasedDetector(model, random_state=args.seed))
+            cleaner = ReviewCleaner(det, **common)
+        Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted)
     report = cleaner.cleaning_report()
     fixed = report[report["changed"]]
     positions = df.index.get_indexer(fixed["row_id"].to_numpy())

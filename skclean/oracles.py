@@ -19,6 +19,7 @@ from .utils import store_parameters
 __all__ = [
     "SKIP",
     "BaseOracle",
+    "BudgetedOracle",
     "ConsoleOracle",
     "MajorityVoteOracle",
     "OracleError",
@@ -227,6 +228,66 @@ class MajorityVoteOracle(BaseOracle):
 
     def __repr__(self):
         return f"MajorityVoteOracle({len(self.oracles)} oracles, tie_break={self.tie_break!r})"
+
+
+class BudgetedOracle(BaseOracle):
+    """Another oracle, asked about at most ``budget`` rows; then the cleaning stops.
+
+    Puts a limit on the questions of a cleaner that has none of its own (CINCER
+    asks whenever a streamed row is suspicious).  The question that reaches the
+    budget is asked for the rows still in it, and ends the cleaning cleanly
+    (:class:`OracleStop`) with those answers kept.
+
+    Parameters
+    ----------
+    oracle : callable
+        The oracle that answers (a person, a simulation...).
+    budget : int
+        Rows it may be asked about in all.
+
+    Attributes
+    ----------
+    n_asked_ : int
+        Rows asked so far.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclean.oracles import BudgetedOracle, OracleStop
+    >>> oracle = BudgetedOracle(lambda X, y, **c: np.ones(len(y), int), budget=3)
+    >>> oracle(np.zeros((2, 1)), np.zeros(2, int)).tolist()
+    [1, 1]
+    >>> try:
+    ...     oracle(np.zeros((2, 1)), np.zeros(2, int))
+    ... except OracleStop as stop:
+    ...     print(list(stop.answers))
+    [1, SKIP]
+    """
+
+    def __init__(self, oracle, budget):
+        if not callable(oracle):
+            raise TypeError(f"oracle must be callable, got {type(oracle).__name__}.")
+        if int(budget) < 1:
+            raise ValueError(f"budget must be at least 1, got {budget}.")
+        self.oracle, self.budget, self.n_asked_ = oracle, int(budget), 0
+        self.name = getattr(oracle, "name", None) or type(oracle).__name__
+
+    def __call__(self, X, y, **context):
+        n = len(y)
+        k = min(n, self.budget - self.n_asked_)
+        if k <= 0:
+            raise OracleStop("the budget of questions is spent")
+        if k < n:  # the rows still within the budget, with their share of the context
+            context = {key: (np.asarray(v)[:k] if isinstance(v, list | np.ndarray)
+                             and len(v) == n else v) for key, v in context.items()}
+        answers = [_row_key(a) for a in self.oracle(X[:k], np.asarray(y)[:k], **context)]
+        self.n_asked_ += k
+        if k < n:
+            raise OracleStop("the budget of questions is spent", answers + [SKIP] * (n - k))
+        return np.asarray(answers, dtype=object)
+
+    def __repr__(self):
+        return f"BudgetedOracle({self.oracle!r}, budget={self.budget})"
 
 
 #: What a person may type instead of a label (a class of the same name wins; ':keep' etc.

@@ -253,3 +253,20 @@ def test_an_annotator_vote_is_not_journaled_as_the_answer(tmp_path):
         Questioner(CLASSES, journal).ask(vote, np.zeros((2, 1)) + [[0], [1]],
                                          np.zeros(2, int), ["a", "b"], role="r")
     assert len(Journal(tmp_path / "votes.sqlite")) == 0
+
+
+def test_a_budgeted_person_answers_within_the_budget_and_each_answer_is_kept(tmp_path):
+    from skclean.oracles import BudgetedOracle
+
+    typed = iter(["1", "2", "keep", "1", "1"])
+    person = ConsoleOracle(input_fn=lambda p: next(typed), print_fn=lambda s: None)
+    oracle = BudgetedOracle(person, budget=3)
+    journal = Journal(tmp_path / "b.sqlite")
+    q = Questioner(CLASSES, journal)
+    X = np.arange(10, dtype=float).reshape(5, 2)
+    labels, skipped, _ = q.ask(oracle, X, np.zeros(5, int), list("abcde"), role="r",
+                               suggested=np.full(5, 2))
+    assert labels[:3].tolist() == [1, 2, 0] and skipped.tolist() == [False] * 3 + [True] * 2
+    assert q.stopped and oracle.n_asked_ == 3 and len(Journal(tmp_path / "b.sqlite")) == 3
+    _, skipped, _ = q.ask(oracle, X + 100, np.zeros(5, int), list("fghij"), role="r")
+    assert skipped.all() and oracle.n_asked_ == 3  # the budget is spent: nobody is asked

@@ -218,3 +218,32 @@ def test_an_interrupted_person_loses_no_typed_answer(raw_csv, tmp_path, signal_n
     resumed = skclean(*args[3:], stdin="keep\n" * 20)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.count("--- question") == 13  # the 7 answers were not asked again
+
+
+def test_without_verified_rows_cincer_cleans_and_says_so(csv, tmp_path):
+    path, df = csv
+    out, audit = tmp_path / "clean.csv", tmp_path / "audit.csv"
+    r = skclean("clean", path, "--label", "label", "--truth", "truth", "--index-col", "bottle",
+                "--out", out, "--audit", audit, "--budget", 24)
+    assert r.returncode == 0, r.stderr
+    assert "no --trusted column: cleaning with CINCER" in r.stdout
+    rep = pd.read_csv(audit)
+    asked = rep[~rep["from_journal"]]
+    assert len(asked) <= 26 and (~asked["skipped"]).sum() <= 24  # the budget, in rows asked
+    assert set(rep["role"]) == {"suspicious", "counterexample"}
+    cleaned = pd.read_csv(out, index_col="bottle")
+    assert (cleaned["label"] != cleaned["truth"]).sum() < (df["label"] != df["truth"]).sum()
+    r = skclean("clean", path, "--label", "label", "--method", "chef", "--out", out)
+    assert r.returncode == 2 and "--method chef ranks rows by rows whose labels you have " \
+        "verified: name them with --trusted COL, or use --method cincer" in r.stderr
+
+
+def test_every_method_runs(csv, tmp_path):
+    path, _ = csv
+    for method in ("model-based", "cincer"):
+        out = tmp_path / f"{method}.csv"
+        r = skclean("clean", path, "--label", "label", "--trusted", "verified", "--truth",
+                    "truth", "--index-col", "bottle", "--out", out, "--budget", 10,
+                    "--method", method)
+        assert r.returncode == 0, r.stderr
+        assert "asked about" in r.stdout and out.exists()
