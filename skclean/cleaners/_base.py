@@ -1,7 +1,6 @@
 """What every skclean estimator shares: its model adapter, labels, row ids, questions."""
 
 import functools
-import os
 
 import numpy as np
 import torch
@@ -15,28 +14,6 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..models import default_classifier, make_adapter
 from ..questions import Journal, Questioner
-
-#: Parameter constraints shared by the estimators that ask an oracle.
-ASKING_CONSTRAINTS = {
-    "oracle": [callable, None],
-    "journal": [str, os.PathLike, None],
-    "verbose": ["verbose"],
-}
-
-#: The docstring entry of ``journal``, the same on every estimator that asks (``{journal}``).
-JOURNAL_DOC = """journal : str, path-like or None, default=None
-        SQLite file where every answer is committed as it is given; a run
-        started again with the same file and data reuses the answers instead
-        of asking again (see :class:`~skclean.questions.Journal`).  Without
-        it, answers survive an interrupted run in memory: running it again
-        (``fit``, or ``partial_fit`` on the rows left) replays them."""
-
-
-def with_journal_doc(cls):
-    """Class decorator: put :data:`JOURNAL_DOC` in place of ``{journal}`` in the docstring."""
-    cls.__doc__ = cls.__doc__.replace("{journal}", JOURNAL_DOC)
-    return cls
-
 
 #: Parameter constraints shared by all estimators that wrap a model.
 MODEL_CONSTRAINTS = {
@@ -166,15 +143,6 @@ def check_device(device):
                          "device(s) are visible.")
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError(f"device={device!r}, but the MPS backend is not available here.")
-
-
-#: The docstring entry of ``row_ids``, the same on every ``fit`` that takes it.
-ROW_IDS_DOC = """row_ids : array-like of shape (n_samples,), default=None
-            Your id of each row, for the questions, the journal and the report,
-            when ``X`` carries none (an array; a DataFrame's index is used
-            otherwise).  Ids that follow the rows through cross-validation
-            folds (pass them in ``params``: they are split with ``X``) let one
-            journal answer for a row in every fold."""
 
 
 def row_ids_of(X, n=None, row_ids=None):

@@ -29,18 +29,15 @@ from ..models import SoftmaxRegression, soft_targets
 from ..questions import transaction
 from ..utils import store_parameters
 from ._base import (
-    ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
-    ROW_IDS_DOC,
     AdapterMixin,
     ModelDelegateMixin,
     dask_rows,
     row_ids_of,
-    with_journal_doc,
 )
 from ._labels import check_any_labels, check_judged
-from ._loop import CleaningLoop, Question
+from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc
 from ._trusted import renamed_trusted, split_trusted, trusted_doc
 
 

@@ -20,17 +20,14 @@ from ..influence.counterexamples import COUNTEREXAMPLES, CounterexampleSearch, c
 from ..questions import transaction
 from ..utils import ReservoirSample, store_parameters
 from ._base import (
-    ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
-    ROW_IDS_DOC,
     AdapterMixin,
     ModelDelegateMixin,
     row_ids_of,
-    with_journal_doc,
 )
 from ._labels import as_labels, check_hard_labels, check_judged
-from ._loop import CleaningLoop, Question
+from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc
 from ._stream import StreamRowsMixin
 
 #: The parameters CincerCleaner hands its CounterexampleSearch under the same names.

@@ -20,6 +20,7 @@ model follows (:meth:`CleaningLoop._update`); this base owns the rest, once:
   (:meth:`CleaningLoop._should_stop`) or the oracle stops.
 """
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,6 +28,36 @@ from tqdm.auto import tqdm
 
 from ..questions import majority_vote, transaction
 from ._base import QuestionsMixin
+
+#: Parameter constraints shared by the estimators that ask an oracle.
+ASKING_CONSTRAINTS = {
+    "oracle": [callable, None],
+    "journal": [str, os.PathLike, None],
+    "verbose": ["verbose"],
+}
+
+#: The docstring entry of ``journal``, the same on every estimator that asks (``{journal}``).
+JOURNAL_DOC = """journal : str, path-like or None, default=None
+        SQLite file where every answer is committed as it is given; a run
+        started again with the same file and data reuses the answers instead
+        of asking again (see :class:`~skclean.questions.Journal`).  Without
+        it, answers survive an interrupted run in memory: running it again
+        (``fit``, or ``partial_fit`` on the rows left) replays them."""
+
+
+def with_journal_doc(cls):
+    """Class decorator: put :data:`JOURNAL_DOC` in place of ``{journal}`` in the docstring."""
+    cls.__doc__ = cls.__doc__.replace("{journal}", JOURNAL_DOC)
+    return cls
+
+
+#: The docstring entry of ``row_ids``, the same on every ``fit`` that takes it.
+ROW_IDS_DOC = """row_ids : array-like of shape (n_samples,), default=None
+            Your id of each row, for the questions, the journal and the report,
+            when ``X`` carries none (an array; a DataFrame's index is used
+            otherwise).  Ids that follow the rows through cross-validation
+            folds (pass them in ``params``: they are split with ``X``) let one
+            journal answer for a row in every fold."""
 
 
 @dataclass

@@ -18,18 +18,15 @@ from ..datasets import flip_labels
 from ..questions import transaction
 from ..utils import store_parameters
 from ._base import (
-    ASKING_CONSTRAINTS,
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
-    ROW_IDS_DOC,
     AdapterMixin,
     dask_rows,
     row_ids_of,
-    with_journal_doc,
 )
 from ._detector_base import DetectorMixin, check_reference
 from ._labels import as_labels, check_judged, validate_rows
-from ._loop import CleaningLoop, Question
+from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc
 from ._loss_weight import combine_scores, fit_loss_weight
 from ._trusted import check_labelled_rows, deprecated_doc, renamed_trusted, trusted_doc
 

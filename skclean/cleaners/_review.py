@@ -18,10 +18,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..questions import transaction
 from ..utils import store_parameters
-from ._base import ASKING_CONSTRAINTS, RESAMPLE_DOC, ROW_IDS_DOC, row_ids_of, with_journal_doc
+from ._base import RESAMPLE_DOC, row_ids_of
 from ._detection import ClassBasedIFDetector
 from ._labels import check_hard_labels
-from ._loop import CleaningLoop, Question
+from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc
 from ._trusted import trusted_doc, trusted_rows
 
 

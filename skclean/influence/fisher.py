@@ -60,6 +60,16 @@ def top_fisher_diagonal(adapter, X):
     return (((D - Q**2).T @ U1**2) / U1.shape[0]).reshape(-1)
 
 
+def _fisher_factor(adapter, X, which):
+    """``G_i = S_i^T J_i`` for every row, ``(n, K, P)``, with ``S_i S_i^T = A_i``."""
+    check_dense_size(len(X) * adapter.head.n_outputs, adapter.n_params(which), adapter.dtype,
+                     "The full Fisher's logit Jacobian", MATRIX_FREE)
+    J = adapter.logit_jacobian(X, which=which)
+    with torch.no_grad():
+        S = adapter.head.curvature_sqrt(adapter.logits(X))
+    return torch.einsum("nkj,nkp->njp", S, J)
+
+
 def full_fisher(adapter, X, which="all"):
     """Expected Fisher over all parameters, ``1/n Σ_i J_i^T A_i J_i`` (small models).
 
@@ -67,24 +77,12 @@ def full_fisher(adapter, X, which="all"):
     needs the ``(n, K, P)`` logit Jacobian: use it where ``n K P`` fits in memory.
     """
     P = adapter.n_params(which)
-    check_dense_size(len(X) * adapter.head.n_outputs, P, adapter.dtype,
-                     "The full Fisher's logit Jacobian", MATRIX_FREE)
     check_dense_size(P, P, adapter.dtype, f"The full Fisher ({P:,} parameters)", MATRIX_FREE)
-    J = adapter.logit_jacobian(X, which=which)
-    with torch.no_grad():
-        S = adapter.head.curvature_sqrt(adapter.logits(X))
-    G = torch.einsum("nkj,nkp->njp", S, J).reshape(-1, J.shape[2])
-    return G.T @ G / J.shape[0]
+    G = _fisher_factor(adapter, X, which)
+    return G.reshape(-1, P).T @ G.reshape(-1, P) / len(G)
 
 
 def full_fisher_diagonal(adapter, X, which="all"):
     """Diagonal of :func:`full_fisher` without forming the ``P × P`` matrix."""
-    P = adapter.n_params(which)
-    check_dense_size(len(X) * adapter.head.n_outputs, P, adapter.dtype,
-                     "The full Fisher's logit Jacobian", MATRIX_FREE)
-    check_dense_size(P, P, adapter.dtype, f"The full Fisher ({P:,} parameters)", MATRIX_FREE)
-    J = adapter.logit_jacobian(X, which=which)
-    with torch.no_grad():
-        S = adapter.head.curvature_sqrt(adapter.logits(X))
-    G = torch.einsum("nkj,nkp->njp", S, J)
-    return (G**2).sum((0, 1)) / J.shape[0]
+    G = _fisher_factor(adapter, X, which)
+    return (G**2).sum((0, 1)) / len(G)
