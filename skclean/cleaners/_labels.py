@@ -62,8 +62,9 @@ def validate_rows(estimator, X, y="no_validation", **kwargs):
     labels = (np.asarray(y, dtype=object).ravel() if y is not None
               and np.asarray(y).dtype == object else None)
     if labels is not None:
-        missing = np.flatnonzero([v is None or (isinstance(v, float) and v != v)
-                                  for v in labels])
+        import pandas as pd
+
+        missing = np.flatnonzero(pd.isna(labels))
         if missing.size:
             raise ValueError(f"y has {missing.size} missing label(s) (None or NaN), at rows "
                              f"{missing[:5].tolist()}: drop or fill them first.")

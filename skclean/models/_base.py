@@ -190,7 +190,8 @@ class ModelAdapter(ABC):
         """Refuse finite input that overflows the model's precision (1e300 in float32)."""
         if not self.dtype.is_floating_point or np.asarray(X).dtype.kind not in "fiu":
             return
-        big = float(np.max(np.abs(X))) if np.size(X) else 0.0
+        X = np.asarray(X)  # the largest magnitude without an |X| copy of the data
+        big = max(float(X.max()), -float(X.min())) if X.size else 0.0
         if big > torch.finfo(self.dtype).max:
             raise ValueError(f"X has values beyond the range of {self.dtype} (largest "
                              f"magnitude {big:.3g}): scale the features, or use "
