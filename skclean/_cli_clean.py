@@ -65,6 +65,11 @@ def add_parser(sub):
                    help="boolean column marking rows whose labels are verified (the clean "
                         "reference / validation set)")
     p.add_argument("--index-col", metavar="COL", help="column holding the row ids")
+    p.add_argument("--text", metavar="COL", action="append",
+                   help="a column of free text, used as TF-IDF of its words and word pairs "
+                        "(repeat for several); other string columns are one-hot encoded when "
+                        "they have few distinct values, and left out when they hold ids, "
+                        "dates or many distinct values (the output says which)")
     p.add_argument("--method", choices=sorted(METHODS), default=None,
                    help="detector (the default with --trusted): class-based influence against "
                         "the trusted rows, most suspicious first; model-based: a model of the "
@@ -131,28 +136,112 @@ def _trusted_mask(df, col):
     return text.isin(_TRUE).to_numpy()
 
 
-def _features(df, exclude):
-    """A scikit-learn transformer for every column but ``exclude``, and those columns."""
+#: A string column with at most this many distinct values is one-hot encoded.
+MAX_CATEGORIES = 50
+
+
+def _column_roles(df, cols, text):
+    """``{column: (role, why)}``: how each feature column is used, or why it is left out.
+
+    Numbers are scaled; the ``text`` columns become TF-IDF word 1-2-grams; other
+    string columns with few distinct values are one-hot encoded.  Left out:
+    columns of dates, id-like columns (a distinct value on nearly every row),
+    and other many-valued strings (named with ``--text`` they would be used).
+    """
     import pandas as pd
+
+    roles = {}
+    n = len(df)
+    for c in cols:
+        values = df[c]
+        if c in text:
+            roles[c] = ("text", "TF-IDF of words and word pairs")
+        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            roles[c] = ("numeric", "scaled")
+        elif values.isna().all():
+            roles[c] = (None, "empty")
+        else:
+            present = values.dropna().astype(str)
+            distinct = present.nunique()
+            if _looks_like_dates(present):
+                roles[c] = (None, "dates")
+            elif distinct <= MAX_CATEGORIES and distinct <= max(2, n // 2):
+                roles[c] = ("categorical", f"one-hot, {distinct} categories")
+            elif present.str.split().str.len().mean() >= 3:
+                roles[c] = (None, f"free text; --text {c} would use its words")
+            elif distinct >= 0.9 * len(present):
+                roles[c] = (None, "an id: a different value on nearly every row")
+            else:
+                roles[c] = (None, f"{distinct} distinct strings; --text {c} would use it as "
+                                  "text")
+    return roles
+
+
+def _looks_like_dates(values):
+    import warnings
+
+    import pandas as pd
+
+    sample = values.iloc[:200]
+    if sample.str.fullmatch(r"[-+]?\d+(\.\d*)?").all():  # plain numbers are not dates
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": a per-element parse
+        parsed = pd.to_datetime(sample, errors="coerce")
+    return bool(parsed.notna().mean() >= 0.95)
+
+
+def _features(df, exclude, text=()):
+    """A scikit-learn transformer for the usable columns, and ``{column: (role, why)}``.
+
+    Its output is sparse when one-hot or TF-IDF columns make it mostly zeros:
+    the cleaners take sparse rows as they are.
+    """
     from sklearn.compose import ColumnTransformer
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     cols = [c for c in df.columns if c not in exclude]
-    if not cols:
-        raise UsageError("no feature columns left besides the label, trusted and truth ones.")
-    numeric = [c for c in cols if pd.api.types.is_numeric_dtype(df[c])]
-    other = [c for c in cols if c not in numeric]
+    for c in text:
+        if c not in df.columns:
+            raise UsageError(f"--text {c!r}: no such column (columns: "
+                             f"{', '.join(map(str, df.columns))}).")
+        if c in exclude:
+            raise UsageError(f"--text {c!r} is the label, trusted or truth column.")
+    roles = _column_roles(df, cols, set(text))
+    by_role = {r: [c for c in cols if roles[c][0] == r] for r in ("numeric", "categorical")}
     parts = []
-    if numeric:
+    if by_role["numeric"]:
         parts.append(("num", make_pipeline(SimpleImputer(strategy="median"),
-                                           StandardScaler()), numeric))
-    if other:
+                                           StandardScaler()), by_role["numeric"]))
+    if by_role["categorical"]:
         parts.append(("cat", make_pipeline(
             SimpleImputer(strategy="most_frequent"),
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False)), other))
-    return ColumnTransformer(parts).set_output(transform="pandas"), cols
+            OneHotEncoder(handle_unknown="ignore")), by_role["categorical"]))
+    for i, c in enumerate(c for c in cols if roles[c][0] == "text"):
+        # a column named as a scalar reaches the vectorizer as the 1-D strings it reads
+        parts.append((f"text{i}", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), c))
+    if not parts:
+        raise UsageError("no usable feature columns: " + "; ".join(
+            f"{c}: {why}" for c, (_, why) in roles.items()) + ".")
+    return ColumnTransformer(parts), roles
+
+
+def _describe_features(roles):
+    """One line per use of the columns, for the person running the command."""
+    lines = []
+    for role, what in (("numeric", "numbers, scaled"), ("categorical", "categories, one-hot"),
+                       ("text", "text, TF-IDF of words and word pairs")):
+        used = [f"{c}" + (f" ({why.split(', ')[1]})" if role == "categorical" else "")
+                for c, (r, why) in roles.items() if r == role]
+        if used:
+            lines.append(f"  {what}: {', '.join(map(str, used))}")
+    left = [f"{c} ({why})" for c, (r, why) in roles.items() if r is None]
+    if left:
+        lines.append(f"  left out: {'; '.join(map(str, left))}")
+    return "skclean: features used:\n" + "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- run
@@ -328,7 +417,8 @@ def _run(args, input_fn, print_fn):
                              "empty.")
         if trusted.all():
             raise UsageError(f"--trusted {args.trusted!r} marks every row: nothing to clean.")
-    features, cols = _features(df, exclude)
+    features, roles = _features(df, exclude, args.text or ())
+    cols = [c for c, (role, _) in roles.items() if role is not None]
     if args.truth is not None:
         unknown = sorted(set(df[args.truth]) - set(y.unique()), key=str)
         if unknown:
@@ -341,7 +431,13 @@ def _run(args, input_fn, print_fn):
         oracle.name = "person"
     _check_journal(args)
     budget = min(args.budget, int((~trusted).sum()))
-    Xf = features.fit_transform(df)
+    words = {c: df[c].fillna("").astype(str) for c, (r, _) in roles.items() if r == "text"}
+    try:
+        Xf = features.fit_transform(df.assign(**words))  # a missing text has no words
+    except ValueError as exc:  # e.g. a --text column with no words at all
+        raise UsageError(f"cannot encode the feature columns: {exc}") from None
+    print_fn(_describe_features(roles))
+    ids = df.index.to_numpy()  # the encoded rows carry no index: the row ids go along
     model = LogisticRegression(max_iter=2000)
     # a progress bar only when nobody is typing: it would tear the questions apart
     common = {"oracle": oracle, "budget": budget, "batch_size": args.batch_size,
@@ -355,7 +451,7 @@ def _run(args, input_fn, print_fn):
         cleaner = CincerCleaner(model, oracle=BudgetedOracle(oracle, budget),
                                 journal=args.journal_path, verbose=common["verbose"],
                                 random_state=args.seed)
-        cleaner.fit_resample(Xf, y)
+        cleaner.fit_resample(Xf, y, row_ids=ids)
     else:
         if method == "chef":
             cleaner = ChefCleaner(model, random_state=args.seed, **common)
@@ -363,7 +459,8 @@ def _run(args, input_fn, print_fn):
             det = (ClassBasedIFDetector(model, random_state=args.seed) if method == "detector"
                    else ModelBasedDetector(model, random_state=args.seed))
             cleaner = ReviewCleaner(det, **common)
-        Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted)
+        Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted,
+                                           clean__row_ids=ids)
     report = cleaner.cleaning_report()
     fixed = report[report["changed"]]
     positions = df.index.get_indexer(fixed["row_id"].to_numpy())

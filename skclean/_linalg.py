@@ -16,13 +16,17 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
+from ._sparse import SparseRows, dense_rows
+
 __all__ = [
     "PRECONDITION_MAX_PARAMS",
+    "DiagonalInverse",
     "SymmetricInverse",
     "append_ones",
     "cg_solve",
     "curvature_gram",
     "curvature_matvec",
+    "fits_dense",
     "sample_rows",
     "sampled_hessian_inverse",
 ]
@@ -37,6 +41,8 @@ def append_ones(U, bias=True):
     """``[U | 1]``: the features the last layer's ``[W | b]`` multiplies (``U`` without a bias)."""
     if not bias:
         return U
+    if isinstance(U, SparseRows):  # the column of ones stays virtual: no copy of the rows
+        return U.with_bias()
     return torch.cat([U, torch.ones(U.shape[0], 1, dtype=U.dtype, device=U.device)], 1)
 
 
@@ -66,11 +72,16 @@ def curvature_matvec(U1, D, Q, v, weights=None):
 MAX_DENSE_BYTES = int(os.environ.get("SKCLEAN_MAX_DENSE_BYTES", 4 * 2**30))
 
 
+def fits_dense(rows, cols, dtype):
+    """Whether an explicit ``rows × cols`` matrix is within :data:`MAX_DENSE_BYTES`."""
+    return int(rows) * int(cols) * torch.empty((), dtype=dtype).element_size() <= MAX_DENSE_BYTES
+
+
 def check_dense_size(rows, cols, dtype, what, instead):
     """Refuse an explicit ``rows × cols`` matrix larger than :data:`MAX_DENSE_BYTES`, with
     what would take its place, before the allocation is attempted."""
     size = int(rows) * int(cols) * torch.empty((), dtype=dtype).element_size()
-    if size > MAX_DENSE_BYTES:
+    if not fits_dense(rows, cols, dtype):
         raise MemoryError(
             f"{what} would be a {rows:,} x {cols:,} matrix ({size / 2**30:,.1f} GiB, over "
             f"the {MAX_DENSE_BYTES / 2**30:.0f} GiB limit set by SKCLEAN_MAX_DENSE_BYTES): "
@@ -103,7 +114,7 @@ def curvature_gram(U1, D, Q, chunk_size=4096, *, instead=MATRIX_FREE):
     upper = torch.zeros(P, P, dtype=U1.dtype, device=U1.device)  # upper block-rows of V^T V
     diag = torch.zeros(P, d, dtype=U1.dtype, device=U1.device)
     for s in range(0, n, chunk_size):
-        u = U1[s : s + chunk_size]
+        u = dense_rows(U1[s : s + chunk_size])  # sparse rows: densified a chunk at a time
         m = len(u)
         diag.addmm_((D[s : s + chunk_size, :, None] * u[:, None, :]).reshape(m, P).T, u)
         q = Q[s : s + chunk_size]
@@ -225,6 +236,30 @@ class SymmetricInverse:
         return X[:, 0] if vec else X
 
 
+class DiagonalInverse:
+    """Apply the (pseudo-)inverse of a diagonal matrix: ``v / diag``, zero where the
+    diagonal is below ``rtol · max`` (a direction the data never varies along).
+
+    The structured stand-in for :class:`SymmetricInverse` when the explicit
+    matrix would not fit (e.g. a last layer over 10⁵ TF-IDF columns); same
+    call convention, vectors ``(P,)`` or columns ``(P, m)``.
+    """
+
+    def __init__(self, diag, damping=0.0, rtol=None):
+        if rtol is None:
+            rtol = float(torch.finfo(diag.dtype).eps) ** 0.5
+        if not bool(torch.isfinite(diag).all()):
+            raise FloatingPointError("The diagonal to invert has NaN or infinite entries.")
+        top = float(diag.abs().max()) if diag.numel() else 0.0
+        keep = diag > rtol * top
+        self.rank_ = int(keep.sum())
+        self._inv = torch.where(keep, 1.0 / (diag + damping).clamp_min(1e-300),
+                                torch.zeros_like(diag))
+
+    def __call__(self, v):
+        return v * (self._inv if v.ndim == 1 else self._inv[:, None]).to(v.dtype)
+
+
 def sampled_hessian_inverse(adapter, X, sample_weight=None, *, max_rows=20_000, damping=0.0,
                             random_state=None):
     """``(H + damping I)⁻¹`` of the last layer, with ``H`` estimated on at most ``max_rows`` rows.
@@ -235,7 +270,8 @@ def sampled_hessian_inverse(adapter, X, sample_weight=None, *, max_rows=20_000, 
     is any object with ``last_layer_hessian(X, sample_weight)`` (a model
     adapter).
     """
-    rows = sample_rows(len(X), max_rows, random_state)
+    rows = sample_rows(X.shape[0], max_rows, random_state)
     w = None if sample_weight is None else np.asarray(sample_weight)[rows]
-    H = adapter.last_layer_hessian(np.asarray(X)[rows], sample_weight=w)
+    H = adapter.last_layer_hessian(X[rows] if hasattr(X, "tocsr") else np.asarray(X)[rows],
+                                   sample_weight=w)
     return SymmetricInverse(H, method="damped", damping=damping)

@@ -10,7 +10,10 @@ oracles ignore what they do not use.  How questions are asked, validated and
 journaled lives in :mod:`skclean.questions`.
 """
 
+import hashlib
+
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from .questions import SKIP, OracleError, OracleStop, majority_vote, query_oracle
@@ -33,7 +36,8 @@ class BaseOracle:
     """Base class for oracles: subclasses implement :meth:`query`."""
 
     def __call__(self, X, y, **context):
-        return self.query(np.asarray(X), np.asarray(y), **context)
+        # sparse rows reach the oracle as they are (a TF-IDF row densified is mostly zeros)
+        return self.query(X if sp.issparse(X) else np.asarray(X), np.asarray(y), **context)
 
     def query(self, X, y, **context):
         """Return one label per row of ``X`` (or ``SKIP``)."""
@@ -46,17 +50,35 @@ class BaseOracle:
 def _row_ids_of(X):
     """The user's row ids: a DataFrame's index, else positions."""
     index = getattr(X, "index", None)
-    return list(index) if index is not None else list(range(len(X)))
+    return list(index) if index is not None else list(range(X.shape[0]))
 
 
 def _content_keys(row):
-    row = np.asarray(row, dtype=np.float64)
-    return (np.ascontiguousarray(row).tobytes(),
-            np.ascontiguousarray(row, dtype=np.float32).tobytes())
+    """Hashes of a row's values in float64 and float32, the same for a dense row and a
+    sparse one: the positions and values of its non-zeros (a hash, not the bytes: a
+    table of raw rows would double the data in memory)."""
+    if sp.issparse(row):
+        row = row.tocoo()
+        d, pos, vals = row.shape[1], row.col, row.data.astype(np.float64)
+        order = np.argsort(pos, kind="stable")
+        pos, vals = pos[order], vals[order]
+    else:
+        row = np.asarray(row, dtype=np.float64).ravel()
+        d, pos = row.size, np.flatnonzero(row)
+        vals = row[pos]
+    keys = []
+    for t in (np.float64, np.float32):
+        v = vals.astype(t) + 0.0
+        nz = v != 0  # in this precision (a tiny float64 is a float32 zero)
+        data = np.asarray([d], dtype=np.int64).tobytes() + pos[nz].astype(np.int64).tobytes()
+        keys.append(hashlib.sha1(data + np.ascontiguousarray(v[nz]).tobytes()).digest())
+    return tuple(keys)
 
 
 def _numeric_or_none(X):
-    """``X`` as a float64 array, or ``None`` when it holds text (a raw DataFrame)."""
+    """``X`` as a float64 array (CSR when sparse), or ``None`` when it holds text."""
+    if sp.issparse(X):
+        return X.tocsr().astype(np.float64)
     try:
         return np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError):
@@ -120,7 +142,7 @@ class SimulatedOracle(BaseOracle):
         ids = _row_ids_of(X)
         X = _numeric_or_none(X)  # rows with text cells are found by row id only
         y_true = np.asarray(y_true)
-        if X is not None and (X.ndim != 2 or len(X) != len(y_true)):
+        if X is not None and (X.ndim != 2 or X.shape[0] != len(y_true)):
             raise ValueError("X must be 2-D with one true label per row.")
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError(f"error_rate must be in [0, 1], got {error_rate}.")
@@ -134,7 +156,8 @@ class SimulatedOracle(BaseOracle):
         if len(ids) != len(y_true):
             raise ValueError("X must be 2-D with one true label per row.")
         self._by_value = ({}, {})  # exact bytes / float32 bytes -> set of labels
-        for row, label in zip(() if X is None else X, y_true, strict=False):
+        for i, label in zip(range(0 if X is None else X.shape[0]), y_true, strict=False):
+            row = X[i]
             for table, key in zip(self._by_value, _content_keys(row), strict=True):
                 table.setdefault(key, set()).add(label)
         self.n_queries_ = 0
@@ -146,7 +169,7 @@ class SimulatedOracle(BaseOracle):
         """
         out = []
         rows = _numeric_or_none(X)
-        for i in range(len(X)):
+        for i in range(X.shape[0] if hasattr(X, "shape") else len(X)):
             row = None if rows is None else rows[i]
             label = None
             for table, key in zip(self._by_value, () if row is None else _content_keys(row),
@@ -305,6 +328,21 @@ def _printable(value):
                    for c in text)
 
 
+def _shown_features(x, names):
+    """``([(name, value)], heading)`` for one row: a sparse row by its non-zeros, largest
+    first (a TF-IDF row's few words, not thousands of zeros)."""
+    if sp.issparse(x):
+        x = x.tocoo()
+        order = np.argsort(-np.abs(x.data), kind="stable")
+        cols, vals = x.col[order], x.data[order]
+        pairs = [(names[j] if names is not None else f"x{j}", float(v))
+                 for j, v in zip(cols, vals, strict=True)]
+        return pairs, f"non-zero features ({len(pairs)} of {x.shape[1]})"
+    x = np.ravel(x) if not isinstance(x, list) else x
+    names = names or [f"x{j}" for j in range(len(x))]
+    return list(zip(names, x, strict=False)), "features"
+
+
 class ConsoleOracle(BaseOracle):
     """Ask a person at a terminal.
 
@@ -375,12 +413,13 @@ class ConsoleOracle(BaseOracle):
         names = self.feature_names
         if self.data is not None and rid is not None:
             x, names = self._raw_row(rid, names)
-        names = names or [f"x{j}" for j in range(len(x))]
-        pairs = list(zip(names, x, strict=False))[: self.max_features]
+        pairs, what = _shown_features(x, names)
         shown = ", ".join(f"{_printable(n)}={v:.4g}" if isinstance(v, float | np.floating)
-                          else f"{_printable(n)}={_printable(v)}" for n, v in pairs)
-        more = f" … (+{len(x) - self.max_features} more)" if len(x) > self.max_features else ""
-        out(f"  features: {shown}{more}")
+                          else f"{_printable(n)}={_printable(v)}"
+                          for n, v in pairs[: self.max_features])
+        more = (f" … (+{len(pairs) - self.max_features} more)"
+                if len(pairs) > self.max_features else "")
+        out(f"  {what}: {shown}{more}")
         out(f"  current label: {_printable(label)}")
         pred = self._at(context, "predicted", i)
         if pred is not None:
@@ -409,8 +448,8 @@ class ConsoleOracle(BaseOracle):
         keys = f"a label, Enter = {{}}, {keep}, {skip} (no judgement), {stop}"
         commit = context.get("record_answer")  # journals each answer as it is given
         answers = [SKIP] * len(y)
-        for i, (x, label) in enumerate(zip(X, y, strict=True)):
-            sugg = self._describe(i, np.ravel(x), label, context)
+        for i, label in enumerate(y):
+            sugg = self._describe(i, X[i], label, context)
             default = sugg if sugg is not None else label
             what = f"accept {sugg}" if sugg is not None else f"keep {label}"
             while True:

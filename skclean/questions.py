@@ -196,7 +196,7 @@ def query_oracle(oracle, X, y, classes, **context):
         raise
     except Exception as exc:
         raise OracleError(f"The oracle raised {type(exc).__name__}: {exc}") from exc
-    labels, skipped = check_answer(answer, len(X), classes)
+    labels, skipped = check_answer(answer, len(y), classes)
     labels[skipped] = np.asarray(y)[skipped]
     return labels
 
@@ -208,6 +208,8 @@ def row_fingerprint(row):
     Exact, not rounded: two rows that differ anywhere, even in the last bit
     of an id near 10⁹, have different fingerprints.
     """
+    if hasattr(row, "toarray"):  # a sparse row: the same fingerprint as its dense values
+        row = row.toarray()
     data = np.ascontiguousarray(np.asarray(row, dtype=np.float64).ravel() + 0.0)
     return "x64:" + hashlib.sha1(data.tobytes()).hexdigest()[:16]
 
@@ -474,11 +476,11 @@ class Questioner:
         KeyboardInterrupt
             Passed through (nothing is recorded).
         """
-        n = len(X)
+        n = X.shape[0] if hasattr(X, "shape") else len(X)
         y = np.asarray(y)
         row_ids = list(row_ids)
         role = np.broadcast_to(np.asarray(role, dtype=object), (n,))
-        fps = [row_fingerprint(x) for x in X]
+        fps = [row_fingerprint(X[i]) for i in range(n)]
         labels = np.asarray(y, dtype=self.classes.dtype).copy()
         skipped = np.zeros(n, dtype=bool)
         known = np.zeros(n, dtype=bool)

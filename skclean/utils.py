@@ -61,6 +61,10 @@ def append_row(view, buf, value):
     shorter view of the same buffer needs no copy of it.  A ``view`` that is
     not a view of ``buf`` (e.g. a copy restored by a rollback) gets a new buffer.
     """
+    if hasattr(view, "tocsr"):  # sparse rows: a growable CSR buffer
+        from ._sparse import append_sparse_row
+
+        return append_sparse_row(view, buf, value)
     n = len(view)
     if buf is None or view.base is not buf or n == len(buf):
         buf = np.empty((max(2 * n, 64),) + view.shape[1:], dtype=view.dtype)

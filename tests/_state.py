@@ -7,6 +7,7 @@ rollback) are left out.
 """
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from skclean.models import ModelAdapter
@@ -29,6 +30,12 @@ def digest(value):
             return ["ndarray-object", list(value.shape), [digest(v) for v in value.ravel()]]
         return ["ndarray", value.dtype.str, list(value.shape),
                 np.ascontiguousarray(value).tobytes()]
+    if sp.issparse(value):  # by content: the same rows however the buffers were grown
+        value = value.tocsr(copy=True)
+        value.sum_duplicates()
+        return ["sparse", list(value.shape), digest(value.data),
+                digest(value.indices.astype(np.int64)),
+                digest(value.indptr.astype(np.int64))]
     if isinstance(value, torch.Tensor):
         return digest(value.detach().cpu().numpy())
     if isinstance(value, np.random.RandomState):

@@ -247,3 +247,52 @@ def test_every_method_runs(csv, tmp_path):
                     "--method", method)
         assert r.returncode == 0, r.stderr
         assert "asked about" in r.stdout and out.exists()
+
+
+@pytest.fixture(scope="module")
+def text_csv(tmp_path_factory):
+    """Reviews with a date, a region, a free-text column and an id-like code column."""
+    rng = np.random.default_rng(2)
+    n = 240
+    words = {"good": "great lovely fine excellent sturdy", "bad": "awful broken poor terrible",
+             "meh": "okay average plain ordinary"}
+    truth = rng.choice(sorted(words), n)
+    review = [" ".join([*rng.choice(words[t].split(), 3), *rng.choice(
+        "the a product box item arrived".split(), 3)]) for t in truth]
+    label = truth.copy()
+    flip = rng.random(n) < 0.2
+    label[flip] = np.array(sorted(words))[(np.searchsorted(sorted(words), truth[flip]) + 1) % 3]
+    verified = np.arange(n) < 45
+    label[verified] = truth[verified]
+    df = pd.DataFrame({"id": [f"r{i:04d}" for i in range(n)],
+                       "when": pd.date_range("2024-01-01", periods=n).strftime("%Y-%m-%d"),
+                       "region": rng.choice(["north", "south", "east"], n),
+                       "size": rng.normal(size=n).round(3), "review": review,
+                       "code": [f"c{v}x" for v in rng.permutation(10**6)[:n]],
+                       "label": label, "truth": truth, "verified": verified})
+    df.loc[5, "review"] = None  # a missing text has no words
+    path = tmp_path_factory.mktemp("text") / "reviews.csv"
+    df.to_csv(path, index=False)
+    return path, df
+
+
+def test_string_columns_are_encoded_and_the_output_says_how(text_csv, tmp_path):
+    path, df = text_csv
+    out = tmp_path / "clean.csv"
+    common = ("clean", path, "--label", "label", "--trusted", "verified", "--truth", "truth",
+              "--index-col", "id", "--out", out, "--budget", 30, "--no-journal")
+    r = skclean(*common)
+    assert r.returncode == 0, r.stderr
+    assert "numbers, scaled: size" in r.stdout
+    assert "categories, one-hot: region (3 categories)" in r.stdout
+    assert "review (free text; --text review would use its words)" in r.stdout
+    assert "when (dates)" in r.stdout and "code (an id" in r.stdout
+    r = skclean(*common, "--text", "review")
+    assert r.returncode == 0, r.stderr
+    assert "text, TF-IDF of words and word pairs: review" in r.stdout
+    cleaned = pd.read_csv(out, index_col="id")
+    # the words carry the label: its sparse TF-IDF rows find nearly every wrong one asked
+    fixed = (df.set_index("id")["label"] != cleaned["label"]).sum()
+    assert fixed >= 25 and (cleaned["label"] != cleaned["truth"]).sum() <= 10
+    r = skclean(*common, "--text", "comment")
+    assert r.returncode == 2 and "--text 'comment': no such column" in r.stderr

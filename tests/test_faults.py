@@ -16,6 +16,7 @@ What "before that question" means per estimator:
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from skclean import (
     ChefCleaner,
@@ -40,11 +41,19 @@ def make_model(kind):
     return model_of_kind(kind, N_FEATURES, N_CLASSES)
 
 
+# every fault on dense rows; on sparse (CSR) rows, an oracle that raises, one that answers
+# outside the classes, and Ctrl-C: the paths a sparse matrix could take differently
+LAYOUT_FAULTS = ([("dense", f) for f in FAULTS]
+                 + [("sparse", f) for f in ("raise", "unknown_class", "ctrl_c")])
+
+
 @pytest.fixture(scope="module")
-def data():
+def data(request):
     X, y = make_blobs_dataset(n_samples=160, n_features=N_FEATURES, n_classes=N_CLASSES,
                               cluster_std=2.5, random_state=0)
     y_noisy, _ = flip_labels(y, 0.25, random_state=0)
+    if request.param == "sparse":  # CSR rows, a third of them zero: the same guarantees
+        X = sp.csr_matrix(np.where(np.abs(X) < 1.0, 0.0, X))
     return X, y, y_noisy
 
 
@@ -56,7 +65,7 @@ class Counting:
         self.rows = 0
 
     def __call__(self, Xq, yq, **ctx):
-        self.rows += len(Xq)
+        self.rows += Xq.shape[0]
         return self.truth(Xq, yq, **ctx)
 
 
@@ -118,13 +127,13 @@ def review(kind, oracle):
 
 def mb_fit(est, data):
     X, y, y_noisy = data
-    mask = np.zeros(len(X), dtype=bool)
+    mask = np.zeros(X.shape[0], dtype=bool)
     mask[np.concatenate([np.flatnonzero(y == c)[:8] for c in range(N_CLASSES)])] = True
     y_in = np.where(mask, y, y_noisy)  # the trusted rows carry their true labels
     return est.fit(X, y_in, trusted_mask=mask)
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize(("data", "fault"), LAYOUT_FAULTS, indirect=["data"])
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_chef_fault_keeps_completed_rounds_and_resumes(data, kind, fault):
     X, y, _ = data
@@ -143,7 +152,7 @@ def test_chef_fault_keeps_completed_rounds_and_resumes(data, kind, fault):
     assert resumed_oracle.rows == asked_in_full - 3 * (K - 1)  # nothing asked twice
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize(("data", "fault"), LAYOUT_FAULTS, indirect=["data"])
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_cincer_fault_keeps_processed_rows_and_resumes(data, kind, fault):
     X, y, y_noisy = data
@@ -165,7 +174,7 @@ def test_cincer_fault_keeps_processed_rows_and_resumes(data, kind, fault):
     assert_same_state(est, full)
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize(("data", "fault"), LAYOUT_FAULTS, indirect=["data"])
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 @pytest.mark.parametrize("make", [model_based, review])
 def test_atomic_fit_resumes_without_asking_twice(data, kind, fault, make):
@@ -184,6 +193,7 @@ def test_atomic_fit_resumes_without_asking_twice(data, kind, fault, make):
     assert good.rows < asked_in_full  # the first round's answers were replayed
 
 
+@pytest.mark.parametrize("data", ["dense", "sparse"], indirect=True)
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_refit_failure_keeps_the_previous_fitted_state(data, kind):
     """A detector refit that fails (here: an oracle fault) leaves the old fit whole."""

@@ -31,6 +31,11 @@ class AdapterMixin:
     in skorch's ``initialize_*`` steps.
     """
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # CSR rows go through the adapters as sparse GEMMs
+        return tags
+
     def _default_estimator(self, n_features, n_classes):
         return default_classifier(n_features, n_classes, device=self.device or "cpu")
 
@@ -112,7 +117,8 @@ class ModelDelegateMixin:
     def predict_proba(self, X):
         """Class probabilities of the current model."""
         check_is_fitted(self)
-        return self.adapter_.predict_proba(validate_data(self, X, reset=False))
+        return self.adapter_.predict_proba(validate_data(self, X, reset=False,
+                                                         accept_sparse="csr"))
 
     def predict(self, X):
         """Labels predicted by the current model."""
@@ -150,7 +156,7 @@ def row_ids_of(X, n=None, row_ids=None):
     positions ``0..n-1``."""
     if row_ids is not None:
         ids = np.asarray(row_ids, dtype=object).ravel()
-        rows = len(X) if hasattr(X, "__len__") else np.asarray(X).shape[0]
+        rows = X.shape[0] if hasattr(X, "shape") else len(X)
         if len(ids) != rows:
             raise ValueError(f"row_ids has {len(ids)} ids for the {rows} rows of X.")
         if len(set(ids.tolist())) != len(ids):
@@ -254,7 +260,9 @@ class QuestionsMixin:
 
 
 def _take(a, rows):
-    return a.iloc[rows] if hasattr(a, "iloc") else np.asarray(a)[rows]
+    if hasattr(a, "iloc"):
+        return a.iloc[rows]
+    return a[rows] if hasattr(a, "tocsr") else np.asarray(a)[rows]  # sparse rows stay sparse
 
 
 def _relabel(y, labels, classes):

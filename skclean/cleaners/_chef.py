@@ -24,6 +24,7 @@ from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._sparse import as_dtype
 from ..influence.selection import STRATEGIES, INFLSelector
 from ..models import SoftmaxRegression, soft_targets
 from ..questions import transaction
@@ -239,7 +240,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
                     "X_trusted/y_trusted, or trusted_mask marking the rows of X whose labels "
                     "are verified. (validation_fraction=0.1 would instead trust a random "
                     "tenth of the given, possibly wrong, labels.)"))
-            positions = np.arange(len(X))
+            positions = np.arange(X.shape[0])
             if train is not None:
                 X, Y, ids, positions = X[train], Y[train], ids[train], train
             outside = ~np.isin(y_val, classes)
@@ -282,20 +283,20 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         # the features in the model's precision: a round reads them a dozen times, and a
         # cast at every read would cost more than float32 arithmetic saves
         storage = torch.empty((), dtype=adapter.dtype).numpy().dtype
-        X, X_val = (np.asarray(a, dtype=storage) for a in (X, X_val))
+        X, X_val = (as_dtype(a, storage) for a in (X, X_val))
         self.X_, self.y_, self.row_ids_ = X, Y.copy(), row_ids
         self.X_trusted_, self.y_trusted_ = X_val, y_val
-        self._init_label_state(len(X))
-        self.sample_weight_ = np.full(len(X), float(self.gamma))
+        self._init_label_state(X.shape[0])
+        self.sample_weight_ = np.full(X.shape[0], float(self.gamma))
         adapter.fit(X, self.y_, sample_weight=self.sample_weight_)
         self.stopped_early_, self.stop_reason_ = False, "budget"
-        self.suggested_labels_ = np.full(len(X), self.classes_[0], dtype=self.classes_.dtype)
+        self.suggested_labels_ = np.full(X.shape[0], self.classes_[0], dtype=self.classes_.dtype)
         self._scorer = get_scorer(self.scoring)
         self._open_questioner()
         self._score = self._val_score()
 
     def _total(self):
-        return min(self.budget, len(self.X_))
+        return min(self.budget, self.X_.shape[0])
 
     def _should_stop(self):
         if self._n_asked() >= self._total():
@@ -336,7 +337,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         return Question(
             rows, self.X_[rows], current, self.row_ids_[rows], suggested=suggested,
             scores=sel.keys,
-            note=note, extra={"n_asked": self._n_asked(), "budget": min(self.budget, len(self.X_))},
+            note=note, extra={"n_asked": self._n_asked(), "budget": self._total()},
             decided_by="INFL suggestion" if self.label_source == "suggested" else None,
             vote=self.label_source == "vote")
 

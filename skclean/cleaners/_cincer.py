@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._sparse import one_row, same_kind, stack_rows
 from ..influence.counterexamples import COUNTEREXAMPLES, CounterexampleSearch, check_metric
 from ..questions import transaction
 from ..utils import ReservoirSample, store_parameters
@@ -213,11 +214,11 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         self.initialize_adapter(X.shape[1], self.classes_, X=X)
         self.X_, self.y_, self.row_ids_ = X.copy(), y.copy(), row_ids
         # seeded apart from the search's: an int random_state draws the same choices as before
-        self.fisher_sample_ = ReservoirSample(self.fisher_rows, len(X), np.random.default_rng(
+        self.fisher_sample_ = ReservoirSample(self.fisher_rows, X.shape[0], np.random.default_rng(
             check_random_state(self.random_state).randint(2**31)))
-        self._init_label_state(len(X))
+        self._init_label_state(X.shape[0])
         self.iteration_times_, self.n_queries_, self.n_seen_ = [], 0, 0
-        self._next_position = len(X)  # the position the next streamed row will have
+        self._next_position = X.shape[0]  # the position the next streamed row will have
         self.adapter_.fit(self.X_, self.y_)
         self._open_questioner()
         self._run_completed()
@@ -244,11 +245,12 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         self._validate_params()
         ids = row_ids_of(X, row_ids=row_ids)
         X, y = check_judged(self, X, y, hint=" (pass classes= to fit)")
+        X = same_kind(X, self.X_)
         if self.oracle is None:
             raise ValueError("partial_fit needs an oracle to ask about suspicious rows.")
         check_metric(self.metric, X)
         if isinstance(ids, np.ndarray) and ids.dtype != object:
-            ids = self._next_position + np.arange(len(X))  # positions in all rows passed
+            ids = self._next_position + np.arange(X.shape[0])  # positions in all rows passed
         y = as_labels(y, self.classes_)
         self.questioner_.stopped = False
 
@@ -257,7 +259,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
                 exc.add_note(f"CincerCleaner: {i} row(s) of this partial_fit call were "
                              f"processed and kept; resume with partial_fit(X[{i}:], y[{i}:]).")
 
-        self._run(zip(X, y, ids, strict=True), total=len(X), desc="stream", on_error=note)
+        self._run(zip(X, y, ids, strict=True), total=X.shape[0], desc="stream", on_error=note)
         return self
 
     # ------------------------------------------------------------------ one stream row
@@ -272,7 +274,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         """The margin test (Eq. 1); for a suspicious row, its counter-example and the question."""
         x, y, row_id = row
         t0 = time.perf_counter()
-        margin, pred = self._margin(x[None], np.asarray([y]))
+        margin, pred = self._margin(one_row(x), np.asarray([y]))
         margin, pred = float(margin[0]), pred[0]
         self._times = {"suspicion": time.perf_counter() - t0, "_t1": time.perf_counter()}
         if margin < self.threshold:
@@ -283,7 +285,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
                                            self.fisher_sample_.rows())
         with_ce = k is not None and self.counterexample != "drop"
         pos = np.asarray([-1, k] if with_ce else [-1])
-        Xq = np.vstack([x[None], self.X_[k][None]]) if with_ce else x[None]
+        Xq = stack_rows([one_row(x), one_row(self.X_[k])]) if with_ce else one_row(x)
         given = np.asarray([y, self.y_[k]] if with_ce else [y], dtype=self.y_.dtype)
         record = {"position": self.n_seen_, "row_id": row_id, "margin": margin,
                   "predicted": pred, "label": y, "counterexample": None if k is None
@@ -309,11 +311,11 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         if len(ok) > 1 and ok[1]:
             self.y_[k] = answer.labels[1]
         if self.counterexample == "drop" and k is not None and ok[0] and answer.labels[0] == y:
-            self._keep_rows(np.arange(len(self.X_)) != k)
+            self._keep_rows(np.arange(self.X_.shape[0]) != k)
             self.fisher_sample_.drop(k)
             record["dropped"] = True
         self._append(x, answer.labels[0], question.row_ids[0])
-        question.positions[0] = len(self.X_) - 1  # the stream row is a training row now
+        question.positions[0] = self.X_.shape[0] - 1  # the stream row is a training row now
         self._query_record = record
 
     def _update(self, row, question, answer):
@@ -334,7 +336,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
 
     def _append(self, x, y, row_id):
         self._append_row(x, y, row_id)
-        self.fisher_sample_.offer(len(self.X_) - 1)
+        self.fisher_sample_.offer(self.X_.shape[0] - 1)
 
     def _refit(self):
         self.search_.reset()  # every cached quantity belongs to the model being replaced
@@ -366,11 +368,11 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         ndarray of int
             Indices into ``X_`` (after the pertinence and distance restrictions).
         """
-        X, _ = check_judged(self, np.asarray(x).reshape(1, -1), np.asarray([y]))
+        X, _ = check_judged(self, one_row(x), np.asarray([y]))
         x = X[0]
         if self.counterexample is None:
             raise ValueError("counterexample=None ranks no counter-examples.")
-        pred = self._margin(x[None], np.asarray([y]))[1][0]
+        pred = self._margin(one_row(x), np.asarray([y]))[1][0]
         cand, scores = self._search().scores(self.adapter_, self.X_, self.y_, x, y, pred,
                                                self.fisher_sample_.rows())
         order = cand[np.argsort(-scores, kind="stable")]

@@ -283,7 +283,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         adapter = self.adapter_
         parts = []
         with torch.no_grad():
-            for s in range(0, len(X), self.chunk_size):
+            for s in range(0, X.shape[0], self.chunk_size):
                 _, Z = adapter.last_layer_outputs(X[s : s + self.chunk_size])
                 parts.append(-adapter.head.loss(Z, adapter.encode(y[s : s + self.chunk_size])))
         return torch.cat(parts).cpu().numpy().astype(np.float64)
@@ -355,7 +355,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
 
     def _class_scores(self, X, y, M, kind):
         parts = []
-        for s in range(0, len(X), self.chunk_size):
+        for s in range(0, X.shape[0], self.chunk_size):
             grads = self._grads(X[s : s + self.chunk_size], y[s : s + self.chunk_size])
             parts.append(score_against_means(grads, M, kind=kind, chunk_size=self.chunk_size))
         return torch.cat(parts)

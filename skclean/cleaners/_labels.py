@@ -57,6 +57,8 @@ def validate_rows(estimator, X, y="no_validation", **kwargs):
                 f"X has text column(s) {text[:5]}: the model needs numbers. Encode them first, "
                 "e.g. make_pipeline(make_column_transformer((OneHotEncoder(), "
                 f"{text[:5]}), remainder=StandardScaler()), cleaner).")
+    # sparse rows (TF-IDF, one-hot) go through as CSR: the adapters multiply them sparse
+    kwargs.setdefault("accept_sparse", "csr")
     if isinstance(y, str) and y == "no_validation":  # scikit-learn's marker: X alone
         return validate_data(estimator, X, **kwargs)
     labels = (np.asarray(y, dtype=object).ravel() if y is not None
@@ -96,8 +98,8 @@ def check_any_labels(estimator, X, y, classes=None):
     X = validate_rows(estimator, X)
     columns = np.arange(y.shape[1]) if classes is None else check_classes(classes)
     Y = check_label_matrix(y, len(columns))
-    if len(X) != len(Y):
-        raise ValueError(f"X has {len(X)} rows but y has {len(Y)}.")
+    if X.shape[0] != len(Y):
+        raise ValueError(f"X has {X.shape[0]} rows but y has {len(Y)}.")
     order = np.argsort(columns, kind="stable")  # reordered once, to the sorted classes_
     return X, Y[:, order], columns[order], columns
 
@@ -112,11 +114,11 @@ def check_judged(estimator, X, y, *, soft=False, hint=""):
     X = validate_rows(estimator, X, reset=False)
     y = np.asarray(y)
     if soft and y.ndim == 2:
-        if len(y) != len(X):
-            raise ValueError(f"y has {len(y)} rows, X has {len(X)}.")
+        if len(y) != X.shape[0]:
+            raise ValueError(f"y has {len(y)} rows, X has {X.shape[0]}.")
         return X, check_label_matrix(y, len(estimator.classes_))
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), got {y.shape}.")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}.")
     unknown = ~np.isin(y, estimator.classes_)
     if unknown.any():
         raise ValueError(f"Unknown labels {np.unique(y[unknown]).tolist()}; "

@@ -14,6 +14,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._sparse import stack_rows
 from ..datasets import flip_labels
 from ..questions import transaction
 from ..utils import store_parameters
@@ -185,10 +186,10 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         X_ref, y_ref = check_reference(X, y, *trusted)
         rng = check_random_state(self.random_state)
         if X_val is None and y_val is None:
-            perm = rng.permutation(len(X_ref))
-            n_val = max(2, int(round(self.validation_fraction * len(X_ref))))
-            if len(X_ref) - n_val < 2:
-                raise ValueError(f"There are {len(X_ref)} trusted rows: too few to hold "
+            perm = rng.permutation(X_ref.shape[0])
+            n_val = max(2, int(round(self.validation_fraction * X_ref.shape[0])))
+            if X_ref.shape[0] - n_val < 2:
+                raise ValueError(f"There are {X_ref.shape[0]} trusted rows: too few to hold "
                                  f"out a validation share of {self.validation_fraction} and "
                                  "train on the rest; pass X_val/y_val or more trusted rows.")
             X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
@@ -219,7 +220,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
     def _fit(self, rng):
         X, y = self._data[0], self._data[1]
         adapter = self.initialize_adapter(X.shape[1], self.classes_, X=X)
-        self._init_label_state(len(X))
+        self._init_label_state(X.shape[0])
         self.y_cleaned_ = y.copy()
         self._open_questioner()
         self._best = (-np.inf, None, 0)
@@ -234,7 +235,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
 
     def _clean_set(self):
         X, _, _, X_ref, y_ref = self._data
-        return (np.concatenate([X_ref, X[self.cleaned_mask_]]),
+        return (stack_rows([X_ref, X[self.cleaned_mask_]]),
                 np.concatenate([y_ref, self.y_cleaned_[self.cleaned_mask_]]))
 
     def _select(self, step):

@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted
 
+from .._sparse import stack_rows
 from ..questions import transaction
 from ..utils import store_parameters
 from ._base import RESAMPLE_DOC, row_ids_of
@@ -128,8 +129,8 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
             idx, X_t, y_t = found
             self._trusted = (X[idx], y[idx]) if idx is not None else (X_t, y_t)
             self._X, self.row_ids_, self.y_ = X, ids, y.copy()
-            self._init_label_state(len(X))
-            self._never = np.zeros(len(X), dtype=bool)  # trusted rows are never asked about
+            self._init_label_state(X.shape[0])
+            self._never = np.zeros(X.shape[0], dtype=bool)  # trusted rows are never asked about
             if idx is not None:
                 self._never[idx] = True
             self._fit_detector()
@@ -152,6 +153,11 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
 
     # replaced, never modified in place: a step's rollback need not copy them
     _shared_state = ("_X", "_trusted", "row_ids_", "y_", "scores_", "detector_")
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # as its detector
+        return tags
+
     _progress_unit = "row"
 
     def _fit_detector(self):
@@ -159,7 +165,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         done = self.cleaned_mask_
         self.detector_ = clone(ClassBasedIFDetector() if self.detector is None
                                else self.detector)
-        self.detector_.fit(self._X, self.y_, X_trusted=np.concatenate([X_t, self._X[done]]),
+        self.detector_.fit(self._X, self.y_, X_trusted=stack_rows([X_t, self._X[done]]),
                            y_trusted=np.concatenate([y_t, self.y_[done]]))
         self.scores_ = np.asarray(self.detector_.score_samples(self._X, self.y_), dtype=float)
 

@@ -77,13 +77,13 @@ def check_labelled_rows(X, y, n_features, names=("X_trusted", "y_trusted")):
         raise ValueError(f"{x_name} was given without {y_name}.")
     if X is None:
         raise ValueError(f"{y_name} was given without {x_name}.")
-    X = check_array(X, input_name=x_name)
+    X = check_array(X, input_name=x_name, accept_sparse="csr")
     y = np.asarray(y)
     if X.shape[1] != n_features:
         raise ValueError(f"{x_name} has {X.shape[1]} features, X has {n_features}.")
-    if y.shape != (len(X),):
+    if y.shape != (X.shape[0],):
         raise ValueError(f"{y_name} must hold one label per row of {x_name}: expected shape "
-                         f"({len(X)},), got {y.shape}.")
+                         f"({X.shape[0]},), got {y.shape}.")
     return X, y
 
 
@@ -115,7 +115,7 @@ def trusted_rows(X, X_trusted, y_trusted, trusted_mask):
     if trusted_mask is not None:
         if X_trusted is not None or y_trusted is not None:
             raise ValueError("Pass either X_trusted/y_trusted or trusted_mask, not both.")
-        return rows_from_mask(trusted_mask, len(X)), None, None
+        return rows_from_mask(trusted_mask, X.shape[0]), None, None
     if X_trusted is None and y_trusted is None:
         return None
     return (None, *check_labelled_rows(X_trusted, y_trusted, X.shape[1]))
@@ -137,14 +137,14 @@ def split_trusted(X, y, trusted, *, missing_message, fraction=None, random_state
         from sklearn.model_selection import train_test_split
 
         n_classes = len(np.unique(y))
-        _, idx = train_test_split(np.arange(len(X)), test_size=fraction,
+        _, idx = train_test_split(np.arange(X.shape[0]), test_size=fraction,
                                   random_state=random_state,
-                                  stratify=y if len(X) * fraction >= n_classes else None)
+                                  stratify=y if X.shape[0] * fraction >= n_classes else None)
         found = idx, None, None
     idx, X_trusted, y_trusted = found
     if idx is None:
         return None, X_trusted, y_trusted
-    train = np.setdiff1d(np.arange(len(X)), idx)
+    train = np.setdiff1d(np.arange(X.shape[0]), idx)
     if len(train) == 0:
         raise ValueError("trusted_mask marks every row: nothing is left to clean.")
     return train, X[idx], y[idx]

@@ -19,6 +19,7 @@ from .fisher import (
     full_fisher_diagonal,
     top_fisher,
     top_fisher_diagonal,
+    top_fisher_diagonal_from_outputs,
     top_fisher_from_outputs,
     top_fisher_vp,
 )
@@ -98,6 +99,7 @@ __all__ = [
     "self_similarity",
     "top_fisher",
     "top_fisher_diagonal",
+    "top_fisher_diagonal_from_outputs",
     "top_fisher_from_outputs",
     "top_fisher_vp",
     "tracin_mean_similarity",

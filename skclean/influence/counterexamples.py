@@ -17,9 +17,10 @@ import numpy as np
 import torch
 from sklearn.metrics import pairwise_distances
 
-from .._linalg import SymmetricInverse
+from .._linalg import DiagonalInverse, SymmetricInverse, fits_dense
+from .._sparse import one_row
 from ..models import LastLayerGrads
-from .fisher import full_fisher, top_fisher_from_outputs
+from .fisher import full_fisher, top_fisher_diagonal_from_outputs, top_fisher_from_outputs
 from .hessian import lissa_inverse_hvp
 
 __all__ = ["COUNTEREXAMPLES", "CounterexampleSearch", "counterexample_scores", "fisher_inverse"]
@@ -55,7 +56,7 @@ def counterexample_scores(adapter, x, y, X_cand=None, y_cand=None, *, params="la
     -------
     ndarray of shape (n_candidates,), float64
     """
-    xq, yq = np.asarray(x)[None], np.asarray([y])
+    xq, yq = one_row(x), np.asarray([y])
     if params == "last":
         g_t = adapter.last_layer_grads(xq, yq).materialize()[0]
     elif params == "all":
@@ -79,9 +80,19 @@ def fisher_inverse(adapter, X=None, *, kind="top", outputs=None, damping=0.0):
     the bias column, logits) when given, else from a forward pass over ``X``;
     ``kind="full"``: every parameter's (small models).  ``damping=0``
     pseudo-inverts, ``> 0`` inverts ``F + damping·I``.
+
+    A Top Fisher too large to hold (``K·d'`` parameters whose ``(K·d')²``
+    matrix exceeds ``SKCLEAN_MAX_DENSE_BYTES``, e.g. 10⁵ TF-IDF columns) is
+    replaced by its diagonal, inverted the same way: the structured
+    approximation ``benchmarks/cincer_wide_fisher.py`` measures against the
+    exact one.
     """
     if kind == "top":
         U1, Z = adapter.augmented_outputs(X) if outputs is None else outputs
+        P = Z.shape[1] * U1.shape[1]
+        if not fits_dense(P, 2 * P, adapter.dtype):
+            return DiagonalInverse(top_fisher_diagonal_from_outputs(U1, Z, adapter.head),
+                                   damping=damping)
         F = top_fisher_from_outputs(U1, Z, adapter.head)
     elif kind == "full":
         F = full_fisher(adapter, X)
@@ -178,12 +189,12 @@ class CounterexampleSearch:
 
     def candidates(self, X, y, x, pred):
         """Rows of ``X`` (labels ``y``) that may serve, and their distances to ``x`` (or None)."""
-        idx = np.arange(len(X))
+        idx = np.arange(X.shape[0])
         if self.pertinent:
             idx = idx[y == pred]
         if len(idx) and (self.radius is not None or self.n_neighbors is not None
                          or self.strategy == "nearest"):
-            d = pairwise_distances(x[None], X[idx], metric=self.metric)[0]
+            d = pairwise_distances(one_row(x), X[idx], metric=self.metric)[0]
             keep = np.ones(len(idx), dtype=bool)
             if self.radius is not None:
                 keep &= d <= self.radius

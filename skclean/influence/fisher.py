@@ -21,6 +21,7 @@ from .._linalg import (
     curvature_gram,
     curvature_matvec,
 )
+from .._sparse import square_entries
 
 __all__ = [
     "SymmetricInverse",  # re-exported from the bottom layer
@@ -56,13 +57,19 @@ def top_fisher_vp(adapter, X):
 
 def top_fisher_diagonal(adapter, X):
     """Diagonal of the Top Fisher, ``1/n Σ_i A_i[c,c] u1_ia²``."""
-    U1, D, Q = adapter.curvature_pieces(X)
-    return (((D - Q**2).T @ U1**2) / U1.shape[0]).reshape(-1)
+    return top_fisher_diagonal_from_outputs(*adapter.augmented_outputs(X), adapter.head)
+
+
+def top_fisher_diagonal_from_outputs(U1, Z, head):
+    """:func:`top_fisher_diagonal` from features ``U1`` (bias column included) and logits:
+    ``O(nnz · K)``, dense or sparse rows."""
+    D, Q = head.curvature_terms(Z)
+    return (((D - Q**2).T @ square_entries(U1)) / U1.shape[0]).reshape(-1)
 
 
 def _fisher_factor(adapter, X, which):
     """``G_i = S_i^T J_i`` for every row, ``(n, K, P)``, with ``S_i S_i^T = A_i``."""
-    check_dense_size(len(X) * adapter.head.n_outputs, adapter.n_params(which), adapter.dtype,
+    check_dense_size(X.shape[0] * adapter.head.n_outputs, adapter.n_params(which), adapter.dtype,
                      "The full Fisher's logit Jacobian", MATRIX_FREE)
     J = adapter.logit_jacobian(X, which=which)
     with torch.no_grad():

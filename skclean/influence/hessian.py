@@ -8,6 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from .._linalg import SymmetricInverse, cg_solve, sampled_hessian_inverse  # noqa: F401
+from .._sparse import is_sparse
 
 
 def last_layer_hessian(adapter, X, sample_weight=None):
@@ -91,9 +92,9 @@ def minibatch_hvp(adapter, X, y, *, batch_size=64, which="last", random_state=No
     forward setup is done once; every step only indexes a batch.
     """
     rng = check_random_state(random_state)
-    X = np.asarray(X)
+    X = X if is_sparse(X) else np.asarray(X)
     y = np.asarray(y)
-    n = len(X)
+    n = X.shape[0]
     if batch_size >= n:
         full = adapter.hvp_fn(X, y, which=which)
         return lambda v, step: full(v)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .._linalg import SymmetricInverse, cg_solve
+from .._sparse import row_sq_norms
 
 #: The rules :func:`suggest_labels` knows.
 SUGGESTIONS = ("alternative", "predicted", "infl")
@@ -31,7 +32,7 @@ SUGGESTIONS = ("alternative", "predicted", "infl")
 def validation_gradient(adapter, X_val, y_val):
     """``∇L_val``: the mean last-layer loss gradient over the trusted rows, flat ``[W | b]``."""
     g = adapter.last_layer_grads(X_val, y_val).weighted_sum().reshape(-1)
-    return g / len(X_val)
+    return g / X_val.shape[0]
 
 
 def last_layer_inverse_hvp(adapter, X, g, *, sample_weight=None, method="cg", damping=0.0,
@@ -196,7 +197,7 @@ class IncrementalINFL:
                                for c in range(np.shape(Y)[1])], 1)  # (n, C, K)
         self.U1 = U1
         self.W0 = adapter.last_layer_params().clone()
-        self.x_norm = U1.norm(dim=1)
+        self.x_norm = row_sq_norms(U1).sqrt()
         self.lipschitz = head.max_curvature
         self.gamma = gamma
         self.head = head

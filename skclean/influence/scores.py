@@ -36,7 +36,7 @@ def removal_influence(adapter, X, y, X_test, y_test, *, method="exact", which="l
         s, _ = cg_solve(adapter.hvp_fn(X, y, which=which), g_test, damping=damping)
     elif method == "lissa":
         kw = {"depth": 1000, "scale": 10.0, "damping": damping, **(lissa_kwargs or {})}
-        batch = kw.pop("batch_size", len(X))
+        batch = kw.pop("batch_size", X.shape[0])
         hvp = minibatch_hvp(adapter, X, y, batch_size=batch, which=which,
                             random_state=random_state)
         s = lissa(hvp, g_test, **kw)
@@ -46,7 +46,7 @@ def removal_influence(adapter, X, y, X_test, y_test, *, method="exact", which="l
         out = adapter.last_layer_grads(X, y).dot(s)
     else:
         out = adapter.per_example_grads(X, y, which=which) @ s
-    return (out / len(X)).detach().cpu().numpy().astype(np.float64)
+    return (out / X.shape[0]).detach().cpu().numpy().astype(np.float64)
 
 
 def retrain_loss_change(adapter_factory, X, y, X_test, y_test, indices):
@@ -61,7 +61,7 @@ def retrain_loss_change(adapter_factory, X, y, X_test, y_test, indices):
             return float(adapter.head.loss(Z, adapter.encode(y_test)).mean())
 
     base = test_loss(adapter_factory().fit(X, y))
-    mask = np.ones(len(X), dtype=bool)
+    mask = np.ones(X.shape[0], dtype=bool)
     out = []
     for i in indices:
         mask[i] = False

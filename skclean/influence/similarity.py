@@ -9,6 +9,8 @@ GEMM, however many references there are.
 
 import torch
 
+from .._sparse import row_sq_norms
+
 SIMILARITIES = ("gd", "gc", "pgc", "if", "tracin")
 # PGC, "partial" cosine: only the reference gradients are normalised.  The
 # paper's Sec. 6 proposes it: normalising the references removes the noise a
@@ -36,8 +38,11 @@ def group_mean_gradients(ref, groups, n_groups, *, normalize=False, eps=1e-12):
     if torch.any(counts == 0):
         missing = torch.nonzero(counts == 0).flatten().tolist()
         raise ValueError(f"No reference rows for group(s) {missing}.")
-    # Σ_j w_j 1[j in k] r_j ⊗ u1_j for all k at once: (C, n)·(n, K) ⊗ … as one einsum.
-    M = torch.einsum("nc,nk,nd->ckd", onehot * w[:, None], ref.R, ref.U1)
+    # Σ_j w_j 1[j in k] r_j ⊗ u1_j for all k at once: one (C·K, n) @ (n, d') GEMM, whose
+    # right factor may be sparse rows
+    n, K = ref.R.shape
+    left = ((onehot * w[:, None])[:, :, None] * ref.R[:, None, :]).reshape(n, n_groups * K)
+    M = (left.T @ ref.U1).reshape(n_groups, K, -1)
     return M / counts[:, None, None]
 
 
@@ -48,8 +53,10 @@ def unit_features(grads, eps=1e-12):
     second factor (how far the row lies from the origin) can outweigh the
     first (how wrong the model finds the label).
     """
-    n = grads.U1.norm(dim=1, keepdim=True)
-    return type(grads)(grads.U1 / n.clamp_min(eps), grads.R)
+    # the scale is put on the residual factor: the same gradients, and sparse rows stay as
+    # they are
+    n = row_sq_norms(grads.U1).sqrt()
+    return type(grads)(grads.U1, grads.R / n.clamp_min(eps)[:, None])
 
 
 def reference_means(ref, groups, n_groups, *, kind="gd", inverse=None, eps=1e-12):

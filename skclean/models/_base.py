@@ -16,6 +16,7 @@ import torch
 from torch.func import grad, hessian, vmap
 
 from .._linalg import MATRIX_FREE, append_ones, check_dense_size, curvature_gram, curvature_matvec
+from .._sparse import SparseRows, dense_rows, is_sparse, row_sq_norms, rows_gram
 from ._heads import make_head
 
 _CHUNK = 4096  # rows per vmap/forward chunk: bounds memory, keeps GEMMs large
@@ -32,7 +33,7 @@ class LastLayerGrads:
     ``n × K·d`` gradient matrix is never built unless asked for.
     """
 
-    U1: torch.Tensor  # (n, d') features, plus a column of ones if the layer has a bias
+    U1: torch.Tensor  # (n, d') features (or SparseRows), plus a column of ones for the bias
     R: torch.Tensor  # (n, K) residuals dl/dlogits
 
     def __len__(self):
@@ -48,11 +49,11 @@ class LastLayerGrads:
 
     def materialize(self):
         """The explicit ``(n, K·d')`` gradient matrix (for tests and small data)."""
-        return (self.R[:, :, None] * self.U1[:, None, :]).reshape(len(self), -1)
+        return (self.R[:, :, None] * dense_rows(self.U1)[:, None, :]).reshape(len(self), -1)
 
     def sq_norms(self):
         """Squared gradient norms: ``|r|^2 |u1|^2`` per row."""
-        return (self.U1**2).sum(1) * (self.R**2).sum(1)
+        return row_sq_norms(self.U1) * (self.R**2).sum(1)
 
     def dot(self, V):
         """Inner products ``<g_i, V>`` with one ``(K, d')`` matrix (or flat vector)."""
@@ -70,7 +71,7 @@ class LastLayerGrads:
 
     def gram(self, other):
         """All pairwise inner products ``(n, m)`` with another set of gradients."""
-        return (self.U1 @ other.U1.T) * (self.R @ other.R.T)
+        return rows_gram(self.U1, other.U1) * (self.R @ other.R.T)
 
     def weighted_sum(self, weights=None):
         """``sum_i w_i g_i`` as a ``(K, d')`` matrix."""
@@ -188,9 +189,10 @@ class ModelAdapter(ABC):
 
     def check_range(self, X):
         """Refuse finite input that overflows the model's precision (1e300 in float32)."""
-        if not self.dtype.is_floating_point or np.asarray(X).dtype.kind not in "fiu":
+        X = X.data if is_sparse(X) else np.asarray(X)  # a sparse matrix: its stored values
+        if not self.dtype.is_floating_point or X.dtype.kind not in "fiu":
             return
-        X = np.asarray(X)  # the largest magnitude without an |X| copy of the data
+        # the largest magnitude without an |X| copy of the data
         big = max(float(X.max()), -float(X.min())) if X.size else 0.0
         if big > torch.finfo(self.dtype).max:
             raise ValueError(f"X has values beyond the range of {self.dtype} (largest "
@@ -198,6 +200,9 @@ class ModelAdapter(ABC):
                              "dtype='float64'.")
 
     def to_tensor(self, X):
+        """``X`` on the adapter's device and dtype; sparse rows stay sparse (``SparseRows``)."""
+        if is_sparse(X):
+            return X if isinstance(X, SparseRows) else SparseRows(X, self.dtype, self.device)
         # np.require copies read-only inputs (e.g. memmaps), which torch cannot wrap
         X = np.require(np.asarray(X), requirements="W")
         return torch.as_tensor(X, dtype=self.dtype, device=self.device)
@@ -264,8 +269,9 @@ class ModelAdapter(ABC):
         """
         U1, D, Q = self.curvature_pieces(X)
         if sample_weight is not None:
-            # A_i scales with w_i: fold sqrt(w_i) into both feature factors
-            U1 = U1 * self.to_tensor(sample_weight).sqrt()[:, None]
+            # A_i scales with w_i: w_i D_i on the diagonal, sqrt(w_i) Q_i in the rank-one term
+            w = self.to_tensor(np.asarray(sample_weight, dtype=float))
+            D, Q = D * w[:, None], Q * w.sqrt()[:, None]
         H = curvature_gram(U1, D, Q) / U1.shape[0]
         return H + torch.diag(self.l2 * self.last_layer_l2_mask())
 
@@ -332,7 +338,7 @@ class ModelAdapter(ABC):
             params = {n: p.reshape(s) for n, p, s in zip(names, parts, shapes, strict=True)}
             return self._functional_logits(params, rows)
 
-        return theta0, f, mask, self.to_tensor(X)
+        return theta0, f, mask, dense_rows(self.to_tensor(X))
 
     def n_params(self, which="last"):
         return int(self._functional(which, np.zeros((1, self.n_features)))[0].numel())
@@ -344,6 +350,7 @@ class ModelAdapter(ABC):
         :meth:`last_layer_grads` or Hessian-vector products instead.
         """
         theta, f, _, rows = self._functional(which, X)
+        rows = dense_rows(rows)  # vmap needs dense rows: the caller asked for (n, P) anyway
         t = self.encode(y)
         head = self.head
 
@@ -382,7 +389,7 @@ class ModelAdapter(ABC):
         plus the L2 term, applied with two GEMMs; other parameters go through
         ``torch.func`` (forward-over-reverse).
         """
-        if which == "last":
+        if self._only_last(which):
             U1, D, Q = self.curvature_pieces(X)
             w = None if sample_weight is None else self.to_tensor(sample_weight)
             reg = self.l2 * self.last_layer_l2_mask()
@@ -399,7 +406,7 @@ class ModelAdapter(ABC):
         for the product itself at every step.  ``H_idx`` includes the full L2
         term, so its expectation over random subsets is the Hessian.
         """
-        if which == "last":
+        if self._only_last(which):
             U1, D, Q = self.curvature_pieces(X)
             reg = self.l2 * self.last_layer_l2_mask()
             return lambda v, idx: curvature_matvec(U1[idx], D[idx], Q[idx], v) / len(idx) + reg * v
@@ -421,17 +428,33 @@ class ModelAdapter(ABC):
         """The explicit ``(P, P)`` Hessian of the training objective (small models)."""
         P = self.n_params(which)
         check_dense_size(P, P, self.dtype, f"The Hessian ({P:,} parameters)", MATRIX_FREE)
+        if self._only_last(which):  # closed form: GEMMs, sparse rows too
+            return self.last_layer_hessian(X, sample_weight)
         theta, J = self.objective(X, y, sample_weight, which)
         return hessian(J)(theta)
 
     def loss_grad(self, X, y, sample_weight=None, which="last"):
         """Gradient of the training objective."""
+        if self._only_last(which):  # closed form: the mean of r_i ⊗ u1_i, plus the L2 term
+            w = None if sample_weight is None else self.to_tensor(
+                np.asarray(sample_weight, dtype=float))
+            grads = self.last_layer_grads(X, y)
+            g = grads.weighted_sum(w).reshape(-1) / len(grads)
+            return g + self.l2 * self.last_layer_l2_mask() * self.last_layer_params().reshape(-1)
         theta, J = self.objective(X, y, sample_weight, which)
         return grad(J)(theta)
+
+    def _only_last(self, which):
+        """Whether ``which`` names only the last layer (every parameter of a linear model)."""
+        return which == "last" or self._whole_model_is_last_layer
+
+    #: A linear model is its own last layer: "all" parameters are ``[W | b]``.
+    _whole_model_is_last_layer = False
 
     def logit_jacobian(self, X, which="all"):
         """Per-example Jacobians of the logits, ``(n, K, P)`` (small models)."""
         theta, f, _, rows = self._functional(which, X)
+        rows = dense_rows(rows)
         jac = vmap(torch.func.jacrev(lambda th, r: f(th, r[None])[0]), in_dims=(None, 0))
         return torch.cat([jac(theta, rows[i : i + _CHUNK]) for i in range(0, len(rows), _CHUNK)])
 

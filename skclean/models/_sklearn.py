@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from .._linalg import PRECONDITION_MAX_PARAMS, sampled_hessian_inverse
+from .._sparse import is_sparse
 from ._base import ModelAdapter
 from ._newton import LinearObjective, newton_solve
 from ._softmax import SoftmaxRegression
@@ -26,7 +27,8 @@ def _expand_soft(X, Y, sample_weight, classes):
     w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     W = (w[:, None] * Y).ravel()
     keep = W > 0
-    return np.repeat(X, C, axis=0)[keep], np.tile(classes, n)[keep], W[keep]
+    rows = np.repeat(np.arange(n), C)[keep]  # by row index: works for sparse X too
+    return X[rows], np.tile(classes, n)[keep], W[keep]
 
 
 class LogisticRegressionAdapter(ModelAdapter):
@@ -41,6 +43,7 @@ class LogisticRegressionAdapter(ModelAdapter):
     """
 
     penalise_bias = False
+    _whole_model_is_last_layer = True
 
     def __init__(self, estimator, *, device="cpu", dtype=torch.float64):
         if not isinstance(estimator, LogisticRegression | SoftmaxRegression):
@@ -93,7 +96,7 @@ class LogisticRegressionAdapter(ModelAdapter):
         """Fit on hard labels, or on probabilistic labels ``(n, C)`` (columns: ``classes_``)."""
         self._check_supported()
         y = np.asarray(y)
-        X = np.asarray(X)
+        X = X if is_sparse(X) else np.asarray(X)
         self._check_all_classes_present(y)
         if y.ndim == 2 and isinstance(self.estimator, LogisticRegression):
             classes = self._given_classes if getattr(self, "_given_classes", None) is not None \
@@ -102,9 +105,9 @@ class LogisticRegressionAdapter(ModelAdapter):
             if np.unique(hard).size == y.shape[1] and self._newton_applies():
                 # start from the fit to the most probable labels (weighted by their
                 # probability), then Newton steps to the soft-label optimum: no row copies
-                w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight)
+                w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight)
                 self.estimator.fit(X, classes[hard], sample_weight=w * y.max(1))
-                self._sync(n_rows=len(X))
+                self._sync(n_rows=X.shape[0])
                 precond = None
                 if self.n_params("last") <= PRECONDITION_MAX_PARAMS:
                     precond = sampled_hessian_inverse(self, X, sample_weight, random_state=0)
@@ -114,7 +117,7 @@ class LogisticRegressionAdapter(ModelAdapter):
             if y.ndim == 2 and getattr(self, "_given_classes", None) is not None:
                 self.estimator.set_params(classes=self._given_classes)
             self.estimator.fit(X, y, sample_weight=sample_weight)
-        self._sync(n_rows=len(X))
+        self._sync(n_rows=X.shape[0])
         return self
 
     def _check_all_classes_present(self, y):
@@ -138,7 +141,7 @@ class LogisticRegressionAdapter(ModelAdapter):
         if which not in ("last", "all"):
             return super().hvp_fn(X, y, sample_weight=sample_weight, which=which)
         Xt = self.to_tensor(X)
-        w = (torch.ones(len(Xt), dtype=self.dtype, device=self.device) if sample_weight is None
+        w = (torch.ones(Xt.shape[0], dtype=self.dtype, device=self.device) if sample_weight is None
              else self.to_tensor(np.asarray(sample_weight, dtype=float)))
         objective = LinearObjective(Xt, None, w, self.head, self.l2, has_bias=self.has_bias,
                                     penalise_bias=self.penalise_bias)
@@ -165,10 +168,10 @@ class LogisticRegressionAdapter(ModelAdapter):
             return self.continue_fit(X, y, sample_weight)
         Xt = self.to_tensor(X)
         T = self.encode(y)
-        w = (torch.ones(len(Xt), dtype=self.dtype, device=self.device) if sample_weight is None
+        w = (torch.ones(Xt.shape[0], dtype=self.dtype, device=self.device) if sample_weight is None
              else self.to_tensor(np.asarray(sample_weight, dtype=float)))
-        self.n_fit_ = len(Xt)
-        self.l2 = 1.0 / (self.estimator.C * len(Xt))
+        self.n_fit_ = Xt.shape[0]
+        self.l2 = 1.0 / (self.estimator.C * Xt.shape[0])
         objective = LinearObjective(Xt, T, w, self.head, self.l2, has_bias=self.has_bias,
                                     penalise_bias=self.penalise_bias)
         W, b, n_iter, n_cg = newton_solve(objective, self._W, self._b,
@@ -179,7 +182,7 @@ class LogisticRegressionAdapter(ModelAdapter):
         est.intercept_ = (b.cpu().numpy().astype(np.float64) if self.has_bias
                           else np.zeros(W.shape[0]))
         est.n_iter_ = np.array([n_iter], dtype=np.int32)
-        self._sync(n_rows=len(Xt))
+        self._sync(n_rows=Xt.shape[0])
         return self
 
     def deltagrad_update(self, X, y_new, w_new, changed, y_old, w_old, **kwargs):

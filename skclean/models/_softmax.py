@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._sparse import SparseRows, is_sparse
 from ..utils import store_parameters
 
 
@@ -189,8 +190,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         return T, w
 
     def _prepare(self, X, y, sample_weight):
-        X = np.require(X, requirements="W")  # torch cannot wrap a read-only array
-        return (torch.as_tensor(X), *self._targets(y, sample_weight, len(X)))
+        if is_sparse(X):  # mini-batches are sparse GEMMs: the rows are never densified
+            Xt = SparseRows(X, torch.float64, "cpu")
+        else:
+            Xt = torch.as_tensor(np.require(X, requirements="W"))  # torch cannot wrap read-only
+        return (Xt, *self._targets(y, sample_weight, X.shape[0]))
 
     def _set_params(self, theta):
         Wb = theta.reshape(len(self.classes_), -1).numpy()
@@ -202,20 +206,20 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         """Train by mini-batch SGD; ``y`` is hard labels or ``(n, C)`` probabilities."""
         self._validate_params()
         y = np.asarray(y)
-        X = validate_data(self, X, dtype=np.float64)
+        X = validate_data(self, X, dtype=np.float64, accept_sparse="csr")
         if y.ndim == 2:
             if self.classes is None:
                 raise ValueError("Probabilistic targets need `classes` (their column order).")
             self.classes_ = np.asarray(self.classes)
-            if y.shape != (len(X), len(self.classes_)):
-                raise ValueError(f"y must have shape ({len(X)}, {len(self.classes_)}).")
+            if y.shape != (X.shape[0], len(self.classes_)):
+                raise ValueError(f"y must have shape ({X.shape[0]}, {len(self.classes_)}).")
         else:
             self.classes_ = np.unique(y) if self.classes is None else np.asarray(self.classes)
         Xt, T, w = self._prepare(X, y, sample_weight)
         C = T.shape[1]
         theta = torch.zeros(C * (Xt.shape[1] + 1), dtype=torch.float64)
         step = self._sgd_step(C, theta.numel())
-        self._batches_ = self._batches(len(X))
+        self._batches_ = self._batches(X.shape[0])
         params, grads = [], []
         for idx in self._batches_:
             g = self._batch_grad(theta, Xt, T, w, torch.as_tensor(idx))
@@ -264,11 +268,11 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if self._trajectory is None:
             raise ValueError("deltagrad_update needs keep_trajectory=True at fit.")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse="csr")
         Xt, T_new, w_new = self._prepare(X, y_new, sample_weight_new)
-        T_old, w_old = self._targets(y_old, sample_weight_old, len(X))
+        T_old, w_old = self._targets(y_old, sample_weight_old, X.shape[0])
         C = T_new.shape[1]
-        changed_mask = np.zeros(len(X), dtype=bool)
+        changed_mask = np.zeros(X.shape[0], dtype=bool)
         changed_mask[np.asarray(changed, dtype=int)] = True
         params, grads = self._trajectory
         theta = params[0].clone()
@@ -313,8 +317,8 @@ class SoftmaxRegression(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float64, reset=False)
-        return X @ self.coef_.T + self.intercept_
+        X = validate_data(self, X, dtype=np.float64, reset=False, accept_sparse="csr")
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
     def predict_proba(self, X):
         Z = self.decision_function(X)

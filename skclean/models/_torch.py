@@ -10,9 +10,11 @@ import torch
 from sklearn.utils import check_random_state
 from skorch import NeuralNetClassifier
 from skorch.callbacks import Callback, EpochScoring
+from skorch.dataset import Dataset as SkorchDataset
 from torch import nn
 from torch.func import functional_call
 
+from .._sparse import as_dtype, dense_rows, is_sparse, rows_per_chunk
 from ._base import _CHUNK, ModelAdapter
 from ._networks import StopAtTrainAccuracy, skorch_defaults
 
@@ -46,6 +48,35 @@ class WeightedSoftCrossEntropy(nn.Module):
     def forward(self, logits, packed):
         T, w = packed[:, :-1], packed[:, -1]
         return (w * -(T * torch.log_softmax(logits, dim=1)).sum(1)).mean()
+
+
+class _SparseBatches(SkorchDataset):
+    """skorch's Dataset over CSR rows, fetched a mini-batch at a time.
+
+    skorch slices a sparse ``X`` row by row (a scipy slice costs ~70 µs, more
+    than the network's step on small data); torch's DataLoader calls
+    ``__getitems__`` with a whole batch instead: one CSR slice and one dense
+    copy of the batch's rows, never of ``X``.
+    """
+
+    def __getitems__(self, indices):
+        Xb = self.X[np.asarray(indices)].toarray()
+        yb = [None] * len(indices) if self.y is None else self.y[np.asarray(indices)]
+        return [self.transform(Xb[i], yb[i]) for i in range(len(indices))]
+
+
+@contextmanager
+def _sparse_batches(net, X):
+    """Train ``net`` on CSR ``X`` through :class:`_SparseBatches` (when it uses skorch's own
+    Dataset class; a user's dataset is left as it is)."""
+    if not (is_sparse(X) and net.dataset is SkorchDataset):
+        yield
+        return
+    net.dataset = _SparseBatches
+    try:
+        yield
+    finally:
+        net.dataset = SkorchDataset
 
 
 class _Checkpointer(Callback):
@@ -183,7 +214,7 @@ class TorchAdapter(ModelAdapter):
         self.l2 = float(wd or 0.0)
 
     def _xy(self, X, y):
-        Xn = np.asarray(X, dtype=torch.empty((), dtype=self.dtype).numpy().dtype)
+        Xn = as_dtype(X, torch.empty((), dtype=self.dtype).numpy().dtype)  # skorch takes CSR
         yi = self.encode(y).cpu().numpy().astype(np.int64)
         return Xn, yi
 
@@ -200,11 +231,11 @@ class TorchAdapter(ModelAdapter):
         saved = self.net.callbacks_
         self.net.callbacks_ = list(saved) + [(f"_ckpt{id(self)}", cb) for cb in callbacks]
         try:
-            with _user_interrupts_propagate(), self._seeded():
+            with _user_interrupts_propagate(), self._seeded(), _sparse_batches(self.net, Xn):
                 self.net.partial_fit(Xn, yi, epochs=epochs)
         finally:
             self.net.callbacks_ = saved
-        self.n_fit_ = len(Xn)
+        self.n_fit_ = Xn.shape[0]
         return self
 
     def _train_weighted(self, X, y, sample_weight, epochs):
@@ -231,8 +262,8 @@ class TorchAdapter(ModelAdapter):
         try:
             with _user_interrupts_propagate():
                 try:
-                    with self._seeded():
-                        net.fit_loop(np.asarray(X, dtype=np_dtype), packed, epochs=epochs)
+                    with self._seeded(), _sparse_batches(net, X):
+                        net.fit_loop(as_dtype(X, np_dtype), packed, epochs=epochs)
                 except KeyboardInterrupt:  # skorch's early-stop signal inside fit_loop
                     pass
         finally:
@@ -241,7 +272,7 @@ class TorchAdapter(ModelAdapter):
         return self
 
     def fit(self, X, y, sample_weight=None):
-        X = np.asarray(X)
+        X = X if is_sparse(X) else np.asarray(X)
         if self._initial_state is None:
             if np.asarray(y).ndim == 2 and getattr(self, "_given_classes", None) is None:
                 self._given_classes = np.arange(np.asarray(y).shape[1])
@@ -253,7 +284,7 @@ class TorchAdapter(ModelAdapter):
             self.net.module_.to(device=self.device, dtype=self.dtype)
             self._attach()
             self._init_head(self._linear.out_features)
-            self._check_logits(X[: min(len(X), 8)])
+            self._check_logits(X[: min(X.shape[0], 8)])
             self._initial_state = copy.deepcopy(self.net.module_.state_dict())
         else:
             self.net.module_.load_state_dict(self._initial_state)
@@ -264,13 +295,13 @@ class TorchAdapter(ModelAdapter):
     def continue_fit(self, X, y, sample_weight=None, epochs=None):
         if self._initial_state is None:
             return self.fit(X, y, sample_weight)
-        return self._train(np.asarray(X), y, sample_weight, epochs)
+        return self._train(X if is_sparse(X) else np.asarray(X), y, sample_weight, epochs)
 
     def _check_logits(self, X):
         """Fail early if the last nn.Linear does not produce the model's logits."""
         U, Z = self.last_layer_outputs(X)  # leaves the module in eval mode
         with torch.no_grad():
-            out = self.net.module_(self.to_tensor(X))
+            out = self.net.module_(dense_rows(self.to_tensor(X)))
             p_model = out if self._outputs_proba else torch.softmax(out, 1)
         if not torch.allclose(self.head.proba(Z), p_model, atol=1e-4, rtol=1e-3):
             raise ValueError(
@@ -289,9 +320,10 @@ class TorchAdapter(ModelAdapter):
         handle = self._linear.register_forward_hook(lambda m, i, o: store.append((i[0], o)))
         try:
             Xt = self.to_tensor(X)
+            step = rows_per_chunk(Xt, _CHUNK)
             with torch.no_grad():
-                for s in range(0, len(Xt), _CHUNK):
-                    module(Xt[s : s + _CHUNK])
+                for s in range(0, Xt.shape[0], step):
+                    module(dense_rows(Xt[s : s + step]))  # sparse rows: densified per chunk
         finally:
             handle.remove()
         U = torch.cat([u.reshape(u.shape[0], -1) for u, _ in store])
