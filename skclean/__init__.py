@@ -7,6 +7,7 @@ from .cleaners import (
     ClassBasedIFDetector,
     ModelBasedDetector,
     ReviewCleaner,
+    cross_fit_scores,
 )
 from .display import CleaningCurveDisplay, DetectionDisplay, InfluenceDisplay, QuestionDisplay
 from .oracles import BudgetedOracle, ConsoleOracle, MajorityVoteOracle, SimulatedOracle
@@ -26,4 +27,5 @@ __all__ = [
     "ReviewCleaner",
     "SimulatedOracle",
     "__version__",
+    "cross_fit_scores",
 ]

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -54,3 +56,18 @@ def test_flip_labels_custom_mapping_and_errors():
         flip_labels(y, 0.1, kind="adversarial")
     with pytest.raises(ValueError, match="two classes"):
         flip_labels(np.zeros(5), 0.1)
+
+
+def test_docstrings_are_real_text_without_the_names_that_give_the_label_away():
+    from skclean.datasets import load_docstrings
+
+    modules = ["scipy.signal", "numpy.random"]
+    texts, labels = load_docstrings(modules)
+    assert set(labels) == set(modules) and len(texts) == len(labels) > 200
+    assert len(set(texts)) == len(texts)  # a text is under one label only
+    joined = "\n".join(texts)
+    for name in ("scipy", "numpy", "signal", "random", "np"):
+        assert re.search(rf"\b{name}\b", joined) is None, name
+    assert ">>>" not in joined  # the Examples sections (code) are cut
+    assert all(len(t) >= 300 for t in texts)
+    assert load_docstrings(modules)[0] == texts  # the same texts on every call

@@ -29,6 +29,11 @@ from .conftest import MODEL_KINDS, model_of_kind
 
 N_FEATURES, N_CLASSES = 4, 3
 ESTIMATORS = ["chef", "cincer", "class_based", "model_based"]
+# scikit-learn's SGD stops after n_iter_no_change epochs without a tol improvement, and
+# updates the intercept with a 100 times smaller step on sparse rows: another model
+SGD_PATH = ("SGDClassifier takes another path on float32 or sparse rows (another stopping "
+            "epoch; a smaller intercept step on sparse rows): a different model, not the same "
+            "one rounded")
 # order-preserving names of unequal length: sorting them sorts the integers
 NAMES = np.array(["ox", "yak", "zebra"])
 
@@ -148,6 +153,8 @@ def _assert_close_scores(a, b):
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_float32_data_agrees_with_float64_data(data, name, kind):
+    if kind == "sgd":
+        pytest.skip(SGD_PATH)
     X, y, y_noisy = data
     s = {}
     for dt in (np.float32, np.float64):
@@ -175,6 +182,8 @@ def test_float32_arithmetic_agrees_with_float64(data, name):
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_sparse_rows_agree_with_the_same_rows_dense(data, name, kind):
+    if kind == "sgd":
+        pytest.skip(SGD_PATH)
     X, y, y_noisy = data
     X = np.where(np.abs(X) < 2.0, 0.0, X)  # about half the entries zero: really sparse
     dense_est, y_in = run(name, kind, X, y, y_noisy)

@@ -344,3 +344,70 @@ def test_preconditioned_cg_solves_in_few_iterations():
     for x in (x_plain, x_pre):  # ‖x − x*‖ ≤ κ · tol · ‖x*‖
         assert float((x - exact).norm()) <= 10 * cond * 1e-10 * float(exact.norm())
     assert it_pre < it_plain / 2
+
+
+# ---------------------------------------------------------------------- the logistic family
+def test_logistic_regression_cv_searches_once_then_refits_at_the_chosen_c(iris, monkeypatch):
+    from sklearn.linear_model import LogisticRegressionCV
+
+    from skclean import ChefCleaner, SimulatedOracle
+
+    X, y = iris
+    searches = []
+    fit = LogisticRegressionCV.fit
+    monkeypatch.setattr(LogisticRegressionCV, "fit",
+                        lambda self, *a, **k: searches.append(1) or fit(self, *a, **k))
+    cv = LogisticRegressionCV(Cs=[0.01, 1.0, 100.0], max_iter=500, l1_ratios=(0.0,),
+                              scoring="accuracy", use_legacy_attributes=False)
+    y_noisy = y.copy()
+    y_noisy[::7] = (y[::7] + 1) % 3
+    cleaner = ChefCleaner(cv, oracle=SimulatedOracle(X, y), budget=12, batch_size=3,
+                          random_state=0)
+    cleaner.fit(X, y_noisy, trusted_mask=np.arange(len(y)) % 5 == 0)
+    assert len(searches) == 1  # not once per round
+    adapter = cleaner.adapter_
+    chosen = float(np.ravel(adapter.cv_estimator_.C_)[0])
+    assert type(adapter.model) is LogisticRegression and adapter.model.C == chosen
+    # its coefficients are the optimum of the objective at that C, on the current labels
+    g = adapter.loss_grad(cleaner.X_, cleaner.y_, sample_weight=cleaner.sample_weight_)
+    assert float(g.abs().max()) < 1e-4
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_sgd_classifier_influence_pieces_equal_autograd(iris, binary):
+    from sklearn.linear_model import SGDClassifier
+
+    X, y = iris
+    if binary:
+        y = (y == 2).astype(int)
+    a = make_adapter(SGDClassifier(loss="log_loss", alpha=1e-2, random_state=0)).fit(X, y)
+    assert a.head.name == ("sigmoid" if binary else "one-vs-rest")
+    assert a.l2 == pytest.approx(1e-2)
+    np.testing.assert_allclose(a.predict_proba(X), a.model.predict_proba(X), atol=1e-10)
+    theta, J = a.objective(X, y)
+    torch.testing.assert_close(a.hessian(X, y), torch.func.hessian(J)(theta))
+    torch.testing.assert_close(a.loss_grad(X, y), torch.func.grad(J)(theta))
+    torch.testing.assert_close(a.last_layer_grads(X[:6], y[:6]).materialize(),
+                               a.per_example_grads(X[:6], y[:6]))
+    before = a.model.coef_.copy()
+    a.continue_fit(X, y, epochs=2)  # its own partial_fit, from where it stopped
+    assert not np.allclose(before, a.model.coef_) and a.model.t_ > 1
+
+
+@pytest.mark.parametrize("model, message", [
+    ("hinge", "not a logistic model"),
+    ("early", "early_stopping=True"),
+    ("l1", "twice-differentiable"),
+    ("elasticnet", "twice-differentiable"),
+])
+def test_sgd_classifier_settings_influence_cannot_use_are_refused(model, message):
+    from sklearn.linear_model import SGDClassifier
+
+    est = {"hinge": SGDClassifier(),
+           "early": SGDClassifier(loss="log_loss", early_stopping=True),
+           "l1": SGDClassifier(loss="log_loss", penalty="l1"),
+           "elasticnet": SGDClassifier(loss="log_loss", penalty="elasticnet")}[model]
+    with pytest.raises(ValueError, match=message):
+        make_adapter(est)
+    # an elastic net without its L1 part is the L2 objective
+    make_adapter(SGDClassifier(loss="log_loss", penalty="elasticnet", l1_ratio=0.0))

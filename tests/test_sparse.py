@@ -162,10 +162,13 @@ def test_every_estimator_runs_on_rows_too_wide_to_densify(wide, no_densify, name
         est = ReviewCleaner(ClassBasedIFDetector(lr), oracle=oracle, budget=20, batch_size=10,
                             rerank=True).fit(X, y, trusted_mask=trusted)
     else:
-        est = CincerCleaner(lr, oracle=oracle, counterexample="practical_fisher",
-                            random_state=0).fit(X[:400], y[:400])
-        est.partial_fit(X[400:], y[400:])
+        # the default Top Fisher: 300,003 parameters, far past the explicit limit, so its
+        # diagonal stands in
+        est = CincerCleaner(lr, oracle=oracle, random_state=0).fit(X[:500], y[:500])
+        est.partial_fit(X[500:], y[500:])
         assert sp.issparse(est.X_) and est.X_.shape == (600, 100_000)
+        assert est.n_queries_ > 0 and any(h["counterexample"] is not None
+                                          for h in est.history_)
     scores = est.score_samples(X, y) if name != "review" else est.scores_
     wrong = y != y_true
     # the wrong labels score lower: a real ranking, not an accident of the layout
@@ -180,3 +183,63 @@ def test_a_stream_of_dense_rows_after_a_sparse_fit_is_stored_sparse(kind):
                         refit_epochs=1, random_state=0).fit(X[:50], y[:50])
     est.partial_fit(X[50:].toarray(), y[50:])
     assert sp.issparse(est.X_) and (est.X_ != X).nnz == 0
+
+
+def test_a_pipeline_with_sparse_one_hot_output_shows_the_person_raw_rows():
+    """ColumnTransformer's one-hot output is sparse by default; the person still reads the
+    row as it is in the DataFrame, string columns included."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from skclean import ConsoleOracle
+
+    rng = np.random.default_rng(7)
+    n = 240
+    town = rng.choice([f"town{i:02d}" for i in range(25)], n)
+    y_true = np.isin(town, [f"town{i:02d}" for i in range(0, 25, 2)]).astype(int)
+    frame = pd.DataFrame({"town": town, "size": rng.normal(size=n)},
+                         index=[f"h{i}" for i in range(n)])
+    y = y_true.copy()
+    y[:20] = 1 - y[:20]
+    trusted = np.arange(n) >= 200
+    encode = make_column_transformer((OneHotEncoder(handle_unknown="ignore"), ["town"]),
+                                     remainder=StandardScaler())
+    assert sp.issparse(encode.fit_transform(frame))
+    shown, answers = [], iter(["keep"] * 10)
+    person = ConsoleOracle(data=frame, input_fn=lambda prompt: next(answers),
+                           print_fn=shown.append)
+    pipe = make_pipeline(encode, ChefCleaner(LogisticRegression(C=10.0), oracle=person,
+                                             budget=4, batch_size=2, random_state=0))
+    pipe.fit(frame, y, chefcleaner__trusted_mask=trusted,
+             chefcleaner__row_ids=frame.index)
+    text = "\n".join(shown)
+    assert "town=town" in text and "size=" in text  # the raw row, its string column
+    report = pipe[-1].cleaning_report()
+    assert len(report) == 4 and report["row_id"].str.startswith("h").all()
+
+
+@pytest.mark.parametrize("setting", [
+    {"selection": "incremental"},
+    {"update": "deltagrad", "estimator": "softmax"},
+    {"strategy": "infl_d"},
+])
+def test_chef_settings_ask_the_same_rows_on_sparse_rows(setting):
+    X = random_csr(160, 12, 0.4, 8)
+    rng = np.random.default_rng(8)
+    y_true = np.asarray(X[:, :3].sum(1)).ravel().argsort().argsort() * 3 // 160
+    y = np.where(rng.random(160) < 0.2, (y_true + 1) % 3, y_true)
+    trusted = np.arange(160) >= 130
+    setting = dict(setting)
+    model = (SoftmaxRegression(n_epochs=5, random_state=0)
+             if setting.pop("estimator", None) else LogisticRegression())
+    runs = []
+    for Xin in (X.toarray(), X):
+        est = ChefCleaner(model, oracle=SimulatedOracle(X, y_true), budget=12, batch_size=4,
+                          random_state=0, **setting).fit(Xin, y, trusted_mask=trusted)
+        runs.append(est)
+    dense, sparse = runs
+    for a, b in zip(dense.history_, sparse.history_, strict=True):
+        np.testing.assert_array_equal(a["rows"], b["rows"])
+    np.testing.assert_allclose(sparse.predict_proba(X), dense.predict_proba(X.toarray()),
+                               rtol=1e-6, atol=1e-8)

@@ -2,12 +2,11 @@
 
 import torch
 from sklearn.base import clone
-from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetClassifier
 from torch import nn
 
 from ._base import LastLayerGrads, ModelAdapter
-from ._heads import SigmoidHead, SoftmaxHead
+from ._heads import OneVsRestHead, SigmoidHead, SoftmaxHead
 from ._networks import (
     MLP,
     SmallCNN,
@@ -15,7 +14,7 @@ from ._networks import (
     default_classifier,
     train_accuracy_stop,
 )
-from ._sklearn import LogisticRegressionAdapter
+from ._sklearn import LOGISTIC_FAMILY, LogisticRegressionAdapter
 from ._softmax import SoftmaxRegression, soft_targets
 from ._torch import TorchAdapter, wrap_module
 
@@ -26,6 +25,7 @@ __all__ = [
     "TorchAdapter",
     "MLP",
     "SmallCNN",
+    "OneVsRestHead",
     "SigmoidHead",
     "SoftmaxHead",
     "SoftmaxRegression",
@@ -55,7 +55,8 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
 
     Parameters
     ----------
-    estimator : LogisticRegression, NeuralNetClassifier or torch.nn.Module
+    estimator : LogisticRegression, LogisticRegressionCV, SGDClassifier, NeuralNetClassifier \
+            or torch.nn.Module
         The classifier to wrap.
     device : str or torch.device, default=None
         Where tensors live; ``None`` keeps the estimator's own (``"cpu"`` for
@@ -72,7 +73,7 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
     **kwargs
         Passed to the adapter (e.g. ``checkpoint_every`` for torch models).
     """
-    if isinstance(estimator, LogisticRegression | SoftmaxRegression):
+    if isinstance(estimator, LOGISTIC_FAMILY):
         est = clone(estimator) if clone_estimator else estimator
         adapter = LogisticRegressionAdapter(
             est, device=device or "cpu", dtype=resolve_dtype(dtype or "float64")
@@ -84,8 +85,9 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
                                random_state=random_state, **kwargs)
     else:
         raise TypeError(
-            "skclean can wrap a scikit-learn LogisticRegression, a skorch NeuralNetClassifier "
-            f"or a torch.nn.Module; got {type(estimator).__name__}."
+            "skclean can wrap a scikit-learn LogisticRegression, LogisticRegressionCV or "
+            "SGDClassifier(loss='log_loss'), a skorch NeuralNetClassifier or a "
+            f"torch.nn.Module; got {type(estimator).__name__}."
         )
     if classes is not None:
         adapter.set_classes(classes)

@@ -458,5 +458,5 @@ class ModelAdapter(ABC):
         jac = vmap(torch.func.jacrev(lambda th, r: f(th, r[None])[0]), in_dims=(None, 0))
         return torch.cat([jac(theta, rows[i : i + _CHUNK]) for i in range(0, len(rows), _CHUNK)])
 
-    def _init_head(self, n_outputs):
-        self.head = make_head(n_outputs, len(self.classes_))
+    def _init_head(self, n_outputs, one_vs_rest=False):
+        self.head = make_head(n_outputs, len(self.classes_), one_vs_rest=one_vs_rest)

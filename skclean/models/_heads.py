@@ -100,7 +100,48 @@ class SigmoidHead:
         return D.sqrt()[:, :, None]
 
 
-def make_head(n_outputs, n_classes):
+class OneVsRestHead:
+    """``C`` independent sigmoid logits, one binary model per class (one-vs-rest), as
+    scikit-learn's ``SGDClassifier(loss="log_loss")`` fits a multiclass problem.
+
+    The loss is the sum of the ``C`` binary cross-entropies against the one-hot
+    (or probabilistic) target, so the curvature is diagonal in logit space:
+    ``A = diag(σ(z)(1 − σ(z)))``, ``Q = 0``.  Probabilities are the sigmoids
+    normalised to sum to one, as scikit-learn's ``predict_proba`` does.
+    """
+
+    name = "one-vs-rest"
+    max_curvature = 0.25
+
+    def __init__(self, n_classes):
+        self.n_classes = n_classes
+        self.n_outputs = n_classes
+
+    def proba(self, Z):
+        S = torch.sigmoid(Z)
+        return S / S.sum(1, keepdim=True)
+
+    def loss(self, Z, y):
+        T = _as_targets(y, self.n_classes, Z.dtype)
+        return (F.softplus(Z) - T * Z).sum(1)
+
+    def residual(self, Z, y):
+        return torch.sigmoid(Z) - _as_targets(y, self.n_classes, Z.dtype)
+
+    def curvature_terms(self, Z):
+        p = torch.sigmoid(Z)
+        return p * (1 - p), torch.zeros_like(p)
+
+    def curvature(self, Z):
+        return torch.diag_embed(self.curvature_terms(Z)[0])
+
+    def curvature_sqrt(self, Z):
+        return torch.diag_embed(self.curvature_terms(Z)[0].sqrt())
+
+
+def make_head(n_outputs, n_classes, *, one_vs_rest=False):
+    if one_vs_rest and n_outputs == n_classes > 2:
+        return OneVsRestHead(n_classes)
     if n_outputs == 1 and n_classes == 2:
         return SigmoidHead()
     if n_outputs == n_classes:

@@ -1,5 +1,6 @@
-"""Adapter for linear softmax models: scikit-learn's ``LogisticRegression``
-(binary and multinomial) and skclean's SGD-trained ``SoftmaxRegression``."""
+"""Adapter for the logistic family: scikit-learn's ``LogisticRegression`` (binary and
+multinomial), ``LogisticRegressionCV`` (its search run once), ``SGDClassifier`` with
+the log loss (one-vs-rest), and skclean's SGD-trained ``SoftmaxRegression``."""
 
 import warnings
 
@@ -7,11 +8,11 @@ import numpy as np
 import torch
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, SGDClassifier
 from sklearn.utils.validation import check_is_fitted
 
 from .._linalg import PRECONDITION_MAX_PARAMS, sampled_hessian_inverse
-from .._sparse import is_sparse
+from .._sparse import as_dtype, is_sparse
 from ._base import ModelAdapter
 from ._newton import LinearObjective, newton_solve
 from ._softmax import SoftmaxRegression
@@ -31,8 +32,40 @@ def _expand_soft(X, Y, sample_weight, classes):
     return X[rows], np.tile(classes, n)[keep], W[keep]
 
 
+#: The models this adapter wraps.
+LOGISTIC_FAMILY = (LogisticRegression, SGDClassifier, SoftmaxRegression)
+
+
+def _chosen_model(cv):
+    """A fitted ``LogisticRegressionCV`` as the ``LogisticRegression`` it chose: the same
+    settings at the selected ``C``, its coefficients (refit on every row) kept."""
+    lr = LogisticRegression(C=float(np.ravel(cv.C_)[0]), fit_intercept=cv.fit_intercept,
+                            intercept_scaling=cv.intercept_scaling, tol=cv.tol,
+                            max_iter=cv.max_iter, solver=cv.solver,
+                            class_weight=cv.class_weight, random_state=cv.random_state)
+    for name in ("classes_", "coef_", "intercept_", "n_iter_", "n_features_in_"):
+        setattr(lr, name, getattr(cv, name))
+    if hasattr(cv, "feature_names_in_"):
+        lr.feature_names_in_ = cv.feature_names_in_
+    return lr
+
+
 class LogisticRegressionAdapter(ModelAdapter):
-    """Wrap a (cloned) :class:`~sklearn.linear_model.LogisticRegression`.
+    """Wrap a (cloned) model of the logistic family.
+
+    * :class:`~sklearn.linear_model.LogisticRegression`: see below.
+    * :class:`~sklearn.linear_model.LogisticRegressionCV`: its cross-validated
+      search for ``C`` runs once, in the first :meth:`fit` (on the most probable
+      label of probabilistic rows); from then on the adapter holds the
+      ``LogisticRegression`` at the chosen ``C`` (``cv_estimator_`` keeps the
+      search), so refits never search again.
+    * :class:`~sklearn.linear_model.SGDClassifier` with ``loss="log_loss"``:
+      the objective ``1/n Σ s_i ℓ_i + alpha/2 ‖w‖²`` (``penalty="l2"``; ``None``:
+      no term), so ``l2 = alpha`` (the ``LogisticRegression`` equivalent is
+      ``C = 1 / (alpha · n)``); binary problems have one sigmoid logit, more
+      classes one per class, one-vs-rest (:class:`~skclean.models.OneVsRestHead`);
+      warm starts continue with its own ``partial_fit``.  Influence is taken at
+      the coefficients SGD stopped at.
 
     The model is its own last layer: features are the inputs, the logits are
     ``X @ coef_.T + intercept_``.  Binary problems keep scikit-learn's single
@@ -46,29 +79,52 @@ class LogisticRegressionAdapter(ModelAdapter):
     _whole_model_is_last_layer = True
 
     def __init__(self, estimator, *, device="cpu", dtype=torch.float64):
-        if not isinstance(estimator, LogisticRegression | SoftmaxRegression):
-            raise TypeError(f"Expected a LogisticRegression, got {type(estimator).__name__}.")
+        if not isinstance(estimator, LOGISTIC_FAMILY):
+            raise TypeError("Expected a LogisticRegression, LogisticRegressionCV, "
+                            f"SGDClassifier or SoftmaxRegression, got {type(estimator).__name__}.")
+        self.cv_estimator_ = None
+        if isinstance(estimator, LogisticRegressionCV):
+            self.cv_estimator_, estimator = estimator, None
         self.estimator = estimator
         self.device = torch.device(device)
         self.dtype = dtype
         self._check_supported()
         try:
-            check_is_fitted(estimator)
+            check_is_fitted(self.cv_estimator_ if estimator is None else estimator)
         except Exception:
             return
+        if estimator is None:  # a LogisticRegressionCV fitted already (prefit)
+            self.estimator = _chosen_model(self.cv_estimator_)
         self._sync(n_rows=None)
 
     def _check_supported(self):
-        est = self.estimator
+        est = self.cv_estimator_ if self.estimator is None else self.estimator
         if isinstance(est, SoftmaxRegression):
             return
-        penalty = est.get_params().get("penalty", "deprecated")
-        if penalty not in ("deprecated", "l2", None) or (est.l1_ratio or 0) > 0:
+        params = est.get_params()
+        name = type(est).__name__
+        if isinstance(est, SGDClassifier):
+            if params["loss"] != "log_loss":
+                raise ValueError(f"SGDClassifier(loss={params['loss']!r}) is not a logistic "
+                                 "model: influence needs the log loss, "
+                                 "SGDClassifier(loss='log_loss').")
+            if params["early_stopping"]:
+                raise ValueError("SGDClassifier(early_stopping=True) trains on a part of the "
+                                 "rows only; influence is taken over every row it is given: "
+                                 "use early_stopping=False.")
+        ratios = np.ravel([r for r in (params.get("l1_ratio"), params.get("l1_ratios"))
+                           if r is not None and not isinstance(r, str)] or [0.0])
+        penalty = params.get("penalty", "deprecated")
+        if isinstance(est, SGDClassifier):  # its l1_ratio applies to "elasticnet" only
+            l1 = penalty == "l1" or (penalty == "elasticnet" and params["l1_ratio"] > 0)
+        else:
+            l1 = penalty not in ("deprecated", "l2", "elasticnet", None) or ratios.any()
+        if l1:
             raise ValueError(
                 "Influence needs a twice-differentiable objective: use an L2 (l1_ratio=0) "
-                "or no penalty with LogisticRegression."
+                f"or no penalty with {name}."
             )
-        if est.class_weight is not None:
+        if params.get("class_weight") is not None:
             raise ValueError(
                 "class_weight changes the objective the influence is taken of; pass the "
                 "equivalent sample_weight to fit instead."
@@ -83,6 +139,8 @@ class LogisticRegressionAdapter(ModelAdapter):
             self.n_fit_ = n_rows
         if isinstance(est, SoftmaxRegression):
             self.l2 = float(est.alpha)  # its objective is the mean loss + alpha/2 ‖W‖²
+        elif isinstance(est, SGDClassifier):  # the same objective, penalty permitting
+            self.l2 = float(est.alpha) if est.penalty in ("l2", "elasticnet") else 0.0
         else:
             no_penalty = est.get_params().get("penalty") is None or not np.isfinite(est.C)
             n = getattr(self, "n_fit_", None)
@@ -90,15 +148,26 @@ class LogisticRegressionAdapter(ModelAdapter):
         self._W = torch.as_tensor(est.coef_, dtype=self.dtype, device=self.device)
         b = est.intercept_ if self.has_bias else np.zeros(est.coef_.shape[0])
         self._b = torch.as_tensor(np.asarray(b, dtype=float), dtype=self.dtype, device=self.device)
-        self._init_head(est.coef_.shape[0])
+        self._init_head(est.coef_.shape[0], one_vs_rest=isinstance(est, SGDClassifier))
 
     def fit(self, X, y, sample_weight=None):
         """Fit on hard labels, or on probabilistic labels ``(n, C)`` (columns: ``classes_``)."""
         self._check_supported()
         y = np.asarray(y)
         X = X if is_sparse(X) else np.asarray(X)
+        if isinstance(self.estimator, SGDClassifier):
+            # SGD follows its path in the data's precision: the adapter's dtype decides it
+            X = as_dtype(X, torch.empty((), dtype=self.dtype).numpy().dtype)
         self._check_all_classes_present(y)
-        if y.ndim == 2 and isinstance(self.estimator, LogisticRegression):
+        if self.estimator is None:  # LogisticRegressionCV: its search, once
+            hard = y if y.ndim == 1 else (self._given_classes if getattr(
+                self, "_given_classes", None) is not None else np.arange(y.shape[1]))[y.argmax(1)]
+            self.cv_estimator_.fit(X, hard, sample_weight=sample_weight)
+            self.estimator = _chosen_model(self.cv_estimator_)
+            if y.ndim == 1:
+                self._sync(n_rows=X.shape[0])
+                return self
+        if y.ndim == 2 and isinstance(self.estimator, LogisticRegression | SGDClassifier):
             classes = self._given_classes if getattr(self, "_given_classes", None) is not None \
                 else np.arange(y.shape[1])
             hard = y.argmax(1)
@@ -112,7 +181,8 @@ class LogisticRegressionAdapter(ModelAdapter):
                 if self.n_params("last") <= PRECONDITION_MAX_PARAMS:
                     precond = sampled_hessian_inverse(self, X, sample_weight, random_state=0)
                 return self.newton_refit(X, y, sample_weight, preconditioner=precond)
-            self.estimator.fit(*_expand_soft(X, y, sample_weight, classes))
+            Xe, ye, we = _expand_soft(X, y, sample_weight, classes)
+            self.estimator.fit(Xe, ye, sample_weight=we)  # by name: SGD's third is coef_init
         else:
             if y.ndim == 2 and getattr(self, "_given_classes", None) is not None:
                 self.estimator.set_params(classes=self._given_classes)
@@ -123,7 +193,8 @@ class LogisticRegressionAdapter(ModelAdapter):
     def _check_all_classes_present(self, y):
         """scikit-learn learns only the classes it sees: refuse to fit fewer than declared."""
         given = getattr(self, "_given_classes", None)
-        if given is None or not isinstance(self.estimator, LogisticRegression):
+        if given is None or not isinstance(self.estimator or self.cv_estimator_,
+                                           LogisticRegression | SGDClassifier):
             return
         present = given[y.sum(0) > 0] if y.ndim == 2 else np.unique(y)
         missing = np.setdiff1d(given, present)
@@ -195,12 +266,22 @@ class LogisticRegressionAdapter(ModelAdapter):
         return self
 
     def continue_fit(self, X, y, sample_weight=None, epochs=None):
-        """Warm-start the solver from the current coefficients (``epochs`` is unused:
-        the convex problem is solved to convergence)."""
+        """Warm-start the solver from the current coefficients.
+
+        ``LogisticRegression`` solves the convex problem to convergence
+        (``epochs`` is unused); ``SGDClassifier`` continues with ``epochs`` (5 by
+        default) passes of its own ``partial_fit``.
+        """
         hard = np.asarray(y).ndim == 1
         if (self.classes_ is None or isinstance(self.estimator, SoftmaxRegression)
                 or (hard and not np.array_equal(np.unique(y), self.classes_))):
             return self.fit(X, y, sample_weight)
+        if isinstance(self.estimator, SGDClassifier) and hard:
+            X = as_dtype(X, torch.empty((), dtype=self.dtype).numpy().dtype)
+            for _ in range(5 if epochs is None else max(1, int(epochs))):
+                self.estimator.partial_fit(X, y, sample_weight=sample_weight)
+            self._sync(n_rows=X.shape[0])
+            return self
         warm = self.estimator.warm_start
         self.estimator.set_params(warm_start=True)
         try:
