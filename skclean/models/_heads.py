@@ -100,7 +100,7 @@ class SigmoidHead:
         return D.sqrt()[:, :, None]
 
 
-class OneVsRestHead:
+class OneVsRestHead(SoftmaxHead):
     """``C`` independent sigmoid logits, one binary model per class (one-vs-rest), as
     scikit-learn's ``SGDClassifier(loss="log_loss")`` fits a multiclass problem.
 
@@ -110,12 +110,9 @@ class OneVsRestHead:
     normalised to sum to one, as scikit-learn's ``predict_proba`` does.
     """
 
+    # a logit per class, as the softmax head (whose constructor it shares); the rest differs
     name = "one-vs-rest"
     max_curvature = 0.25
-
-    def __init__(self, n_classes):
-        self.n_classes = n_classes
-        self.n_outputs = n_classes
 
     def proba(self, Z):
         S = torch.sigmoid(Z)
