@@ -411,3 +411,40 @@ def test_sgd_classifier_settings_influence_cannot_use_are_refused(model, message
         make_adapter(est)
     # an elastic net without its L1 part is the L2 objective
     make_adapter(SGDClassifier(loss="log_loss", penalty="elasticnet", l1_ratio=0.0))
+
+
+def test_a_module_class_is_built_from_random_state_and_one_needing_arguments_is_named(iris):
+    from skclean import ClassBasedIFDetector
+
+    X, y = iris
+    X = X.astype(np.float32)
+
+    class Net(nn.Module):
+        def __init__(self, hidden=8):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(4, hidden), nn.ReLU(), nn.Linear(hidden, 3))
+
+        def forward(self, x):
+            return self.body(x)
+
+    def fitted(seed):
+        a = make_adapter(Net, random_state=seed)
+        a.net.set_params(max_epochs=3)
+        return a.fit(X, y).predict_proba(X)
+
+    torch.manual_seed(123)  # the caller's global RNG plays no part
+    first = fitted(0)
+    torch.manual_seed(456)
+    np.testing.assert_array_equal(first, fitted(0))
+    assert not np.allclose(first, fitted(1))
+    trusted = np.arange(len(y)) % 10 == 0
+    ClassBasedIFDetector(Net, random_state=0).fit(X, y, trusted_mask=trusted)
+
+    class NeedsSizes(nn.Module):
+        def __init__(self, n_features, n_classes):
+            super().__init__()
+            self.out = nn.Linear(n_features, n_classes)
+
+    with pytest.raises(TypeError, match=r"NeuralNetClassifier\(NeedsSizes, "
+                                        r"module__n_features=\.\.\., module__n_classes"):
+        make_adapter(NeedsSizes)

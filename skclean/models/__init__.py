@@ -16,7 +16,7 @@ from ._networks import (
 )
 from ._sklearn import LOGISTIC_FAMILY, LogisticRegressionAdapter
 from ._softmax import SoftmaxRegression, soft_targets
-from ._torch import TorchAdapter, wrap_module
+from ._torch import TorchAdapter, is_module_class, wrap_module
 
 __all__ = [
     "LastLayerGrads",
@@ -78,7 +78,7 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
         adapter = LogisticRegressionAdapter(
             est, device=device or "cpu", dtype=resolve_dtype(dtype or "float64")
         )
-    elif isinstance(estimator, NeuralNetClassifier | nn.Module):
+    elif isinstance(estimator, NeuralNetClassifier | nn.Module) or is_module_class(estimator):
         if isinstance(estimator, NeuralNetClassifier) and clone_estimator:
             estimator = clone(estimator)
         adapter = TorchAdapter(estimator, device=device, dtype=resolve_dtype(dtype or "float32"),

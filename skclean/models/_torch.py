@@ -26,14 +26,38 @@ def _last_linear(module):
     return linears[-1]
 
 
+def is_module_class(obj):
+    """Whether ``obj`` is a subclass of ``nn.Module`` (skorch takes a class or an instance)."""
+    return isinstance(obj, type) and issubclass(obj, nn.Module)
+
+
+def _check_module_class(cls):
+    """A module class skorch can build without arguments, or a TypeError saying what to pass."""
+    import inspect
+
+    needed = [p.name for p in inspect.signature(cls).parameters.values()
+              if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if needed:
+        raise TypeError(
+            f"Got the module class {cls.__name__}, whose constructor needs "
+            f"{', '.join(needed)}: pass an instance, {cls.__name__}(...), or "
+            f"NeuralNetClassifier({cls.__name__}, "
+            + ", ".join(f"module__{n}=..." for n in needed) + ").")
+
+
 def wrap_module(module, *, device="cpu", max_epochs=100, lr=1e-3, batch_size=64):
     """Wrap a plain ``nn.Module`` that returns logits into a skorch classifier.
 
+    ``module`` is an instance (wrapped as it is, a deep copy), or a class
+    whose constructor needs no arguments: skorch builds it at ``initialize``,
+    so its initial weights are drawn from the adapter's ``random_state``.
     The defaults follow the CINCER protocol (Adam, 100 epochs).  The whole
     training set is used for training (``train_split=None``).
     """
+    if is_module_class(module):
+        _check_module_class(module)
     return NeuralNetClassifier(
-        module=copy.deepcopy(module),
+        module=module if is_module_class(module) else copy.deepcopy(module),
         **skorch_defaults(device=device, max_epochs=max_epochs, lr=lr, batch_size=batch_size),
     )
 
@@ -149,11 +173,11 @@ class TorchAdapter(ModelAdapter):
 
     def __init__(self, net, *, device=None, dtype=torch.float32, random_state=None,
                  checkpoint_every=None):
-        if isinstance(net, nn.Module):
+        if isinstance(net, nn.Module) or is_module_class(net):
             net = wrap_module(net, device=device or "cpu")
         elif not isinstance(net, NeuralNetClassifier):
             raise TypeError(
-                "Expected a skorch NeuralNetClassifier or a torch.nn.Module, "
+                "Expected a skorch NeuralNetClassifier or a torch.nn.Module (instance or class), "
                 f"got {type(net).__name__}."
             )
         elif device is not None:
