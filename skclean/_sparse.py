@@ -156,6 +156,14 @@ def one_row(x):
     return np.asarray(x)[None]
 
 
+def flat_rows(X):
+    """Rows as vectors: n-D rows (images ``(n, C, H, W)``) flattened, for distances."""
+    if sp.issparse(X) or np.ndim(X) <= 2:
+        return X
+    X = np.asarray(X)
+    return X.reshape(X.shape[0], -1)
+
+
 def dense_rows(U):
     """``U`` as a dense tensor: for the autograd paths (vmap, ``torch.func``) on few rows."""
     return U.to_dense() if isinstance(U, SparseRows) else U

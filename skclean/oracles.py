@@ -142,8 +142,9 @@ class SimulatedOracle(BaseOracle):
         ids = _row_ids_of(X)
         X = _numeric_or_none(X)  # rows with text cells are found by row id only
         y_true = np.asarray(y_true)
-        if X is not None and (X.ndim != 2 or X.shape[0] != len(y_true)):
-            raise ValueError("X must be 2-D with one true label per row.")
+        if X is not None and (X.ndim < 2 or X.shape[0] != len(y_true)):
+            raise ValueError("X must hold rows (2-D, or n-D such as images (n, C, H, W)) "
+                             "with one true label per row.")
         if not 0.0 <= error_rate <= 1.0:
             raise ValueError(f"error_rate must be in [0, 1], got {error_rate}.")
         if len(set(map(_row_key, ids))) != len(ids):
@@ -154,7 +155,8 @@ class SimulatedOracle(BaseOracle):
         self._by_id = dict(zip(map(_row_key, ids), y_true, strict=True))
         self._by_position = y_true
         if len(ids) != len(y_true):
-            raise ValueError("X must be 2-D with one true label per row.")
+            raise ValueError("X must hold rows (2-D, or n-D such as images (n, C, H, W)) "
+                             "with one true label per row.")
         self._by_value = ({}, {})  # exact bytes / float32 bytes -> set of labels
         for i, label in zip(range(0 if X is None else X.shape[0]), y_true, strict=False):
             row = X[i]

@@ -6,6 +6,8 @@
 * Pickling a fitted estimator changes none of its outputs.
 * float32 and float64 agree within the tolerance float32 rounding allows.
 * Sparse rows (CSR) and the same rows dense give the same results.
+* A Pipeline as the model, given raw rows, gives the results of its last step
+  given the rows its transformers make.
 """
 
 import pickle
@@ -15,6 +17,8 @@ import pytest
 import scipy.sparse as sp
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer
 
 from skclean import (
     ChefCleaner,
@@ -50,27 +54,32 @@ def data():
     return X, y, y_noisy
 
 
-def run(name, kind, X, y, y_noisy, classes=None, **kw):
-    """Fit one estimator; return it and the arguments to judge labels with."""
+def run(name, kind, X, y, y_noisy, classes=None, wrap=None, **kw):
+    """Fit one estimator (its model passed through ``wrap``, if given); return it and the
+    arguments to judge labels with."""
     oracle = SimulatedOracle(X, y)
     ref = np.concatenate([np.flatnonzero(y == c)[:6] for c in np.unique(y)])
     mask = np.zeros(X.shape[0], dtype=bool)
     mask[ref] = True
     y_in = np.where(mask, y, y_noisy)
+
+    def make(kind):
+        return make_model(kind) if wrap is None else wrap(make_model(kind))
+
     if name == "chef":
-        est = ChefCleaner(make_model(kind), oracle=oracle, budget=6, batch_size=3,
+        est = ChefCleaner(make(kind), oracle=oracle, budget=6, batch_size=3,
                           classes=classes, random_state=0, **kw)
         est.fit(X[:110], y_noisy[:110], X_trusted=X[110:], y_trusted=y[110:])
     elif name == "cincer":
-        est = CincerCleaner(make_model(kind), oracle=oracle, refit_epochs=2, random_state=0,
+        est = CincerCleaner(make(kind), oracle=oracle, refit_epochs=2, random_state=0,
                             **kw)
         est.fit(X[:60], y_noisy[:60], classes=classes)
         est.partial_fit(X[60:90], y_noisy[60:90])
     elif name == "class_based":
-        est = ClassBasedIFDetector(make_model(kind), random_state=0, **kw)
+        est = ClassBasedIFDetector(make(kind), random_state=0, **kw)
         est.fit(X, y_in, trusted_mask=mask)
     else:
-        est = ModelBasedDetector(make_model(kind), oracle=oracle, n_rounds=2, query_size=5,
+        est = ModelBasedDetector(make(kind), oracle=oracle, n_rounds=2, query_size=5,
                                  epochs_per_round=2, random_state=0, **kw)
         est.fit(X, y_in, trusted_mask=mask)
     return est, y_in
@@ -197,3 +206,23 @@ def test_sparse_rows_agree_with_the_same_rows_dense(data, name, kind):
         else:
             np.testing.assert_array_equal(np.asarray(sparse[key]), np.asarray(dense[key]),
                                           err_msg=key)
+
+
+@pytest.mark.parametrize("kind", ["lr", "torch"])
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_a_pipeline_model_agrees_with_its_last_step_on_transformed_rows(data, name, kind):
+    X, y, y_noisy = data
+    raw = np.exp(X)  # the user's rows; the Pipeline's transformer gives back X (rounded)
+    plain_est, y_in = run(name, kind, X, y, y_noisy)
+    piped_est, _ = run(name, kind, raw, y, y_noisy,
+                       wrap=lambda model: make_pipeline(FunctionTransformer(np.log), model))
+    plain, piped = outputs(name, plain_est, X, y_in), outputs(name, piped_est, raw, y_in)
+    for key in plain:  # the same questions and labels; numbers within float rounding
+        if key in ("scores", "proba"):
+            _assert_close_scores(np.ravel(piped[key]), np.ravel(plain[key]))
+        else:
+            np.testing.assert_array_equal(np.asarray(piped[key]), np.asarray(plain[key]),
+                                          err_msg=key)
+    if name != "model_based" and kind == "lr":  # the fitted Pipeline, predicting raw rows
+        np.testing.assert_array_equal(piped_est.estimator_.predict(raw[:20]),
+                                      plain_est.estimator_.predict(X[:20]))

@@ -10,10 +10,11 @@ try:  # imbalanced-learn registers fit_resample with scikit-learn's metadata rou
 except ImportError:  # pragma: no cover  set_fit_resample_request exists on them
     pass
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..models import default_classifier, make_adapter
 from ..questions import Journal, Questioner
+from ._pipeline_model import fitted_model, split_model
 
 #: Parameter constraints shared by all estimators that wrap a model.
 MODEL_CONSTRAINTS = {
@@ -58,7 +59,7 @@ class AdapterMixin:
 
     def _make_adapter(self, n_features, classes, *, clone_estimator=True, **kwargs):
         check_device(self.device)
-        est = self.estimator
+        est = split_model(self.estimator)[1]  # a Pipeline's transformers ran in validation
         if est is None:
             est = self._default_estimator(n_features, len(classes))
         return make_adapter(
@@ -90,8 +91,9 @@ class AdapterMixin:
 
     @property
     def estimator_(self):
-        """The fitted clone of ``estimator`` (scikit-learn model or skorch net)."""
-        return self.adapter_.model
+        """The fitted clone of ``estimator`` (scikit-learn model or skorch net; a Pipeline
+        passed as ``estimator`` comes back as the fitted Pipeline)."""
+        return fitted_model(self, self.adapter_.model)
 
 
 def dask_rows(dtype):
@@ -116,9 +118,10 @@ class ModelDelegateMixin:
 
     def predict_proba(self, X):
         """Class probabilities of the current model."""
+        from ._labels import validate_rows
+
         check_is_fitted(self)
-        return self.adapter_.predict_proba(validate_data(self, X, reset=False,
-                                                         accept_sparse="csr"))
+        return self.adapter_.predict_proba(validate_rows(self, X, reset=False))
 
     def predict(self, X):
         """Labels predicted by the current model."""

@@ -13,7 +13,6 @@ import functools
 import itertools
 import math
 import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -235,7 +234,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
             X, Y, classes, columns = check_any_labels(self, X, y, self.classes)
             train, X_val, y_val = split_trusted(
                 X, classes[Y.argmax(1)], trusted, fraction=self.validation_fraction,
-                random_state=self.random_state, missing_message=(
+                random_state=self.random_state, estimator=self, missing_message=(
                     "ChefCleaner ranks rows by their influence on *trusted* rows: pass "
                     "X_trusted/y_trusted, or trusted_mask marking the rows of X whose labels "
                     "are verified. (validation_fraction=0.1 would instead trust a random "
@@ -312,10 +311,9 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         return False
 
     def _val_score(self):
-        # the trusted rows are arrays now: predict()'s feature-name check would warn
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="X does not have valid feature names")
-            return self._scorer(self, self.X_trusted_, self.y_trusted_)
+        # the trusted rows are stored as the model takes them (a Pipeline's transformers
+        # applied): scored through the adapter, not through predict(), which takes raw rows
+        return self._scorer(_CurrentModel(self.adapter_), self.X_trusted_, self.y_trusted_)
 
     def _select(self, step):
         t0 = time.perf_counter()
@@ -396,3 +394,24 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         done = np.flatnonzero(self.cleaned_mask_)
         labels = self.classes_[self.y_[done].argmax(1)]
         return None, dict(zip(self.train_positions_[done].tolist(), labels, strict=True))
+
+
+class _CurrentModel(ClassifierMixin, BaseEstimator):
+    """The cleaner's model as it is now, a classifier of rows already as it takes them,
+    for scikit-learn's scorers (which need ``predict``/``predict_proba`` and ``classes_``)."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    @property
+    def classes_(self):
+        return self.adapter.classes_
+
+    def __sklearn_is_fitted__(self):
+        return True
+
+    def predict_proba(self, X):
+        return self.adapter.predict_proba(X)
+
+    def predict(self, X):
+        return self.adapter.predict(X)

@@ -12,10 +12,12 @@ always in, as references) and scores the fold.
 import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils.validation import _num_samples
 
 from ._labels import validate_rows
-from ._trusted import trusted_rows
+from ._pipeline_model import has_transformers
+from ._trusted import rows_from_mask, trusted_rows
 
 __all__ = ["cross_fit_scores"]
 
@@ -75,18 +77,23 @@ def cross_fit_scores(detector, X, y, *, X_trusted=None, y_trusted=None, trusted_
     """
     if not (isinstance(cv, int | np.integer) and cv >= 2):
         raise ValueError(f"cv must be an integer of at least 2, got {cv!r}.")
-    X, y = validate_rows(clone(detector), X, y)
-    y = np.asarray(y)
-    found = trusted_rows(X, X_trusted, y_trusted, trusted_mask)
+    if has_transformers(detector):  # raw rows (texts, say), as the clones take and check them
+        y, n = np.asarray(y), _num_samples(X)
+        found = ((rows_from_mask(trusted_mask, n), None, None) if trusted_mask is not None
+                 else None if X_trusted is None else (None, X_trusted, np.asarray(y_trusted)))
+    else:
+        X, y = validate_rows(clone(detector), X, y)
+        y = np.asarray(y)
+        found = trusted_rows(X, X_trusted, y_trusted, trusted_mask)
     if found is None:
         raise ValueError("cross_fit_scores needs the trusted rows: pass X_trusted and "
                          "y_trusted, or trusted_mask.")
     idx, X_t, y_t = found
-    n = X.shape[0]
+    n = _num_samples(X)
     trusted = np.zeros(n, dtype=bool)
     if idx is not None:
         trusted[idx] = True
-        X_t, y_t = X[idx], y[idx]
+        X_t, y_t = _safe_indexing(X, idx), y[idx]
     rows = np.flatnonzero(~trusted)
     labels, counts = np.unique(y[rows], return_counts=True)
     if counts.min() < cv:  # stratify where every label can be split
@@ -101,10 +108,11 @@ def cross_fit_scores(detector, X, y, *, X_trusted=None, y_trusted=None, trusted_
         est = clone(detector)
         if idx is not None:  # the trusted rows are part of X: in every fit, marked
             keep = np.concatenate([train, idx])
-            est.fit(X[keep], y[keep], trusted_mask=np.arange(len(keep)) >= len(train))
+            est.fit(_safe_indexing(X, keep), y[keep],
+                    trusted_mask=np.arange(len(keep)) >= len(train))
         else:
-            est.fit(X[train], y[train], X_trusted=X_t, y_trusted=y_t)
-        own = est.score_samples(X[fold], y[fold])
+            est.fit(_safe_indexing(X, train), y[train], X_trusted=X_t, y_trusted=y_t)
+        own = est.score_samples(_safe_indexing(X, fold), y[fold])
         raw = np.sort(own)
         scores[fold] = _quantiles(raw, own)
         if idx is not None:

@@ -197,7 +197,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         # all or nothing: a failure leaves the previous fitted state whole
         with transaction(self):
             X, y = validate_rows(self, X, y)
-            return self._fit(X, y, *check_reference(X, y, *trusted))
+            return self._fit(X, y, *check_reference(X, y, *trusted, estimator=self))
 
     fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(
         ": the paper's reference set", "; they are scored with the other rows",

@@ -60,11 +60,11 @@ class DetectorMixin:
         return tags
 
 
-def check_reference(X, y, X_trusted, y_trusted, trusted_mask):
+def check_reference(X, y, X_trusted, y_trusted, trusted_mask, estimator=None):
     """The detectors' trusted rows ``(X_trusted, y_trusted)``: given apart, or rows of ``X``."""
     if len(np.unique(y)) < 2:
         raise ValueError("Error detection needs labels of at least 2 classes; y has 1 class.")
-    found = trusted_rows(X, X_trusted, y_trusted, trusted_mask)
+    found = trusted_rows(X, X_trusted, y_trusted, trusted_mask, estimator=estimator)
     if found is None:
         raise ValueError(
             "A small set of trusted rows is required: pass X_trusted and y_trusted to fit, "

@@ -10,6 +10,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
 
 from ..models import soft_targets
+from ._pipeline_model import has_transformers, split_model, through_transformers
 
 
 def check_classes(classes, name="classes"):
@@ -43,9 +44,23 @@ def check_label_matrix(y, n_classes=None):
     return Y
 
 
-def validate_rows(estimator, X, y="no_validation", **kwargs):
+def validate_rows(estimator, X, y="no_validation", *, model_rows=True, **kwargs):
     """scikit-learn's ``validate_data``, with the mistakes people make named in their terms:
-    text columns (which column, and how to encode it) and missing labels (which rows)."""
+    text columns (which column, and how to encode it) and missing labels (which rows).
+
+    When the estimator's model is a Pipeline, the rows come back as its last
+    step takes them (see :mod:`._pipeline_model`); ``model_rows=False`` keeps
+    them raw (for a function that hands them on to clones).
+    """
+    if not (isinstance(y, str) and y == "no_validation"):
+        _check_missing_labels(y)
+    if has_transformers(estimator):
+        if not model_rows:
+            return X if isinstance(y, str) else (X, y)
+        return through_transformers(estimator, X, y, **kwargs)
+    if getattr(X, "ndim", 2) > 2:
+        _check_takes_nd(estimator, X.shape)
+        kwargs.setdefault("allow_nd", True)
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and hasattr(dtypes, "items"):
         import pandas as pd
@@ -61,6 +76,37 @@ def validate_rows(estimator, X, y="no_validation", **kwargs):
     kwargs.setdefault("accept_sparse", "csr")
     if isinstance(y, str) and y == "no_validation":  # scikit-learn's marker: X alone
         return validate_data(estimator, X, **kwargs)
+    return validate_data(estimator, X, y, **kwargs)
+
+
+def _model_of(estimator):
+    """The model an estimator wraps (a detector's, for a cleaner that reviews its ranking)."""
+    detector = getattr(estimator, "detector", None)
+    if detector is not None:
+        estimator = detector
+    return split_model(getattr(estimator, "estimator", None))[1]
+
+
+def _check_takes_nd(estimator, shape):
+    """Rows of more than one axis (images ``(n, C, H, W)``, sequences) go to networks only."""
+    from skorch import NeuralNet
+    from torch import nn
+
+    from ..models import is_module_class
+
+    model = _model_of(estimator)
+    if isinstance(model, NeuralNet | nn.Module) or is_module_class(model):
+        return
+    what = ("skclean's default network (an MLP on flat rows)" if model is None
+            else type(model).__name__)
+    raise ValueError(
+        f"X has shape {tuple(shape)}: rows with more than one axis (images, sequences) need a "
+        f"network that takes them, and {what} takes flat rows. Pass a torch module or skorch "
+        "net whose forward takes them (e.g. a CNN), or flatten the rows: "
+        "X.reshape(len(X), -1).")
+
+
+def _check_missing_labels(y):
     labels = (np.asarray(y, dtype=object).ravel() if y is not None
               and np.asarray(y).dtype == object else None)
     if labels is not None:
@@ -70,7 +116,6 @@ def validate_rows(estimator, X, y="no_validation", **kwargs):
         if missing.size:
             raise ValueError(f"y has {missing.size} missing label(s) (None or NaN), at rows "
                              f"{missing[:5].tolist()}: drop or fill them first.")
-    return validate_data(estimator, X, y, **kwargs)
 
 
 def check_hard_labels(estimator, X, y, classes=None):

@@ -183,7 +183,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
     def _validate_and_fit(self, X, y, X_val, y_val, trusted, row_ids):
         ids = row_ids_of(X, row_ids=row_ids)
         X, y = validate_rows(self, X, y)
-        X_ref, y_ref = check_reference(X, y, *trusted)
+        X_ref, y_ref = check_reference(X, y, *trusted, estimator=self)
         rng = check_random_state(self.random_state)
         if X_val is None and y_val is None:
             perm = rng.permutation(X_ref.shape[0])
@@ -195,7 +195,8 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
             X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
             X_ref, y_ref = X_ref[perm[n_val:]], y_ref[perm[n_val:]]
         else:
-            X_val, y_val = check_labelled_rows(X_val, y_val, X.shape[1], ("X_val", "y_val"))
+            X_val, y_val = check_labelled_rows(X_val, y_val, X.shape[1], ("X_val", "y_val"),
+                                               estimator=self)
         classes = np.unique(np.concatenate([np.unique(y), np.unique(y_ref), np.unique(y_val)]))
         missing = np.setdiff1d(classes, y_ref)
         if missing.size:

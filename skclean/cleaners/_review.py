@@ -23,6 +23,7 @@ from ._base import RESAMPLE_DOC, row_ids_of
 from ._detection import ClassBasedIFDetector
 from ._labels import check_hard_labels
 from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc
+from ._pipeline_model import transform_rows
 from ._trusted import trusted_doc, trusted_rows
 
 
@@ -181,7 +182,8 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         rows = pool[np.argsort(self.scores_[pool], kind="stable")[:b]]
         # the adapter, not the raw model: it feeds a network its own dtype
         model = getattr(self.detector_, "adapter_", None)
-        pred = None if model is None else model.predict(self._X[rows])
+        pred = None if model is None else model.predict(
+            transform_rows(self.detector_, self._X[rows]))  # as the detector's model takes them
         # the model's prediction is the suggestion: a person's Enter accepts it
         return Question(rows, self._X[rows], self.y_[rows], self.row_ids_[rows],
                         suggested=pred, predicted=pred, scores=self.scores_[rows],

@@ -19,6 +19,8 @@ import warnings
 import numpy as np
 from sklearn.utils.validation import check_array
 
+from ._pipeline_model import transform_rows
+
 #: old keyword -> its new name
 RENAMED = {"X_val": "X_trusted", "y_val": "y_trusted", "validation_mask": "trusted_mask",
            "X_ref": "X_trusted", "y_ref": "y_trusted", "reference_mask": "trusted_mask"}
@@ -70,13 +72,18 @@ def renamed_trusted(estimator, X_trusted, y_trusted, trusted_mask, **old):
     return new["X_trusted"], new["y_trusted"], new["trusted_mask"]
 
 
-def check_labelled_rows(X, y, n_features, names=("X_trusted", "y_trusted")):
-    """Validate rows given apart from ``X`` with their labels; errors name the arguments."""
+def check_labelled_rows(X, y, n_features, names=("X_trusted", "y_trusted"), estimator=None):
+    """Validate rows given apart from ``X`` with their labels; errors name the arguments.
+
+    With the ``estimator`` whose model is a Pipeline, the rows go through its
+    fitted transformers first, as ``X`` did.
+    """
     x_name, y_name = names
     if y is None:
         raise ValueError(f"{x_name} was given without {y_name}.")
     if X is None:
         raise ValueError(f"{y_name} was given without {x_name}.")
+    X = transform_rows(estimator, X)
     X = check_array(X, input_name=x_name, accept_sparse="csr")
     y = np.asarray(y)
     if X.shape[1] != n_features:
@@ -108,7 +115,7 @@ def rows_from_mask(mask, n, name="trusted_mask"):
     return idx
 
 
-def trusted_rows(X, X_trusted, y_trusted, trusted_mask):
+def trusted_rows(X, X_trusted, y_trusted, trusted_mask, estimator=None):
     """Where the trusted rows are: ``(positions, None, None)`` for rows of ``X`` marked by
     ``trusted_mask``, ``(None, X_trusted, y_trusted)`` validated for rows given apart, or
     ``None`` when neither was given (the caller says what it needs then)."""
@@ -118,10 +125,12 @@ def trusted_rows(X, X_trusted, y_trusted, trusted_mask):
         return rows_from_mask(trusted_mask, X.shape[0]), None, None
     if X_trusted is None and y_trusted is None:
         return None
-    return (None, *check_labelled_rows(X_trusted, y_trusted, X.shape[1]))
+    return (None, *check_labelled_rows(X_trusted, y_trusted, X.shape[1],
+                                       estimator=estimator))
 
 
-def split_trusted(X, y, trusted, *, missing_message, fraction=None, random_state=None):
+def split_trusted(X, y, trusted, *, missing_message, fraction=None, random_state=None,
+                  estimator=None):
     """``(train, X_trusted, y_trusted)`` for a cleaner that cleans only the untrusted rows.
 
     ``trusted`` is ``(X_trusted, y_trusted, trusted_mask)``; ``y`` holds the
@@ -130,7 +139,7 @@ def split_trusted(X, y, trusted, *, missing_message, fraction=None, random_state
     to trusting a random, stratified share of the *given* labels instead;
     with neither, ``missing_message`` is raised.
     """
-    found = trusted_rows(X, *trusted)
+    found = trusted_rows(X, *trusted, estimator=estimator)
     if found is None:
         if fraction is None:
             raise ValueError(missing_message)

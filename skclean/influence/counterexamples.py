@@ -18,7 +18,7 @@ import torch
 from sklearn.metrics import pairwise_distances
 
 from .._linalg import DiagonalInverse, SymmetricInverse, fits_dense
-from .._sparse import one_row
+from .._sparse import flat_rows, one_row
 from ..models import LastLayerGrads
 from .fisher import full_fisher, top_fisher_diagonal_from_outputs, top_fisher_from_outputs
 from .hessian import lissa_inverse_hvp
@@ -108,7 +108,7 @@ def check_metric(metric, X):
     if callable(metric):
         return
     try:
-        pairwise_distances(X[:1], X[:1], metric=metric)
+        pairwise_distances(flat_rows(X[:1]), flat_rows(X[:1]), metric=metric)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"metric={metric!r} is not a distance "
                          f"sklearn.metrics.pairwise_distances knows ({exc}).") from None
@@ -194,7 +194,8 @@ class CounterexampleSearch:
             idx = idx[y == pred]
         if len(idx) and (self.radius is not None or self.n_neighbors is not None
                          or self.strategy == "nearest"):
-            d = pairwise_distances(one_row(x), X[idx], metric=self.metric)[0]
+            d = pairwise_distances(flat_rows(one_row(x)), flat_rows(X[idx]),
+                                   metric=self.metric)[0]
             keep = np.ones(len(idx), dtype=bool)
             if self.radius is not None:
                 keep &= d <= self.radius

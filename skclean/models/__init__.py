@@ -31,6 +31,7 @@ __all__ = [
     "SoftmaxRegression",
     "StopAtTrainAccuracy",
     "default_classifier",
+    "is_module_class",
     "make_adapter",
     "train_accuracy_stop",
     "soft_targets",
