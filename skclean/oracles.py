@@ -330,6 +330,27 @@ def _printable(value):
                    for c in text)
 
 
+_SHADES = " .:-=+*#%@"  # light to dark: ink on paper, as digits are drawn
+
+
+def _ascii_image(x, max_side=32):
+    """Lines drawing one n-D row (``(H, W)``, or ``(C, H, W)`` with 1, 3 or 4 channels) in
+    shades of text, or ``None`` for a row that is not an image."""
+    if sp.issparse(x) or isinstance(x, list):
+        return None
+    x = np.asarray(x)
+    if x.ndim == 3 and x.shape[0] in (1, 3, 4):
+        x = x.astype(float).mean(0)
+    if x.ndim != 2 or x.dtype.kind not in "fiub" or min(x.shape) < 2:
+        return None
+    step = max(1, -(-max(x.shape) // max_side))  # every step-th pixel: at most max_side
+    x = x[::step, ::step].astype(float)
+    lo, hi = np.nanmin(x), np.nanmax(x)
+    level = np.zeros(x.shape, dtype=int) if hi <= lo else np.rint(
+        (x - lo) / (hi - lo) * (len(_SHADES) - 1)).astype(int)
+    return ["".join(2 * _SHADES[v] for v in row) for row in level]  # 2 chars: square pixels
+
+
 def _shown_features(x, names):
     """``([(name, value)], heading)`` for one row: a sparse row by its non-zeros, largest
     first (a TF-IDF row's few words, not thousands of zeros)."""
@@ -415,13 +436,21 @@ class ConsoleOracle(BaseOracle):
         names = self.feature_names
         if self.data is not None and rid is not None:
             x, names = self._raw_row(rid, names)
-        pairs, what = _shown_features(x, names)
+        art = _ascii_image(x)
+        if art is not None:
+            out(f"  image {'×'.join(map(str, np.shape(x)))}:")
+            for line in art:
+                out(f"    |{line}|")
+            pairs, what = [], None
+        else:
+            pairs, what = _shown_features(x, names)
         shown = ", ".join(f"{_printable(n)}={v:.4g}" if isinstance(v, float | np.floating)
                           else f"{_printable(n)}={_printable(v)}"
                           for n, v in pairs[: self.max_features])
         more = (f" … (+{len(pairs) - self.max_features} more)"
                 if len(pairs) > self.max_features else "")
-        out(f"  {what}: {shown}{more}")
+        if what is not None:
+            out(f"  {what}: {shown}{more}")
         out(f"  current label: {_printable(label)}")
         pred = self._at(context, "predicted", i)
         if pred is not None:

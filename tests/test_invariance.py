@@ -6,6 +6,8 @@
 * Pickling a fitted estimator changes none of its outputs.
 * float32 and float64 agree within the tolerance float32 rounding allows.
 * Sparse rows (CSR) and the same rows dense give the same results.
+* Image rows ``(n, C, H, W)`` give the results of the same values flat, for a
+  network that flattens them.
 * A Pipeline as the model, given raw rows, gives the results of its last step
   given the rows its transformers make.
 """
@@ -15,10 +17,13 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import torch
 from scipy.stats import spearmanr
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
+from skorch import NeuralNetClassifier
+from torch import nn
 
 from skclean import (
     ChefCleaner,
@@ -226,3 +231,38 @@ def test_a_pipeline_model_agrees_with_its_last_step_on_transformed_rows(data, na
     if name != "model_based" and kind == "lr":  # the fitted Pipeline, predicting raw rows
         np.testing.assert_array_equal(piped_est.estimator_.predict(raw[:20]),
                                       plain_est.estimator_.predict(X[:20]))
+
+
+class _Flat(nn.Module):
+    """Rows of any shape, flattened first: the same computation on (n, 1, 2, 2) and (n, 4)."""
+
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Flatten(), nn.Linear(N_FEATURES, 8), nn.ReLU(),
+                                    nn.Linear(8, N_CLASSES))
+
+    def forward(self, X):
+        return self.layers(X)
+
+
+@pytest.mark.parametrize("kind", ["skorch", "torch"])
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_image_rows_agree_with_the_same_values_flat(data, name, kind):
+    """Rows of shape (C, H, W) go through every estimator, oracle and report as they are."""
+    X, y, y_noisy = data
+
+    def flat_net(model):
+        if kind == "torch":
+            torch.manual_seed(0)
+            return _Flat()
+        return NeuralNetClassifier(_Flat, criterion=nn.CrossEntropyLoss, max_epochs=4, lr=1e-2,
+                                   train_split=None, verbose=0)
+
+    images = X.reshape(-1, 1, 2, 2)
+    flat_est, y_in = run(name, kind, X, y, y_noisy, wrap=flat_net)
+    image_est, _ = run(name, kind, images, y, y_noisy, wrap=flat_net)
+    flat, image = outputs(name, flat_est, X, y_in), outputs(name, image_est, images, y_in)
+    assert_same_outputs(flat, image)  # the same arithmetic, to the last bit
+    if name in ("chef", "cincer", "model_based"):
+        report = image_est.cleaning_report()
+        assert len(report) and report["row_id"].isin(range(len(X))).all()

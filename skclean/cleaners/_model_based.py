@@ -195,7 +195,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
             X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
             X_ref, y_ref = X_ref[perm[n_val:]], y_ref[perm[n_val:]]
         else:
-            X_val, y_val = check_labelled_rows(X_val, y_val, X.shape[1], ("X_val", "y_val"),
+            X_val, y_val = check_labelled_rows(X_val, y_val, X.shape[1:], ("X_val", "y_val"),
                                                estimator=self)
         classes = np.unique(np.concatenate([np.unique(y), np.unique(y_ref), np.unique(y_val)]))
         missing = np.setdiff1d(classes, y_ref)

@@ -84,10 +84,13 @@ def check_labelled_rows(X, y, n_features, names=("X_trusted", "y_trusted"), esti
     if X is None:
         raise ValueError(f"{y_name} was given without {x_name}.")
     X = transform_rows(estimator, X)
-    X = check_array(X, input_name=x_name, accept_sparse="csr")
+    row_shape = tuple(np.atleast_1d(n_features))  # n-D rows (images): their whole shape
+    X = check_array(X, input_name=x_name, accept_sparse="csr", allow_nd=len(row_shape) > 1)
     y = np.asarray(y)
-    if X.shape[1] != n_features:
-        raise ValueError(f"{x_name} has {X.shape[1]} features, X has {n_features}.")
+    if X.shape[1:] != row_shape:
+        what = (f"{X.shape[1]} features, X has {row_shape[0]}" if len(row_shape) == 1
+                else f"rows of shape {X.shape[1:]}, X has {row_shape}")
+        raise ValueError(f"{x_name} has {what}.")
     if y.shape != (X.shape[0],):
         raise ValueError(f"{y_name} must hold one label per row of {x_name}: expected shape "
                          f"({X.shape[0]},), got {y.shape}.")
@@ -125,7 +128,7 @@ def trusted_rows(X, X_trusted, y_trusted, trusted_mask, estimator=None):
         return rows_from_mask(trusted_mask, X.shape[0]), None, None
     if X_trusted is None and y_trusted is None:
         return None
-    return (None, *check_labelled_rows(X_trusted, y_trusted, X.shape[1],
+    return (None, *check_labelled_rows(X_trusted, y_trusted, X.shape[1:],
                                        estimator=estimator))
 
 

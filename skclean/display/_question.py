@@ -185,7 +185,9 @@ class QuestionDisplay:
             default the last question with a ``"suspicious"`` row, else the
             last question.
         image_shape : tuple of int, default=None
-            Draw each row as an image of this shape.
+            Draw each row as an image of this shape.  Rows that are images
+            already (``X`` of shape ``(n, H, W)``, or ``(n, C, H, W)`` with
+            1, 3 or 4 channels) are drawn as images without it.
         feature_names : array-like of str, default=None
             Defaults to the columns of a DataFrame ``X``.
         max_features : int, default=12
@@ -227,7 +229,11 @@ class QuestionDisplay:
         for rid in part["row_id"]:
             row = lookup(X, rid)
             try:
-                rows.append(np.asarray(row, dtype=float).ravel())
+                row = np.asarray(row, dtype=float)
+                if image_shape is None and row.ndim >= 2:  # an image row: drawn as one
+                    row = _as_picture(row)
+                    image_shape = row.shape
+                rows.append(row.ravel())
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"Row {rid!r} of X is not numeric; pass the numeric "
                                  f"columns (or the encoded rows) to draw it.") from exc
@@ -240,6 +246,15 @@ class QuestionDisplay:
                    image_shape=image_shape, feature_names=feature_names,
                    question=question.item() if hasattr(question, "item") else question)
         return disp.plot(ax=ax, max_features=max_features, **kwargs)
+
+
+def _as_picture(row):
+    """An n-D row as ``imshow`` draws it: ``(H, W)``, or ``(H, W, C)`` for colour."""
+    if row.ndim == 3 and row.shape[0] == 1:
+        return row[0]
+    if row.ndim == 3 and row.shape[0] in (3, 4):  # channels first, as torch has them
+        return np.moveaxis(row, 0, -1)
+    return row
 
 
 def _label(v):

@@ -341,7 +341,12 @@ class ModelAdapter(ABC):
         return theta0, f, mask, dense_rows(self.to_tensor(X))
 
     def n_params(self, which="last"):
-        return int(self._functional(which, np.zeros((1, self.n_features)))[0].numel())
+        """Parameters differentiated with ``which`` (no forward pass: rows of any shape)."""
+        if which not in ("last", "all"):
+            raise ValueError(f"which must be 'last' or 'all', got {which!r}")
+        if self._only_last(which):
+            return int(self.last_layer_params().numel())
+        return int(sum(t.numel() for _, t, _ in self._param_items()))
 
     def per_example_grads(self, X, y, which="last"):
         """Explicit ``(n, P)`` gradients of the per-example loss, by autograd.
