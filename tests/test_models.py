@@ -448,3 +448,71 @@ def test_a_module_class_is_built_from_random_state_and_one_needing_arguments_is_
     with pytest.raises(TypeError, match=r"NeuralNetClassifier\(NeedsSizes, "
                                         r"module__n_features=\.\.\., module__n_classes"):
         make_adapter(NeedsSizes)
+
+
+class _OneLogit(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(30, 8), nn.Tanh(), nn.Linear(8, 1))
+
+    def forward(self, X):
+        return self.layers(X).squeeze(-1)  # skorch's binary convention: (n,) logits
+
+
+def _binary_net(**kw):
+    from skorch import NeuralNetBinaryClassifier
+
+    return NeuralNetBinaryClassifier(_OneLogit, max_epochs=kw.pop("max_epochs", 10), lr=0.05,
+                                     train_split=None, verbose=0, **kw)
+
+
+def test_binary_net_influence_is_that_of_the_loss_skorch_trains(breast):
+    """NeuralNetBinaryClassifier: one logit, BCEWithLogitsLoss on labels in any label space."""
+    X, y = breast
+    X, labels = X[::4], np.array(["benign", "malignant"])[y[::4]]
+    a = make_adapter(_binary_net(), dtype="float64", random_state=0).fit(X, labels)
+    assert type(a.head) is SigmoidHead and a.classes_.tolist() == ["benign", "malignant"]
+    net = a.model
+    np.testing.assert_allclose(a.predict_proba(X), net.predict_proba(X), atol=1e-12)
+    G = a.per_example_grads(X, labels, which="all")
+    module, bce = net.module_.eval(), nn.BCEWithLogitsLoss()
+    params = list(module.parameters())
+    target = torch.as_tensor((labels == "malignant").astype(float))
+    for i in range(0, len(X), 9):
+        loss = bce(module(a.to_tensor(X[i : i + 1])), target[i : i + 1])
+        g = torch.cat([t.reshape(-1) for t in torch.autograd.grad(loss, params)])
+        np.testing.assert_allclose(G[i], g, atol=1e-12)
+    last = a.last_layer_grads(X, labels).materialize()
+    np.testing.assert_allclose(last, G[:, -9:], atol=1e-12)  # [W | b] of the last Linear
+    # weighted soft-label training (CHEF's objective) goes through the same one logit
+    P = np.where(labels[:, None] == a.classes_, 0.9, 0.1)
+    before = a.objective(X, P, np.full(len(X), 0.5), which="all")[1]
+    theta0 = a._functional("all", X[:1])[0]
+    a.continue_fit(X, P, np.full(len(X), 0.5), epochs=5)
+    theta1 = a._functional("all", X[:1])[0]
+    assert before(theta1) < before(theta0)
+
+
+def test_binary_net_through_every_estimator(breast):
+    from skclean import (
+        ChefCleaner,
+        CincerCleaner,
+        ClassBasedIFDetector,
+        ModelBasedDetector,
+        SimulatedOracle,
+    )
+
+    X, y = breast
+    oracle = SimulatedOracle(X, y)
+    trusted = np.arange(len(y)) < 40
+    for est in (ClassBasedIFDetector(_binary_net(), random_state=0),
+                ModelBasedDetector(_binary_net(), oracle=oracle, n_rounds=2, random_state=0)):
+        assert est.fit(X, y, trusted_mask=trusted).score_samples(X, y).shape == (len(y),)
+    chef = ChefCleaner(_binary_net(), oracle=oracle, budget=10, random_state=0)
+    assert chef.fit(X, y, trusted_mask=trusted).predict_proba(X).shape == (len(y), 2)
+    cincer = CincerCleaner(_binary_net(max_epochs=3), oracle=oracle, refit_epochs=2,
+                           random_state=0).fit(X[:100], y[:100]).partial_fit(X[100:130],
+                                                                             y[100:130])
+    assert cincer.n_seen_ == 30
+    with pytest.raises(ValueError, match="1 outputs for 3 classes"):
+        make_adapter(_binary_net(), random_state=0).fit(X[:, :30], np.arange(len(y)) % 3)

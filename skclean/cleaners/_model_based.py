@@ -245,7 +245,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         pool = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
         if self.oracle is None or self.query_size == 0 or len(pool) == 0:
             return None
-        P = self.adapter_.predict_proba(X[pool])
+        P = self.adapter_.predict_proba(X[pool]).astype(np.float64)  # 1e-300 is 0 in float32
         entropy = -(P * np.log(np.clip(P, 1e-300, None))).sum(1)
         pick = pool[np.argsort(-entropy, kind="stable")[: self.query_size]]
         return Question(pick, X[pick], self.y_cleaned_[pick], ids[pick],

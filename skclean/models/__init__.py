@@ -2,7 +2,7 @@
 
 import torch
 from sklearn.base import clone
-from skorch import NeuralNetClassifier
+from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from torch import nn
 
 from ._base import LastLayerGrads, ModelAdapter
@@ -79,15 +79,18 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
         adapter = LogisticRegressionAdapter(
             est, device=device or "cpu", dtype=resolve_dtype(dtype or "float64")
         )
-    elif isinstance(estimator, NeuralNetClassifier | nn.Module) or is_module_class(estimator):
-        if isinstance(estimator, NeuralNetClassifier) and clone_estimator:
+    elif isinstance(estimator, NeuralNetClassifier | NeuralNetBinaryClassifier | nn.Module) \
+            or is_module_class(estimator):
+        if isinstance(estimator, NeuralNetClassifier | NeuralNetBinaryClassifier) \
+                and clone_estimator:
             estimator = clone(estimator)
         adapter = TorchAdapter(estimator, device=device, dtype=resolve_dtype(dtype or "float32"),
                                random_state=random_state, **kwargs)
     else:
         raise TypeError(
             "skclean can wrap a scikit-learn LogisticRegression, LogisticRegressionCV or "
-            "SGDClassifier(loss='log_loss'), a skorch NeuralNetClassifier or a "
+            "SGDClassifier(loss='log_loss'), a skorch NeuralNetClassifier or "
+            "NeuralNetBinaryClassifier, or a "
             f"torch.nn.Module; got {type(estimator).__name__}."
         )
     if classes is not None:

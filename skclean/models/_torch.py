@@ -8,11 +8,12 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
-from skorch import NeuralNetClassifier
+from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from skorch.callbacks import Callback, EpochScoring
 from skorch.dataset import Dataset as SkorchDataset
 from torch import nn
 from torch.func import functional_call
+from torch.nn import functional as F
 
 from .._sparse import as_dtype, dense_rows, is_sparse, rows_per_chunk
 from ._base import _CHUNK, ModelAdapter
@@ -71,6 +72,9 @@ class WeightedSoftCrossEntropy(nn.Module):
 
     def forward(self, logits, packed):
         T, w = packed[:, :-1], packed[:, -1]
+        if logits.ndim == 1 or logits.shape[1] == 1:  # one logit: binary cross-entropy
+            z = logits.reshape(-1)
+            return (w * F.binary_cross_entropy_with_logits(z, T[:, 1], reduction="none")).mean()
         return (w * -(T * torch.log_softmax(logits, dim=1)).sum(1)).mean()
 
 
@@ -175,17 +179,25 @@ class TorchAdapter(ModelAdapter):
                  checkpoint_every=None):
         if isinstance(net, nn.Module) or is_module_class(net):
             net = wrap_module(net, device=device or "cpu")
-        elif not isinstance(net, NeuralNetClassifier):
+        elif not isinstance(net, NeuralNetClassifier | NeuralNetBinaryClassifier):
             raise TypeError(
-                "Expected a skorch NeuralNetClassifier or a torch.nn.Module (instance or class), "
-                f"got {type(net).__name__}."
+                "Expected a skorch NeuralNetClassifier or NeuralNetBinaryClassifier, or a "
+                f"torch.nn.Module (instance or class), got {type(net).__name__}."
             )
         elif device is not None:
             net.set_params(device=device)
         net.set_params(train_split=None)
         criterion = net.criterion
         crit_cls = criterion if isinstance(criterion, type) else type(criterion)
-        if issubclass(crit_cls, nn.NLLLoss):
+        # skorch's binary net: one logit per row, sigmoid and BCE (the head is SigmoidHead)
+        self._binary = isinstance(net, NeuralNetBinaryClassifier)
+        if self._binary:
+            if not issubclass(crit_cls, nn.BCEWithLogitsLoss):
+                raise ValueError("NeuralNetBinaryClassifier needs its default "
+                                 "criterion=BCEWithLogitsLoss (the module returns one logit); "
+                                 f"got {crit_cls.__name__}.")
+            self._outputs_proba = False
+        elif issubclass(crit_cls, nn.NLLLoss):
             self._outputs_proba = True
         elif issubclass(crit_cls, nn.CrossEntropyLoss):
             self._outputs_proba = False
@@ -238,8 +250,10 @@ class TorchAdapter(ModelAdapter):
         self.l2 = float(wd or 0.0)
 
     def _xy(self, X, y):
-        Xn = as_dtype(X, torch.empty((), dtype=self.dtype).numpy().dtype)  # skorch takes CSR
-        yi = self.encode(y).cpu().numpy().astype(np.int64)
+        np_dtype = torch.empty((), dtype=self.dtype).numpy().dtype
+        Xn = as_dtype(X, np_dtype)  # skorch takes CSR
+        # class indices; a binary net's BCE takes them as floats
+        yi = self.encode(y).cpu().numpy().astype(np_dtype if self._binary else np.int64)
         return Xn, yi
 
     def _train(self, X, y, sample_weight, epochs):
@@ -283,6 +297,8 @@ class TorchAdapter(ModelAdapter):
         # scoring callbacks (e.g. train accuracy) cannot read packed targets: bypassed here
         net.callbacks_ = [(n, cb) for n, cb in saved_cbs
                           if not isinstance(cb, EpochScoring | StopAtTrainAccuracy)]
+        if self._binary:  # its check wants 1-D targets; packed ones are (n, 3) on purpose
+            net.check_data = lambda X, y: None
         try:
             with _user_interrupts_propagate():
                 try:
@@ -292,6 +308,7 @@ class TorchAdapter(ModelAdapter):
                     pass
         finally:
             net.criterion_, net.callbacks_ = saved, saved_cbs
+            net.__dict__.pop("check_data", None)
         self.n_fit_ = len(T)
         return self
 
@@ -325,8 +342,8 @@ class TorchAdapter(ModelAdapter):
         """Fail early if the last nn.Linear does not produce the model's logits."""
         U, Z = self.last_layer_outputs(X)  # leaves the module in eval mode
         with torch.no_grad():
-            out = self.net.module_(dense_rows(self.to_tensor(X)))
-            p_model = out if self._outputs_proba else torch.softmax(out, 1)
+            out = self._as_logits(self.net.module_(dense_rows(self.to_tensor(X))))
+            p_model = out if self._outputs_proba else self.head.proba(out)
         if not torch.allclose(self.head.proba(Z), p_model, atol=1e-4, rtol=1e-3):
             raise ValueError(
                 "The module's last nn.Linear layer must produce its logits: return them "
@@ -366,9 +383,13 @@ class TorchAdapter(ModelAdapter):
         return super()._functional(which, X)
 
     def _functional_logits(self, params, X):
-        out = functional_call(self.net.module_, params, (X,))
+        out = self._as_logits(functional_call(self.net.module_, params, (X,)))
         # log-softmax outputs are valid logits (softmax is shift-invariant).
         return torch.log(out) if self._outputs_proba else out
+
+    def _as_logits(self, out):
+        """The module's output as ``(n, K)``: a binary net's ``(n,)`` logits as one column."""
+        return out.reshape(out.shape[0], -1) if self._binary else out
 
     # ------------------------------------------------------------------ state
     @property
