@@ -516,3 +516,49 @@ def test_binary_net_through_every_estimator(breast):
     assert cincer.n_seen_ == 30
     with pytest.raises(ValueError, match="1 outputs for 3 classes"):
         make_adapter(_binary_net(), random_state=0).fit(X[:, :30], np.arange(len(y)) % 3)
+
+
+def test_any_predict_proba_classifier_in_the_probability_only_method(breast):
+    """Gradient boosting (or MLPClassifier) in ModelBasedDetector; one clear error elsewhere."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.neural_network import MLPClassifier
+
+    from skclean import (
+        ChefCleaner,
+        CincerCleaner,
+        ClassBasedIFDetector,
+        ModelBasedDetector,
+        SimulatedOracle,
+    )
+    from skclean.datasets import flip_labels
+    from skclean.models import ProbaAdapter
+
+    X, y = breast
+    y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    trusted = np.arange(len(y)) < 60
+    y_noisy[trusted], flipped[trusted] = y[trusted], False
+    gbm = HistGradientBoostingClassifier(max_iter=30, random_state=0)
+    det = ModelBasedDetector(gbm, oracle=SimulatedOracle(X, y), n_rounds=3,
+                             random_state=0).fit(X, y_noisy, trusted_mask=trusted)
+    assert isinstance(det.adapter_, ProbaAdapter)
+    assert isinstance(det.estimator_, HistGradientBoostingClassifier) and det.estimator_ is not gbm
+    low = np.argsort(det.score_samples(X, y_noisy))[: flipped.sum()]
+    assert flipped[low].mean() >= 0.7  # base rate 0.2
+    # the kept model is the best round's copy, not the last round's model
+    best = det.history_[det.best_round_ - 1]["val_accuracy"]
+    assert best == max(h["val_accuracy"] for h in det.history_)
+    # a class the model never saw gets probability 0 in its column
+    a = make_adapter(gbm, needs_gradients=False, classes=[0, 1, 2]).fit(X[:200], y[:200])
+    P = a.predict_proba(X[:5])
+    assert P.shape == (5, 3) and np.all(P[:, 2] == 0) and np.allclose(P.sum(1), 1)
+    with pytest.raises(TypeError, match="gives probabilities only"):
+        a.last_layer_grads(X[:5], y[:5])
+    for est in (ClassBasedIFDetector(gbm), ChefCleaner(gbm, oracle=SimulatedOracle(X, y)),
+                CincerCleaner(MLPClassifier(), oracle=SimulatedOracle(X, y))):
+        name = type(est).__name__
+        with pytest.raises(TypeError, match=rf"{name} takes the influence.*probabilities only"
+                                            r".*use ModelBasedDetector"):
+            if isinstance(est, CincerCleaner):
+                est.fit(X, y_noisy)
+            else:
+                est.fit(X, y_noisy, trusted_mask=trusted)

@@ -37,6 +37,10 @@ class AdapterMixin:
         tags.input_tags.sparse = True  # CSR rows go through the adapters as sparse GEMMs
         return tags
 
+    #: Whether the method differentiates the model; ``False`` also takes any classifier
+    #: with ``predict_proba`` (probabilities only).
+    _needs_gradients = True
+
     def _default_estimator(self, n_features, n_classes):
         return default_classifier(n_features, n_classes, device=self.device or "cpu")
 
@@ -64,6 +68,8 @@ class AdapterMixin:
             est = self._default_estimator(n_features, len(classes))
         return make_adapter(
             est,
+            needs_gradients=self._needs_gradients,
+            caller=type(self).__name__,
             device=self.device,
             dtype=self._adapter_dtype(),
             random_state=self._torch_seed(),

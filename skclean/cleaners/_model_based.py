@@ -49,8 +49,12 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
 
     Parameters
     ----------
-    estimator : LogisticRegression, NeuralNetClassifier, torch.nn.Module or None
-        The classifier; ``None`` uses :func:`~skclean.models.default_classifier`.
+    estimator : classifier or None
+        The classifier: any with ``fit`` and ``predict_proba`` (gradient
+        boosting, ``MLPClassifier``, a Pipeline ending in one, ...), as
+        well as the logistic family, skorch nets and torch modules;
+        ``None`` uses :func:`~skclean.models.default_classifier`.  Only its
+        probabilities are used.
     oracle : callable or None, default=None
         Cleans the queried rows (see :mod:`skclean.oracles`); ``None`` trains
         on the reference set alone (no active learning).
@@ -216,6 +220,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
 
     # replaced, never modified in place: a round's rollback need not copy them
     _shared_state = ("_data", "_validation")
+    _needs_gradients = False  # its scores are log-probabilities: any predict_proba model
     _record_every_step = True  # a round that asked nothing still trained and was scored
 
     def _fit(self, rng):

@@ -14,6 +14,7 @@ from ._networks import (
     default_classifier,
     train_accuracy_stop,
 )
+from ._proba import ProbaAdapter, has_proba, no_gradients_message
 from ._sklearn import LOGISTIC_FAMILY, LogisticRegressionAdapter
 from ._softmax import SoftmaxRegression, soft_targets
 from ._torch import TorchAdapter, is_module_class, wrap_module
@@ -26,6 +27,7 @@ __all__ = [
     "MLP",
     "SmallCNN",
     "OneVsRestHead",
+    "ProbaAdapter",
     "SigmoidHead",
     "SoftmaxHead",
     "SoftmaxRegression",
@@ -51,7 +53,7 @@ def resolve_dtype(dtype):
 
 
 def make_adapter(estimator, *, device=None, dtype=None, random_state=None, classes=None,
-                 clone_estimator=True, **kwargs):
+                 clone_estimator=True, needs_gradients=True, caller=None, **kwargs):
     """Return the adapter for ``estimator``, wrapping a clone of it by default.
 
     Parameters
@@ -71,6 +73,12 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
     clone_estimator : bool, default=True
         Wrap ``clone(estimator)`` (a deep copy for plain modules) so the
         caller's object is never trained in place.
+    needs_gradients : bool, default=True
+        ``False`` also accepts any classifier with ``predict_proba``
+        (:class:`ProbaAdapter`, probabilities only); ``True`` refuses one
+        with an error naming ``caller`` and what it takes instead.
+    caller : str, default=None
+        The estimator asking, for the error message.
     **kwargs
         Passed to the adapter (e.g. ``checkpoint_every`` for torch models).
     """
@@ -86,6 +94,11 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
             estimator = clone(estimator)
         adapter = TorchAdapter(estimator, device=device, dtype=resolve_dtype(dtype or "float32"),
                                random_state=random_state, **kwargs)
+    elif has_proba(estimator) and not needs_gradients:
+        adapter = ProbaAdapter(clone(estimator) if clone_estimator else estimator,
+                               device=device or "cpu", dtype=resolve_dtype(dtype or "float64"))
+    elif has_proba(estimator):
+        raise TypeError(no_gradients_message(estimator, caller or "This method"))
     else:
         raise TypeError(
             "skclean can wrap a scikit-learn LogisticRegression, LogisticRegressionCV or "
