@@ -1,7 +1,7 @@
 """
-=====================================================
+=======================================================
 Wrong labels in images: a small CNN, images as they are
-=====================================================
+=======================================================
 
 scikit-learn's 8×8 digits as image rows ``(n, 1, 8, 8)``, the shape a
 convolutional network takes, with 20% of the labels flipped and ten trusted
@@ -9,8 +9,7 @@ images per digit. The model is a small skorch CNN (two 3×3 convolutions,
 max-pooling, two linear layers); every skclean estimator takes the image
 rows as they are.
 
-A network trained long enough fits the wrong labels too. We compare three
-rankings with the same network: the class-based detector on the rows it was
+We compare three rankings with the same network: the class-based detector on the rows it was
 fitted to, the detector cross-fitted over two folds
 (:func:`skclean.cross_fit_scores`), and the out-of-fold self-confidence that
 cleanlab ranks by (computed directly, five folds). Then CINCER cleans a
@@ -84,6 +83,11 @@ for name, s in scores.items():
           f"{flipped[keep][lowest].mean():.0%}")
 
 # %%
+# At 15 epochs this network has not memorised the wrong labels, and the three
+# rankings agree within a point. A network trained until it fits every label
+# loses part of that signal in its in-sample scores; cross-fitting guards
+# against it at the cost of two fits, against cleanlab's five.
+#
 # Left: the share of wrong labels among the lowest-scored images, what a
 # person reviewing them in that order would find; right: the ROC curves.
 fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -116,7 +120,8 @@ cleaner = CincerCleaner(cnn(10), oracle=SimulatedOracle(Xs, y_true[order]),
                         refit_epochs=2, random_state=0)
 cleaner.fit(Xs[:300], ys[:300]).partial_fit(Xs[300:420], ys[300:420])
 report = cleaner.cleaning_report()
-print(f"{cleaner.n_queries_} questions, {cleaner.n_changed_} labels fixed "
-      f"({(ys[300:420] != y_true[order][300:420]).sum()} wrong labels in the stream)")
+print(f"{cleaner.n_queries_} questions, {cleaner.n_changed_} labels fixed: wrong labels "
+      f"of the stream ({(ys[300:420] != y_true[order][300:420]).sum()} there) and of the "
+      "counter-examples shown with them")
 QuestionDisplay.from_estimator(cleaner, Xs)
 plt.show()
