@@ -193,6 +193,16 @@ def test_float32_arithmetic_agrees_with_float64(data, name):
     _assert_close_scores(s["float32"], s["float64"])
 
 
+def assert_same_up_to_rounding(a, b):
+    """The same questions, labels and counter-examples; scores and probabilities close."""
+    assert a.keys() == b.keys()
+    for key in a:
+        if key in ("scores", "proba"):
+            _assert_close_scores(np.ravel(a[key]), np.ravel(b[key]))
+        else:
+            np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+
+
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_sparse_rows_agree_with_the_same_rows_dense(data, name, kind):
@@ -205,12 +215,7 @@ def test_sparse_rows_agree_with_the_same_rows_dense(data, name, kind):
     dense, sparse = outputs(name, dense_est, X, y_in), outputs(name, sparse_est, X, y_in)
     # the same questions, answers and labels; the numbers differ only by the order of
     # the sums in a sparse GEMM, and by lbfgs stopping at its tolerance one step apart
-    for key in dense:
-        if key in ("scores", "proba"):
-            _assert_close_scores(np.ravel(sparse[key]), np.ravel(dense[key]))
-        else:
-            np.testing.assert_array_equal(np.asarray(sparse[key]), np.asarray(dense[key]),
-                                          err_msg=key)
+    assert_same_up_to_rounding(sparse, dense)
 
 
 @pytest.mark.parametrize("kind", ["lr", "torch"])
@@ -222,12 +227,7 @@ def test_a_pipeline_model_agrees_with_its_last_step_on_transformed_rows(data, na
     piped_est, _ = run(name, kind, raw, y, y_noisy,
                        wrap=lambda model: make_pipeline(FunctionTransformer(np.log), model))
     plain, piped = outputs(name, plain_est, X, y_in), outputs(name, piped_est, raw, y_in)
-    for key in plain:  # the same questions and labels; numbers within float rounding
-        if key in ("scores", "proba"):
-            _assert_close_scores(np.ravel(piped[key]), np.ravel(plain[key]))
-        else:
-            np.testing.assert_array_equal(np.asarray(piped[key]), np.asarray(plain[key]),
-                                          err_msg=key)
+    assert_same_up_to_rounding(piped, plain)  # numbers within float rounding
     if name != "model_based" and kind == "lr":  # the fitted Pipeline, predicting raw rows
         np.testing.assert_array_equal(piped_est.estimator_.predict(raw[:20]),
                                       plain_est.estimator_.predict(X[:20]))
