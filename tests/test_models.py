@@ -7,9 +7,18 @@ from sklearn.linear_model import LogisticRegression
 from skorch import NeuralNetClassifier
 from torch import nn
 
+from skclean import (
+    ChefCleaner,
+    CincerCleaner,
+    ClassBasedIFDetector,
+    ModelBasedDetector,
+    SimulatedOracle,
+)
+from skclean.datasets import flip_labels
 from skclean.influence import top_fisher_from_outputs
 from skclean.models import (
     LogisticRegressionAdapter,
+    ProbaAdapter,
     SigmoidHead,
     SoftmaxHead,
     TorchAdapter,
@@ -494,13 +503,6 @@ def test_binary_net_influence_is_that_of_the_loss_skorch_trains(breast):
 
 
 def test_binary_net_through_every_estimator(breast):
-    from skclean import (
-        ChefCleaner,
-        CincerCleaner,
-        ClassBasedIFDetector,
-        ModelBasedDetector,
-        SimulatedOracle,
-    )
 
     X, y = breast
     oracle = SimulatedOracle(X, y)
@@ -523,15 +525,6 @@ def test_any_predict_proba_classifier_in_the_probability_only_method(breast):
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.neural_network import MLPClassifier
 
-    from skclean import (
-        ChefCleaner,
-        CincerCleaner,
-        ClassBasedIFDetector,
-        ModelBasedDetector,
-        SimulatedOracle,
-    )
-    from skclean.datasets import flip_labels
-    from skclean.models import ProbaAdapter
 
     X, y = breast
     y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
