@@ -260,18 +260,18 @@ class DiagonalInverse:
         return v * (self._inv if v.ndim == 1 else self._inv[:, None]).to(v.dtype)
 
 
-def sampled_hessian_inverse(adapter, X, sample_weight=None, *, max_rows=20_000, damping=0.0,
-                            random_state=None):
+def sampled_hessian_inverse(adapter, X, sample_weight=None, *, y=None, max_rows=20_000,
+                            damping=0.0, random_state=None):
     """``(H + damping I)⁻¹`` of the last layer, with ``H`` estimated on at most ``max_rows`` rows.
 
     Meant as a conjugate-gradient preconditioner: the Hessian is a mean over
     rows, so a few thousand rows estimate it well enough to cut CG to a few
     iterations, at ``O(max_rows · P²)`` instead of ``O(n · P²)``.  ``adapter``
-    is any object with ``last_layer_hessian(X, sample_weight)`` (a model
-    adapter).
+    is any object with ``last_layer_hessian(X, sample_weight, y)`` (a model
+    adapter); ``y`` matters only to a model that weighs classes.
     """
     rows = sample_rows(X.shape[0], max_rows, random_state)
     w = None if sample_weight is None else np.asarray(sample_weight)[rows]
     H = adapter.last_layer_hessian(X[rows] if hasattr(X, "tocsr") else np.asarray(X)[rows],
-                                   sample_weight=w)
+                                   sample_weight=w, y=None if y is None else np.asarray(y)[rows])
     return SymmetricInverse(H, method="damped", damping=damping)

@@ -102,10 +102,118 @@ def test_sample_weight_enters_objective(iris):
 def test_lr_adapter_rejects_non_smooth_objectives():
     with pytest.raises(ValueError, match="twice-differentiable"):
         make_adapter(LogisticRegression(l1_ratio=1.0, solver="saga"))
-    with pytest.raises(ValueError, match="class_weight"):
-        make_adapter(LogisticRegression(class_weight="balanced"))
     with pytest.raises(TypeError, match="can wrap"):
         make_adapter(object())
+
+
+def _weighted_objective(X, y, cw, C, binary):
+    """scikit-learn's class-weighted objective divided by ``C n``, written out by hand."""
+    Xt, n = torch.as_tensor(X), len(X)
+    yt = torch.as_tensor(y)
+    w = torch.as_tensor(cw)[yt]
+
+    def rows(theta):
+        V = theta.reshape(1 if binary else 3, -1)
+        Z = Xt @ V[:, :-1].T + V[:, -1]
+        if binary:
+            return torch.nn.functional.binary_cross_entropy_with_logits(
+                Z[:, 0], yt.double(), reduction="none")
+        return torch.nn.functional.cross_entropy(Z, yt, reduction="none")
+
+    def J(theta):
+        V = theta.reshape(1 if binary else 3, -1)
+        return (w * rows(theta)).sum() / n + 0.5 / (C * n) * (V[:, :-1] ** 2).sum()
+
+    return J, lambda theta: w * rows(theta)
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 1.0, 1: 4.0, 2: 0.5}])
+@pytest.mark.parametrize("binary", [True, False])
+def test_class_weight_is_the_objective_influence_is_taken_of(iris, class_weight, binary):
+    """class_weight weighs each row's loss by its label's weight, as scikit-learn fits it:
+    gradients, Hessian and the leave-one-out change of the parameters all follow it."""
+    from torch.func import hessian, jacrev
+
+    X, y = iris[0][20:], iris[1][20:]  # imbalanced: 30, 50 and 50 rows
+    if binary:
+        y = (y == 2).astype(int)
+    a = make_adapter(_lr(C=2.0, class_weight=class_weight)).fit(X, y)
+    counts = np.bincount(y)
+    cw = (len(y) / (len(counts) * counts) if class_weight == "balanced"
+          else np.array([class_weight[c] for c in range(len(counts))]))
+    np.testing.assert_allclose(a.class_weight_, cw)
+    J, rows = _weighted_objective(X, y, cw, 2.0, binary)
+    theta = a.last_layer_params().reshape(-1)
+    assert float(torch.func.grad(J)(theta).abs().max()) < 1e-6  # sklearn's optimum is J's
+    np.testing.assert_allclose(a.last_layer_hessian(X, y=y), hessian(J)(theta), atol=1e-12)
+    np.testing.assert_allclose(a.last_layer_grads(X, y).materialize(), jacrev(rows)(theta),
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="class_weight.*pass y"):
+        a.last_layer_hessian(X)
+    # retraining with row i down-weighted by ε (scikit-learn multiplies its sample weight by
+    # cw_y) moves θ by ε H⁻¹ g_i / n, up to O(ε²): checked on the three rows that move it most
+    # (softmax: H is singular along a common shift of the biases, which the logits ignore;
+    # the pseudo-inverse and centred biases leave that direction out)
+    H, G = a.last_layer_hessian(X, y=y), a.last_layer_grads(X, y).materialize()
+    eps = 1e-2
+    predicted = eps * (torch.linalg.pinv(H, hermitian=True) @ G.T).T.numpy() / len(y)
+
+    def centred(v):
+        V = v.reshape(a.head.n_outputs, -1).copy()
+        V[:, -1] -= V[:, -1].mean() if len(V) > 1 else 0.0
+        return V.ravel()
+
+    for i in np.argsort(-np.linalg.norm(predicted, axis=1))[:3]:
+        w = np.ones(len(y))
+        w[i] -= eps
+        refit = _lr(C=2.0, class_weight=a.estimator.class_weight).fit(X, y, sample_weight=w)
+        change = centred(np.c_[refit.coef_, refit.intercept_].ravel() - theta.numpy())
+        assert np.linalg.norm(centred(predicted[i]) - change) < 0.05 * np.linalg.norm(change)
+
+
+def test_class_weight_with_probabilistic_labels_reaches_the_weighted_row_copies_optimum():
+    """Newton on soft labels with class weights lands where scikit-learn's fit on the C
+    weighted copies of each row does (it multiplies copy c's weight by cw_c)."""
+    from sklearn.datasets import make_classification
+
+    from skclean.models._sklearn import _expand_soft
+
+    X, y = make_classification(800, 6, n_informative=4, n_classes=3, random_state=1)
+    Y = 0.7 * np.eye(3)[y] + 0.1
+    cw = {0: 0.5, 1: 1.0, 2: 3.0}
+    ref = _lr(C=0.5, class_weight=cw).fit(*_expand_soft(X, Y, None, np.arange(3)))
+    a = LogisticRegressionAdapter(LogisticRegression(C=0.5, class_weight=cw)).fit(X, Y)
+    bound = 1e-8 * np.sqrt(a.n_params("last")) * 0.5 * len(X) * 2 / 0.5  # ‖g‖/μ, min cw 0.5
+    np.testing.assert_allclose(a.estimator.coef_, ref.coef_, atol=bound)
+    assert float(a.loss_grad(X, Y).abs().max()) < 1e-7
+
+
+def test_balanced_class_weight_on_a_prefit_model_asks_for_a_dict(iris):
+    X, y = iris
+    with pytest.raises(ValueError, match="compute_class_weight"):
+        make_adapter(LogisticRegression(class_weight="balanced").fit(X, y),
+                     clone_estimator=False)
+
+
+def test_class_weight_through_every_estimator():
+    """Every estimator takes a class-weighted model; CHEF's refits stay at the optimum of
+    the weighted soft-label objective, and CINCER's LiSSA uses the weighted curvature."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(400, 6, n_informative=4, n_classes=3, weights=[0.7, 0.2],
+                               random_state=0)
+    noisy = np.where(np.arange(len(y)) % 7 == 0, (y + 1) % 3, y)
+    oracle, trusted = SimulatedOracle(X, y), np.arange(len(y)) < 45
+    model = LogisticRegression(class_weight="balanced")
+    for est in (ClassBasedIFDetector(model, similarity="if"), ModelBasedDetector(model)):
+        assert np.isfinite(est.fit(X, noisy, trusted_mask=trusted).score_samples(X, noisy)).all()
+    chef = ChefCleaner(model, oracle=oracle, budget=20, batch_size=10, random_state=0)
+    a = chef.fit(X, noisy, trusted_mask=trusted).adapter_
+    assert a.class_weight_ is not None and len(chef.history_) == 2
+    assert float(a.loss_grad(chef.X_, chef.y_, chef.sample_weight_).abs().max()) < 1e-6
+    cincer = CincerCleaner(model, oracle=oracle, counterexample="influence", lissa_depth=50,
+                           lissa_scale=50.0, random_state=0)
+    assert cincer.fit(X[:200], noisy[:200]).partial_fit(X[200:260], noisy[200:260]).n_seen_ == 60
 
 
 def test_encode_rejects_unknown_labels(iris):

@@ -355,7 +355,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
             self.adapter_.refit(
                 self.X_, self.y_, self.sample_weight_, how=self.update, changed=done,
                 previous=(old_Y, old_w), preconditioner=functools.partial(
-                    self.selector_.preconditioner, self.adapter_, self.X_, self.sample_weight_),
+                    self.selector_.preconditioner, self.adapter_, self.X_, self.sample_weight_,
+                    self.y_),
                 j0=self.deltagrad_j0, T0=self.deltagrad_T0, m0=self.deltagrad_m0)
         self._timing["time_update"] = time.perf_counter() - t1
         self._score = self._val_score()
@@ -378,7 +379,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         """
         X, Y = check_judged(self, X, y, soft=True)
         sel, a = self.selector_, self.adapter_
-        V = sel.direction(a, self.X_, self.sample_weight_, self.X_trusted_, self.y_trusted_)
+        V = sel.direction(a, self.X_, self.sample_weight_, self.X_trusted_, self.y_trusted_,
+                          y=self.y_)
         return sel.scores(a, X, Y, V)[0].astype(np.float64)
 
     @property

@@ -315,7 +315,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         kind = {"tracin": "gd"}.get(self.similarity, self.similarity)
         inverse = None
         if kind == "if":
-            H = last_layer_hessian(adapter, X)
+            H = last_layer_hessian(adapter, X, y=y)
             inverse = SymmetricInverse(H, method="damped", damping=self.damping)
         M = reference_means(ref, groups, len(self.classes_), kind=kind, inverse=inverse)
         return M, self_similarity(ref, kind=kind, inverse=inverse)

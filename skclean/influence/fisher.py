@@ -10,6 +10,9 @@ Through the logits ``z_i = f(x_i; θ)`` this is ``1/n Σ_i J_i^T A_i J_i`` with
 ``A_i = diag(p_i) − p_i p_i^T`` the logit-space curvature.  For the last layer
 ``J_i = I ⊗ u1_i^T``, so the Top Fisher is ``1/n Σ_i A_i ⊗ u1_i u1_i^T`` and can
 be built from features and probabilities alone.
+
+The Fisher belongs to the model's predictive distribution, not to its training
+objective: class weights (``class_weight``) do not enter it.
 """
 
 import torch
@@ -22,6 +25,7 @@ from .._linalg import (
     curvature_matvec,
 )
 from .._sparse import square_entries
+from ..models._heads import model_curvature_head
 
 __all__ = [
     "SymmetricInverse",  # re-exported from the bottom layer
@@ -38,7 +42,7 @@ def top_fisher_from_outputs(U1, Z, head, chunk_size=4096):
     """Expected Fisher of the last layer ``[W | b]`` from features ``U1`` (with the bias
     column) and logits ``Z``: ``1/n Σ_i A_i ⊗ u1_i u1_iᵀ``, built with
     :func:`~skclean._linalg.curvature_gram` (``K + 1`` GEMMs per chunk of rows)."""
-    D, Q = head.curvature_terms(Z)
+    D, Q = model_curvature_head(head).curvature_terms(Z)
     return curvature_gram(U1, D, Q, chunk_size=chunk_size) / U1.shape[0]
 
 
@@ -51,7 +55,8 @@ def top_fisher(adapter, X):
 
 def top_fisher_vp(adapter, X):
     """A matrix-free ``v -> F v`` for the Top Fisher (``v`` flat or ``(K, d')``)."""
-    U1, D, Q = adapter.curvature_pieces(X)
+    U1, Z = adapter.augmented_outputs(X)
+    D, Q = model_curvature_head(adapter.head).curvature_terms(Z)
     return lambda v: curvature_matvec(U1, D, Q, v) / U1.shape[0]
 
 
@@ -63,7 +68,7 @@ def top_fisher_diagonal(adapter, X):
 def top_fisher_diagonal_from_outputs(U1, Z, head):
     """:func:`top_fisher_diagonal` from features ``U1`` (bias column included) and logits:
     ``O(nnz · K)``, dense or sparse rows."""
-    D, Q = head.curvature_terms(Z)
+    D, Q = model_curvature_head(head).curvature_terms(Z)
     return (((D - Q**2).T @ square_entries(U1)) / U1.shape[0]).reshape(-1)
 
 
@@ -73,7 +78,7 @@ def _fisher_factor(adapter, X, which):
                      "The full Fisher's logit Jacobian", MATRIX_FREE)
     J = adapter.logit_jacobian(X, which=which)
     with torch.no_grad():
-        S = adapter.head.curvature_sqrt(adapter.logits(X))
+        S = model_curvature_head(adapter.head).curvature_sqrt(adapter.logits(X))
     return torch.einsum("nkj,nkp->njp", S, J)
 
 

@@ -11,10 +11,10 @@ from .._linalg import SymmetricInverse, cg_solve, sampled_hessian_inverse  # noq
 from .._sparse import is_sparse
 
 
-def last_layer_hessian(adapter, X, sample_weight=None):
+def last_layer_hessian(adapter, X, sample_weight=None, y=None):
     """Explicit Hessian of the training objective w.r.t. the last layer ``[W | b]``
     (see :meth:`~skclean.models.ModelAdapter.last_layer_hessian`)."""
-    return adapter.last_layer_hessian(X, sample_weight)
+    return adapter.last_layer_hessian(X, sample_weight, y)
 
 
 def exact_inverse_hvp(adapter, X, y, v, *, damping=0.0, sample_weight=None, which="last"):

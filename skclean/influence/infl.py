@@ -35,8 +35,8 @@ def validation_gradient(adapter, X_val, y_val):
     return g / X_val.shape[0]
 
 
-def last_layer_inverse_hvp(adapter, X, g, *, sample_weight=None, method="cg", damping=0.0,
-                           x0=None, preconditioner=None, tol=1e-8):
+def last_layer_inverse_hvp(adapter, X, g, *, sample_weight=None, y=None, method="cg",
+                           damping=0.0, x0=None, preconditioner=None, tol=1e-8):
     """``(H + damping·I)⁻¹ g`` for the last layer's Hessian ``H`` of the training objective.
 
     Parameters
@@ -47,6 +47,10 @@ def last_layer_inverse_hvp(adapter, X, g, *, sample_weight=None, method="cg", da
         The training rows ``H`` is taken over.
     g : tensor of shape (P,)
         A flat last-layer vector, e.g. :func:`validation_gradient`.
+    sample_weight : array-like of shape (n,), default=None
+    y : array-like, default=None
+        The labels ``X`` is trained on; needed only when the model weighs
+        classes, which makes the Hessian depend on them.
     method : {"exact", "cg"}
         ``"exact"`` eigendecomposes the explicit Hessian (pseudo-inverse when
         ``damping=0``: the softmax Hessian is singular along the unpenalised
@@ -63,13 +67,13 @@ def last_layer_inverse_hvp(adapter, X, g, *, sample_weight=None, method="cg", da
         CG iterations (0 for ``"exact"``).
     """
     if method == "exact":
-        H = adapter.last_layer_hessian(X, sample_weight)
+        H = adapter.last_layer_hessian(X, sample_weight, y)
         kind = "damped" if damping > 0 else "pinv"
         return SymmetricInverse(H, method=kind, damping=damping)(g), 0
     if method != "cg":
         raise ValueError(f"method must be 'exact' or 'cg', got {method!r}.")
     x0 = x0 if x0 is not None and x0.shape == g.shape else None
-    return cg_solve(adapter.hvp_fn(X, None, sample_weight=sample_weight), g, damping=damping,
+    return cg_solve(adapter.hvp_fn(X, y, sample_weight=sample_weight), g, damping=damping,
                     x0=x0, tol=tol, preconditioner=preconditioner)
 
 
@@ -198,7 +202,7 @@ class IncrementalINFL:
         self.U1 = U1
         self.W0 = adapter.last_layer_params().clone()
         self.x_norm = row_sq_norms(U1).sqrt()
-        self.lipschitz = head.max_curvature
+        self.shift = head.residual_shift(gamma)
         self.gamma = gamma
         self.head = head
 
@@ -216,7 +220,7 @@ class IncrementalINFL:
         """The bound on ``|I(i, c) − Î(i, c)|`` for every class of each of ``rows``."""
         idx = torch.as_tensor(rows, device=self.U1.device)
         dW = float((W - self.W0).norm())
-        return (1 - self.gamma) * self.lipschitz * dW * A.norm(dim=1) * self.x_norm[idx]
+        return self.shift * dW * A.norm(dim=1) * self.x_norm[idx]
 
 
 def increm_infl_candidates(key, radius, b):

@@ -122,7 +122,7 @@ class INFLSelector:
         return new
 
     # ------------------------------------------------------------------ the solve
-    def preconditioner(self, adapter, X, sample_weight):
+    def preconditioner(self, adapter, X, sample_weight, y=None):
         """The cached ``(H + damping I)⁻¹`` of an earlier round (``None`` if not used)."""
         use = self.solver == "pcg" or (
             self.solver == "auto" and adapter.n_params("last") <= PRECONDITION_MAX_PARAMS)
@@ -130,19 +130,20 @@ class INFLSelector:
             return None
         if self._precond is None:
             self._precond = sampled_hessian_inverse(
-                adapter, X, sample_weight, max_rows=self.max_rows, damping=self.damping,
+                adapter, X, sample_weight, y=y, max_rows=self.max_rows, damping=self.damping,
                 random_state=self.random_state)
         return self._precond
 
-    def direction(self, adapter, X, sample_weight, X_trusted, y_trusted):
-        """``V = H⁻¹ ∇L_trusted`` at the current model, shaped ``(n_outputs, d + 1)``."""
+    def direction(self, adapter, X, sample_weight, X_trusted, y_trusted, y=None):
+        """``V = H⁻¹ ∇L_trusted`` at the current model, shaped ``(n_outputs, d + 1)``
+        (``y``: the training labels, which a class-weighted Hessian depends on)."""
         t0 = time.perf_counter()
         g = validation_gradient(adapter, X_trusted, y_trusted)
         exact = self.solver == "exact"
         v, n_iter = last_layer_inverse_hvp(
-            adapter, X, g, sample_weight=sample_weight, method="exact" if exact else "cg",
+            adapter, X, g, sample_weight=sample_weight, y=y, method="exact" if exact else "cg",
             damping=self.damping, x0=self._x0,
-            preconditioner=None if exact else self.preconditioner(adapter, X, sample_weight))
+            preconditioner=None if exact else self.preconditioner(adapter, X, sample_weight, y))
         if not exact:
             self.n_iter_, self._x0 = n_iter, v
             if n_iter > self.refresh_after:
@@ -170,7 +171,7 @@ class INFLSelector:
             else:
                 key = (P * np.log(np.clip(P, 1e-300, None))).sum(1)  # −entropy
             return self._lowest(rows, key, b)
-        V = self.direction(adapter, X, sample_weight, *trusted)
+        V = self.direction(adapter, X, sample_weight, *trusted, y=Y)
         if self.strategy == "infl_d":
             return self._lowest(rows, removal_infl(adapter, X[rows], Y[rows], V), b)
         if self.selection == "incremental":

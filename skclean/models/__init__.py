@@ -6,7 +6,7 @@ from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from torch import nn
 
 from ._base import LastLayerGrads, ModelAdapter
-from ._heads import OneVsRestHead, SigmoidHead, SoftmaxHead
+from ._heads import ClassWeightedHead, OneVsRestHead, SigmoidHead, SoftmaxHead
 from ._networks import (
     MLP,
     SmallCNN,
@@ -26,6 +26,7 @@ __all__ = [
     "TorchAdapter",
     "MLP",
     "SmallCNN",
+    "ClassWeightedHead",
     "OneVsRestHead",
     "ProbaAdapter",
     "SigmoidHead",

@@ -109,6 +109,8 @@ class ModelAdapter(ABC):
     penalise_bias = True
     l2 = 0.0
     n_features = None
+    #: Per-class weights of the objective, over ``classes_`` (``None``: all 1).
+    class_weight_ = None
 
     # ---------------------------------------------------------------- subclass hooks
     @abstractmethod
@@ -260,14 +262,15 @@ class ModelAdapter(ABC):
             U, Z = self.last_layer_outputs(X)
         return self.augment(U), Z
 
-    def last_layer_hessian(self, X, sample_weight=None):
+    def last_layer_hessian(self, X, sample_weight=None, y=None):
         """Explicit Hessian of the training objective w.r.t. the last layer ``[W | b]``.
 
         The logits are linear in these parameters, so for a cross-entropy head
         the Hessian is the (weighted) expected Fisher plus the L2 term: built
-        from features and probabilities with GEMMs, no autograd.
+        from features and probabilities with GEMMs, no autograd.  ``y`` is
+        needed only when the model weighs classes (``class_weight``).
         """
-        U1, D, Q = self.curvature_pieces(X)
+        U1, D, Q = self.curvature_pieces(X, y)
         if sample_weight is not None:
             # A_i scales with w_i: w_i D_i on the diagonal, sqrt(w_i) Q_i in the rank-one term
             w = self.to_tensor(np.asarray(sample_weight, dtype=float))
@@ -281,11 +284,12 @@ class ModelAdapter(ABC):
             U, Z = self.last_layer_outputs(X)
             return LastLayerGrads(self.augment(U), self.head.residual(Z, self.encode(y)))
 
-    def curvature_pieces(self, X):
-        """``(U1, D, Q)``: features and the logit-space curvature ``diag(D) − Q Q^T``."""
+    def curvature_pieces(self, X, y=None):
+        """``(U1, D, Q)``: features and the logit-space curvature ``diag(D) − Q Q^T``
+        (each row's class weight folded in when the model has them: then ``y`` is needed)."""
         with torch.no_grad():
             U, Z = self.last_layer_outputs(X)
-            D, Q = self.head.curvature_terms(Z)
+            D, Q = self.head.curvature_terms(Z, None if y is None else self.encode(y))
             return self.augment(U), D, Q
 
     def last_layer_l2_mask(self):
@@ -395,7 +399,7 @@ class ModelAdapter(ABC):
         ``torch.func`` (forward-over-reverse).
         """
         if self._only_last(which):
-            U1, D, Q = self.curvature_pieces(X)
+            U1, D, Q = self.curvature_pieces(X, y)
             w = None if sample_weight is None else self.to_tensor(sample_weight)
             reg = self.l2 * self.last_layer_l2_mask()
             n = U1.shape[0]
@@ -412,7 +416,7 @@ class ModelAdapter(ABC):
         term, so its expectation over random subsets is the Hessian.
         """
         if self._only_last(which):
-            U1, D, Q = self.curvature_pieces(X)
+            U1, D, Q = self.curvature_pieces(X, y)
             reg = self.l2 * self.last_layer_l2_mask()
             return lambda v, idx: curvature_matvec(U1[idx], D[idx], Q[idx], v) / len(idx) + reg * v
         theta, f, mask, rows = self._functional(which, X)
@@ -434,7 +438,7 @@ class ModelAdapter(ABC):
         P = self.n_params(which)
         check_dense_size(P, P, self.dtype, f"The Hessian ({P:,} parameters)", MATRIX_FREE)
         if self._only_last(which):  # closed form: GEMMs, sparse rows too
-            return self.last_layer_hessian(X, sample_weight)
+            return self.last_layer_hessian(X, sample_weight, y)
         theta, J = self.objective(X, y, sample_weight, which)
         return hessian(J)(theta)
 
@@ -464,4 +468,7 @@ class ModelAdapter(ABC):
         return torch.cat([jac(theta, rows[i : i + _CHUNK]) for i in range(0, len(rows), _CHUNK)])
 
     def _init_head(self, n_outputs, one_vs_rest=False):
-        self.head = make_head(n_outputs, len(self.classes_), one_vs_rest=one_vs_rest)
+        cw = self.class_weight_
+        self.head = make_head(n_outputs, len(self.classes_), one_vs_rest=one_vs_rest,
+                              class_weight=None if cw is None else torch.as_tensor(
+                                  cw, dtype=self.dtype, device=self.device))

@@ -53,7 +53,7 @@ class LinearObjective:
 
     def hvp(self, Z):
         """``v -> H v`` on flat ``[W | b]`` vectors, with the curvature at logits ``Z``."""
-        D, Q = self.head.curvature_terms(Z)
+        D, Q = self.head.curvature_terms(Z, self.T)
         K, d = D.shape[1], self.X.shape[1]
         reg_b = self.l2 if self.penalise_bias else 0.0
 

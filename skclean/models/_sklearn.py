@@ -9,6 +9,7 @@ import torch
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, SGDClassifier
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from .._linalg import PRECONDITION_MAX_PARAMS, sampled_hessian_inverse
@@ -73,6 +74,11 @@ class LogisticRegressionAdapter(ModelAdapter):
     intercept is not penalised); divided by ``n`` that is the adapter's
     objective with ``l2 = 1 / (C n)``, so influence computed here matches what
     leave-one-out retraining of the scikit-learn model does.
+
+    ``class_weight`` (a dict, or ``"balanced"``, fixed from the labels of the
+    first fit) weighs each row's loss by its label's weight, as scikit-learn
+    does; the influence is taken of that weighted objective
+    (:class:`~skclean.models.ClassWeightedHead`).
     """
 
     penalise_bias = False
@@ -124,15 +130,38 @@ class LogisticRegressionAdapter(ModelAdapter):
                 "Influence needs a twice-differentiable objective: use an L2 (l1_ratio=0) "
                 f"or no penalty with {name}."
             )
-        if params.get("class_weight") is not None:
+
+    def _resolve_class_weight(self, y):
+        """Fix ``class_weight="balanced"`` to the weights of the labels of this first fit
+        (``n / (C · count_c)``, on the most probable label of probabilistic rows); they
+        then stay fixed through later refits, so relabelling moves no other row's weight."""
+        est = self.estimator
+        if not isinstance(est.get_params().get("class_weight"), str):
+            return
+        given = getattr(self, "_given_classes", None)
+        if y.ndim == 2:
+            y = (given if given is not None else np.arange(y.shape[1]))[y.argmax(1)]
+        classes = np.unique(y)
+        weights = compute_class_weight("balanced", classes=classes, y=y)
+        est.set_params(class_weight=dict(zip(classes.tolist(), weights.tolist(), strict=True)))
+
+    def _sync_class_weight(self):
+        """``class_weight_`` over ``classes_`` from the model's (resolved) ``class_weight``."""
+        cw = self.estimator.get_params().get("class_weight") \
+            if not isinstance(self.estimator, SoftmaxRegression) else None
+        if isinstance(cw, str):
             raise ValueError(
-                "class_weight changes the objective the influence is taken of; pass the "
-                "equivalent sample_weight to fit instead."
-            )
+                f"class_weight={cw!r} on an already fitted model: its weights come from the "
+                "labels it was trained on, which skclean does not see. Pass class_weight as "
+                "a dict (sklearn.utils.class_weight.compute_class_weight gives the balanced "
+                "one), or let skclean fit the model.")
+        w = None if cw is None else np.array([float(cw.get(c, 1.0)) for c in self.classes_])
+        self.class_weight_ = None if w is None or np.all(w == 1.0) else w
 
     def _sync(self, n_rows):
         est = self.estimator
         self.classes_ = est.classes_
+        self._sync_class_weight()
         self.n_features = est.coef_.shape[1]
         self.has_bias = bool(getattr(est, "fit_intercept", True))
         if n_rows is not None:
@@ -164,9 +193,12 @@ class LogisticRegressionAdapter(ModelAdapter):
                 self, "_given_classes", None) is not None else np.arange(y.shape[1]))[y.argmax(1)]
             self.cv_estimator_.fit(X, hard, sample_weight=sample_weight)
             self.estimator = _chosen_model(self.cv_estimator_)
+            self._resolve_class_weight(hard)
             if y.ndim == 1:
                 self._sync(n_rows=X.shape[0])
                 return self
+        if not isinstance(self.estimator, SoftmaxRegression):
+            self._resolve_class_weight(y)
         if y.ndim == 2 and isinstance(self.estimator, LogisticRegression | SGDClassifier):
             classes = self._given_classes if getattr(self, "_given_classes", None) is not None \
                 else np.arange(y.shape[1])
@@ -179,7 +211,8 @@ class LogisticRegressionAdapter(ModelAdapter):
                 self._sync(n_rows=X.shape[0])
                 precond = None
                 if self.n_params("last") <= PRECONDITION_MAX_PARAMS:
-                    precond = sampled_hessian_inverse(self, X, sample_weight, random_state=0)
+                    precond = sampled_hessian_inverse(self, X, sample_weight, y=y,
+                                                      random_state=0)
                 return self.newton_refit(X, y, sample_weight, preconditioner=precond)
             Xe, ye, we = _expand_soft(X, y, sample_weight, classes)
             self.estimator.fit(Xe, ye, sample_weight=we)  # by name: SGD's third is coef_init
@@ -214,7 +247,8 @@ class LogisticRegressionAdapter(ModelAdapter):
         Xt = self.to_tensor(X)
         w = (torch.ones(Xt.shape[0], dtype=self.dtype, device=self.device) if sample_weight is None
              else self.to_tensor(np.asarray(sample_weight, dtype=float)))
-        objective = LinearObjective(Xt, None, w, self.head, self.l2, has_bias=self.has_bias,
+        objective = LinearObjective(Xt, None if y is None else self.encode(y), w, self.head,
+                                    self.l2, has_bias=self.has_bias,
                                     penalise_bias=self.penalise_bias)
         with torch.no_grad():
             matvec = objective.hvp(objective._logits(self._W, self._b))
