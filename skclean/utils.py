@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-__all__ = ["ReservoirSample", "append_row", "store_parameters", "torch_threads"]
+__all__ = ["ReservoirSample", "SeenRows", "append_row", "store_parameters", "torch_threads"]
 
 def store_parameters(obj, init_locals):
     """Store every argument of ``__init__`` as an attribute of the same name, and nothing else.
@@ -71,6 +71,67 @@ def append_row(view, buf, value):
         buf[:n] = view
     buf[n] = value
     return buf[: n + 1], buf
+
+
+class SeenRows:
+    """A uniform sample of at most ``capacity`` of every labelled row seen, with the count.
+
+    What ``partial_fit`` needs of the rows it no longer holds: for the logistic
+    family the curvature of their loss (estimated from the sample), for the
+    influence similarity the Hessian.  While every row seen fits
+    (``complete``), the sample *is* the rows and updates are exact.  New rows
+    enter by Vitter's algorithm R, batch at a time, so an update costs
+    O(``capacity`` + batch) however many rows came before.
+
+    Parameters
+    ----------
+    X, y : the first rows and their labels (hard or probabilistic).
+    sample_weight : array of shape (n,) or None
+    capacity : int
+    random_state : numpy Generator
+    """
+
+    def __init__(self, X, y, sample_weight=None, *, capacity=5000, random_state=None):
+        self.capacity = int(capacity)
+        self.rng = np.random.default_rng(random_state)
+        n = X.shape[0]
+        keep = np.arange(n) if n <= self.capacity else np.sort(
+            self.rng.choice(n, self.capacity, replace=False))
+        self.X, self.y = X[keep], np.asarray(y)[keep]
+        self.w = None if sample_weight is None else np.asarray(sample_weight, float)[keep]
+        self.n_seen = n
+
+    @property
+    def complete(self):
+        """Whether the sample holds every row seen."""
+        return self.X.shape[0] == self.n_seen
+
+    def add(self, X, y, sample_weight=None):
+        """Offer a batch of new rows (each enters with probability capacity / rows seen)."""
+        from ._sparse import stack_rows
+
+        m, kept = X.shape[0], self.X.shape[0]
+        slots = np.arange(kept, kept + m)  # the i-th new row's slot; -1: not kept
+        free = max(0, self.capacity - kept)
+        if m > free:  # algorithm R for the rows beyond the free slots
+            seen = self.n_seen + np.arange(free, m) + 1
+            j = np.floor(self.rng.random(m - free) * seen).astype(np.int64)
+            slots[free:] = np.where(j < self.capacity, j, -1)
+        # the last row written to a slot wins, as when the rows are offered one by one
+        last = {}
+        for i, s in enumerate(slots.tolist()):
+            if s >= 0:
+                last[s] = i
+        old = np.array([s for s in range(kept) if s not in last], dtype=np.int64)
+        new = np.array(sorted(last.values()), dtype=np.int64)
+        w_new = np.ones(m) if sample_weight is None else np.asarray(sample_weight, float)
+        if self.w is not None or sample_weight is not None:
+            w_old = np.ones(kept) if self.w is None else self.w
+            self.w = np.concatenate([w_old[old], w_new[new]])
+        self.X = stack_rows([self.X[old], X[new]])
+        self.y = np.concatenate([self.y[old], np.asarray(y)[new]])
+        self.n_seen += m
+        return self
 
 
 class ReservoirSample:

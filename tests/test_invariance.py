@@ -60,8 +60,9 @@ def data():
 
 
 def run(name, kind, X, y, y_noisy, classes=None, wrap=None, **kw):
-    """Fit one estimator (its model passed through ``wrap``, if given); return it and the
-    arguments to judge labels with."""
+    """Fit one estimator on part of the rows and ``partial_fit`` it on the rest (its model
+    passed through ``wrap``, if given); return it and the arguments to judge labels with.
+    Every invariance below thus covers ``partial_fit`` too."""
     oracle = SimulatedOracle(X, y)
     ref = np.concatenate([np.flatnonzero(y == c)[:6] for c in np.unique(y)])
     mask = np.zeros(X.shape[0], dtype=bool)
@@ -72,9 +73,10 @@ def run(name, kind, X, y, y_noisy, classes=None, wrap=None, **kw):
         return make_model(kind) if wrap is None else wrap(make_model(kind))
 
     if name == "chef":
-        est = ChefCleaner(make(kind), oracle=oracle, budget=6, batch_size=3,
+        est = ChefCleaner(make(kind), oracle=oracle, budget=3, batch_size=3,
                           classes=classes, random_state=0, **kw)
-        est.fit(X[:110], y_noisy[:110], X_trusted=X[110:], y_trusted=y[110:])
+        est.fit(X[:80], y_noisy[:80], X_trusted=X[110:], y_trusted=y[110:])
+        est.partial_fit(X[80:110], y_noisy[80:110])
     elif name == "cincer":
         est = CincerCleaner(make(kind), oracle=oracle, refit_epochs=2, random_state=0,
                             **kw)
@@ -82,11 +84,13 @@ def run(name, kind, X, y, y_noisy, classes=None, wrap=None, **kw):
         est.partial_fit(X[60:90], y_noisy[60:90])
     elif name == "class_based":
         est = ClassBasedIFDetector(make(kind), random_state=0, **kw)
-        est.fit(X, y_in, trusted_mask=mask)
+        est.fit(X[:120], y_in[:120], trusted_mask=mask[:120])
+        est.partial_fit(X[120:], y_in[120:])
     else:
         est = ModelBasedDetector(make(kind), oracle=oracle, n_rounds=2, query_size=5,
-                                 epochs_per_round=2, random_state=0, **kw)
-        est.fit(X, y_in, trusted_mask=mask)
+                                 epochs_per_round=2, random_state=0, loss_weight=1.0, **kw)
+        est.fit(X[:120], y_in[:120], trusted_mask=mask[:120])
+        est.partial_fit(X[120:], y_in[120:])
     return est, y_in
 
 

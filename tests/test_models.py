@@ -629,10 +629,9 @@ def test_binary_net_through_every_estimator(breast):
 
 
 def test_any_predict_proba_classifier_in_the_probability_only_method(breast):
-    """Gradient boosting (or MLPClassifier) in ModelBasedDetector; one clear error elsewhere."""
+    """Gradient boosting (or naive Bayes) in ModelBasedDetector; one clear error elsewhere."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.neural_network import MLPClassifier
-
+    from sklearn.naive_bayes import GaussianNB
 
     X, y = breast
     y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
@@ -655,7 +654,7 @@ def test_any_predict_proba_classifier_in_the_probability_only_method(breast):
     with pytest.raises(TypeError, match="gives probabilities only"):
         a.last_layer_grads(X[:5], y[:5])
     for est in (ClassBasedIFDetector(gbm), ChefCleaner(gbm, oracle=SimulatedOracle(X, y)),
-                CincerCleaner(MLPClassifier(), oracle=SimulatedOracle(X, y))):
+                CincerCleaner(GaussianNB(), oracle=SimulatedOracle(X, y))):
         name = type(est).__name__
         with pytest.raises(TypeError, match=rf"{name} takes the influence.*probabilities only"
                                             r".*use ModelBasedDetector"):
@@ -663,3 +662,67 @@ def test_any_predict_proba_classifier_in_the_probability_only_method(breast):
                 est.fit(X, y_noisy)
             else:
                 est.fit(X, y_noisy, trusted_mask=trusted)
+
+
+def _mlp(**kw):
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier((6,), alpha=1e-2, solver="lbfgs", max_iter=3000, random_state=0, **kw)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_mlp_classifier_influence_is_that_of_the_objective_sklearn_minimises(iris, binary):
+    """The adapter's forward pass, objective and gradients are scikit-learn's own: the
+    objective equals its ``loss_`` (weights included), and per-example gradients over
+    every weight equal central differences of the loss of its own ``predict_proba``."""
+    from torch.func import hessian
+
+    X, y = iris
+    if binary:
+        y = (y == 2).astype(int)
+    w = np.linspace(0.5, 1.5, len(y))
+    a = make_adapter(_mlp()).fit(X, y, sample_weight=w)
+    assert isinstance(a.head, SigmoidHead if binary else SoftmaxHead)
+    np.testing.assert_allclose(a.predict_proba(X), a.estimator.predict_proba(X), atol=1e-12)
+    theta, J = a.objective(X, y, sample_weight=w, which="all")
+    # sklearn divides by Σw, the adapter by n: the same objective up to that factor
+    assert float(J(theta)) == pytest.approx(a.estimator.loss_ * w.sum() / len(y), rel=1e-8)
+    G = a.per_example_grads(X, y, which="all")
+    est, rng, eps = a.estimator, np.random.default_rng(0), 1e-6
+    layer_sizes = [c.size for c in est.coefs_]
+    for i in rng.choice(len(y), 3, replace=False):
+        for layer in range(len(est.coefs_)):
+            j, k = (rng.integers(s) for s in est.coefs_[layer].shape)
+            losses = []
+            for step in (eps, -eps):
+                est.coefs_[layer][j, k] += step
+                p = est.predict_proba(X[i : i + 1])[0]
+                est.coefs_[layer][j, k] -= step
+                losses.append(-np.log(p[np.searchsorted(est.classes_, y[i])]))
+            # flat order: per layer, W (out, in) then b
+            offset = sum(layer_sizes[:layer]) + sum(b.size for b in est.intercepts_[:layer])
+            numeric = (losses[0] - losses[1]) / (2 * eps)
+            np.testing.assert_allclose(float(G[i, offset + k * est.coefs_[layer].shape[0] + j]),
+                                       numeric, atol=1e-7)
+    # torch's softplus is linear beyond 20: autograd's sigmoid residual is off by e^-20 there
+    np.testing.assert_allclose(a.last_layer_grads(X, y).materialize(),
+                               a.per_example_grads(X, y, which="last"), atol=1e-8)
+    theta, J = a.objective(X, y, which="last")
+    np.testing.assert_allclose(a.last_layer_hessian(X), hessian(J)(theta), atol=1e-12)
+
+
+def test_mlp_classifier_through_every_estimator(iris):
+    X, y = iris
+    oracle = SimulatedOracle(X, y)
+    noisy = np.where(np.arange(len(y)) % 9 == 0, (y + 1) % 3, y)
+    trusted = np.isin(np.arange(len(y)), np.r_[0:6, 50:56, 100:106])
+    for est in (ClassBasedIFDetector(_mlp(), similarity="if"),
+                ModelBasedDetector(_mlp(), oracle=oracle, n_rounds=2, loss_weight=1.0)):
+        est.fit(X[:120], noisy[:120], trusted_mask=trusted[:120])
+        assert np.isfinite(est.partial_fit(X[120:], noisy[120:]).score_samples(X, noisy)).all()
+    chef = ChefCleaner(_mlp(), oracle=oracle, budget=6, batch_size=3, random_state=0)
+    assert len(chef.fit(X, noisy, trusted_mask=trusted).history_) == 2  # soft labels fitted
+    cincer = CincerCleaner(_mlp(), oracle=oracle, counterexample="full_fisher", random_state=0)
+    assert cincer.fit(X[:90], noisy[:90]).partial_fit(X[90:110], noisy[90:110]).n_seen_ == 20
+    with pytest.raises(ValueError, match="early_stopping=False"):
+        make_adapter(_mlp(early_stopping=True))

@@ -23,7 +23,7 @@ from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._sparse import as_dtype
+from .._sparse import as_dtype, stack_rows
 from ..influence.selection import STRATEGIES, INFLSelector
 from ..models import SoftmaxRegression, soft_targets
 from ..questions import transaction
@@ -56,7 +56,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         :class:`~skclean.models.SoftmaxRegression` (``update="deltagrad"``).
         Networks are accepted too: INFL then works on the last layer (its
         Hessian given the penultimate features), and ``update`` is
-        ``"warm_start"`` (a few more epochs) or ``"retrain"``.
+        ``"warm_start"`` (``refit_epochs`` more epochs) or ``"retrain"``.
     oracle : callable or None
         Answers ``oracle(X_rows, y_current, suggested=..., role=...)``; a
         :class:`~skclean.MajorityVoteOracle` of annotators for INFL (one).
@@ -89,6 +89,11 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         the cached Hessian: probabilistic labels are fitted directly),
         DeltaGrad-L over the cached SGD trajectory (SoftmaxRegression only),
         or retrain from scratch.
+    refit_epochs : int, default=3
+        With ``update="warm_start"``, the epochs a network trains after each
+        round, from its current weights (not its ``max_epochs``: the rows it
+        has learnt are still there, only a few labels changed).  Unused by
+        the logistic family, which Newton solves to the optimum.
     solver : {"auto", "pcg", "exact", "cg"}, default="auto"
         How ``H⁻¹ ∇L_val`` is obtained: eigendecomposition (``"exact"``), or
         CG warm-started from the last round, preconditioned (``"pcg"``) or
@@ -170,6 +175,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         "label_source": [StrOptions({"oracle", "suggested", "vote"})],
         "selection": [StrOptions({"full", "incremental"})],
         "update": [StrOptions({"warm_start", "deltagrad", "retrain"})],
+        "refit_epochs": [Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions({"auto", "pcg", "exact", "cg"})],
         "damping": [Interval(Real, 0, None, closed="left")],
         "deltagrad_j0": [Interval(Integral, 0, None, closed="left")],
@@ -183,7 +189,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
 
     def __init__(self, estimator=None, *, oracle=None, budget=100, batch_size=10, gamma=0.8,
                  strategy="infl", suggestion="alternative", label_source="oracle",
-                 selection="full", update="warm_start",
+                 selection="full", update="warm_start", refit_epochs=3,
                  solver="auto", damping=0.0, deltagrad_j0=10, deltagrad_T0=20, deltagrad_m0=2,
                  target_score=None, scoring="accuracy", validation_fraction=None, classes=None,
                  journal=None, verbose=0, device=None, dtype=None, random_state=None):
@@ -231,7 +237,10 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         # all or nothing until the rounds start: a failed setup leaves the last fit whole
         with transaction(self, shared=self._shared_state):
             ids = row_ids_of(X, row_ids=row_ids)
-            X, Y, classes, columns = check_any_labels(self, X, y, self.classes)
+            # the label set: the constructor's, or the one a first partial_fit call passed
+            label_set = self.classes if self.classes is not None else getattr(
+                self, "_partial_fit_classes", None)
+            X, Y, classes, columns = check_any_labels(self, X, y, label_set)
             train, X_val, y_val = split_trusted(
                 X, classes[Y.argmax(1)], trusted, fraction=self.validation_fraction,
                 random_state=self.random_state, estimator=self, missing_message=(
@@ -240,6 +249,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
                     "are verified. (validation_fraction=0.1 would instead trust a random "
                     "tenth of the given, possibly wrong, labels.)"))
             positions = np.arange(X.shape[0])
+            self._next_position = X.shape[0]  # the position a partial_fit row will have
             if train is not None:
                 X, Y, ids, positions = X[train], Y[train], ids[train], train
             outside = ~np.isin(y_val, classes)
@@ -251,6 +261,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
             if columns is not None:
                 self.label_columns_ = columns
             self.train_positions_ = positions
+            self._asked_before = 0  # the budget is per call (fit, then each partial_fit)
             self._start(X, Y, X_val, y_val, ids)
         self._run(itertools.count(), total=self._total())  # rounds until _should_stop
         self._run_completed()
@@ -259,6 +270,82 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(
         " (hard labels): CHEF's clean validation set", "; they are not cleaned",
         old="X_val, y_val, validation_mask") + "\n        " + ROW_IDS_DOC)
+
+    def partial_fit(self, X, y, classes=None, row_ids=None, **fit_params):
+        """New rows join the pool; the model follows; up to ``budget`` more questions.
+
+        The first call (an unfitted cleaner) is :meth:`fit` (``fit_params``
+        carry the trusted rows).  After that the rows ``(X, y)`` (hard or
+        probabilistic labels) join the uncleaned pool with weight ``gamma``,
+        the model continues from its current state over the enlarged pool
+        (``update="warm_start"``: Newton from the current optimum, or more
+        epochs for a network; ``"deltagrad"`` and ``"retrain"`` retrain, as
+        DeltaGrad-L follows changed rows, not added ones), and rounds run again
+        until this call has asked ``budget`` rows, the pool runs out, the
+        oracle stops or ``target_score`` is reached.  The budget is per call:
+        a stream of batches gets ``budget`` questions each, spent on the most
+        harmful rows of the whole pool, old or new.  Each round ranks the whole
+        pool, so its cost grows with the pool (see :ref:`partial-fit`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_classes)
+        classes : array-like, default=None
+            The label set, on the first call (as the ``classes`` parameter).
+        {row_ids}
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "adapter_"):
+            if classes is not None and self.classes is not None and not np.array_equal(
+                    np.unique(classes), np.unique(self.classes)):
+                raise ValueError(f"classes={list(classes)} differs from the classes parameter "
+                                 f"{list(self.classes)}.")
+            self._partial_fit_classes = classes
+            try:
+                return self.fit(X, y, row_ids=row_ids, **fit_params)
+            finally:
+                self.__dict__.pop("_partial_fit_classes", None)
+        if fit_params:
+            raise TypeError(f"partial_fit takes the trusted rows on its first call only; got "
+                            f"{sorted(fit_params)}. Refit to change them.")
+        self._validate_params()
+        self._check_setup()
+        with transaction(self, shared=self._shared_state):
+            ids = row_ids_of(X, row_ids=row_ids)
+            X, Y = check_judged(self, X, y, soft=True)
+            m = X.shape[0]
+            if row_ids is None and ids.dtype != object:  # positions: after every row given
+                ids = self._next_position + np.arange(m)
+            storage = torch.empty((), dtype=self.adapter_.dtype).numpy().dtype
+            self.X_ = stack_rows([self.X_, as_dtype(X, storage)])
+            self.y_ = np.concatenate([self.y_, Y])
+            self.row_ids_ = np.concatenate([self.row_ids_, np.asarray(ids, dtype=object)
+                                            if self.row_ids_.dtype == object else ids])
+            self.train_positions_ = np.concatenate([self.train_positions_,
+                                                    self._next_position + np.arange(m)])
+            self._next_position += m
+            self.sample_weight_ = np.concatenate([self.sample_weight_,
+                                                  np.full(m, float(self.gamma))])
+            for name in ("cleaned_mask_", "skipped_mask_"):
+                setattr(self, name, np.concatenate([getattr(self, name), np.zeros(m, bool)]))
+            self.suggested_labels_ = np.concatenate([
+                self.suggested_labels_, np.full(m, self.classes_[0], dtype=self.classes_.dtype)])
+            self.selector_.reset_rows()
+            self.adapter_.refit(self.X_, self.y_, self.sample_weight_,
+                                how="warm_start" if self.update == "warm_start" else "retrain",
+                                epochs=self.refit_epochs)
+            self._asked_before = self._n_asked()
+            self.stopped_early_, self.stop_reason_ = False, "budget"
+            self.questioner_.stopped = False
+            self._score = self._val_score()
+        self._run(itertools.count(), total=self._total() - self._asked_before)
+        return self
+
+    partial_fit.__doc__ = partial_fit.__doc__.format(row_ids=ROW_IDS_DOC)
 
     def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
                      y_val=None, validation_mask=None, row_ids=None):
@@ -295,11 +382,12 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self._score = self._val_score()
 
     def _total(self):
-        return min(self.budget, self.X_.shape[0])
+        """The rows asked by the end of this call: ``budget`` more, as the pool allows."""
+        return min(self._asked_before + self.budget, self.X_.shape[0])
 
     def _should_stop(self):
         if self._n_asked() >= self._total():
-            if self._n_asked() < self.budget:
+            if self._n_asked() < self._asked_before + self.budget:
                 self.stop_reason_ = "exhausted"
             return True
         if self.target_score is not None and self._score >= self.target_score:
@@ -318,7 +406,7 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
     def _select(self, step):
         t0 = time.perf_counter()
         unc = np.flatnonzero(~(self.cleaned_mask_ | self.skipped_mask_))
-        b = int(min(self.batch_size, self.budget - self._n_asked(), len(unc)))
+        b = int(min(self.batch_size, self._total() - self._n_asked(), len(unc)))
         sel = self.selector_.select(self.adapter_, self.X_, self.y_, unc, b,
                                     sample_weight=self.sample_weight_,
                                     trusted=(self.X_trusted_, self.y_trusted_))
@@ -357,7 +445,8 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
                 previous=(old_Y, old_w), preconditioner=functools.partial(
                     self.selector_.preconditioner, self.adapter_, self.X_, self.sample_weight_,
                     self.y_),
-                j0=self.deltagrad_j0, T0=self.deltagrad_T0, m0=self.deltagrad_m0)
+                epochs=self.refit_epochs, j0=self.deltagrad_j0, T0=self.deltagrad_T0,
+                m0=self.deltagrad_m0)
         self._timing["time_update"] = time.perf_counter() - t1
         self._score = self._val_score()
 

@@ -26,9 +26,9 @@ from ..influence import (
     unit_features,
 )
 from ..questions import transaction
-from ..utils import store_parameters, torch_threads
+from ..utils import SeenRows, store_parameters, torch_threads
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, dask_rows
-from ._detector_base import DetectorMixin, check_reference
+from ._detector_base import SEEN_ROWS, DetectorMixin, check_reference, sample_seed
 from ._labels import check_judged, validate_rows
 from ._loss_weight import combine_scores, fit_loss_weight
 from ._trusted import renamed_trusted, trusted_doc
@@ -218,6 +218,8 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             raise ValueError(f"The trusted rows have no rows of class(es) {missing[:10]}{more}; "
                              "the class-based score needs references for every class.")
         self.reference_counts_ = counts
+        self.X_trusted_, self.y_trusted_ = X_ref, y_ref
+        self.seen_ = SeenRows(X, y, capacity=SEEN_ROWS, random_state=sample_seed(self, rng))
         checkpoints = None
         if self.prefit:
             if adapter.classes_ is None:
@@ -247,6 +249,41 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             influence = self._reduce(per_class)
             self._set_offset(self._fit_loss_weight(X, y, X_ref, y_ref, groups, influence,
                                                    own, rng))
+        return self
+
+    def partial_fit(self, X, y, **fit_params):
+        """Continue with new rows ``(X, y)``: the model learns them, the references follow.
+
+        The first call (an unfitted detector) is :meth:`fit` (``fit_params``
+        carry the trusted rows).  After that the model continues from its
+        current state on the new rows only (see :ref:`partial-fit`), the trusted
+        rows' gradients are taken again at the new model, and the calibration
+        of :meth:`fit` (``class_scale_``, ``loss_weight_``, ``offset_``) is
+        kept.  Score the new rows with :meth:`score_samples` to audit them.
+        The cost does not grow with the rows seen before.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "reference_means_"):
+            return self.fit(X, y, **fit_params)
+        if fit_params:
+            raise TypeError(f"partial_fit takes the trusted rows on its first call only; got "
+                            f"{sorted(fit_params)}. Refit to change them.")
+        if self.similarity == "tracin":
+            raise ValueError("similarity='tracin' sums over the training trajectory, which new "
+                             "rows would change: refit instead of partial_fit.")
+        X, y = check_judged(self, X, y)
+        with transaction(self), torch_threads(self.n_jobs):
+            self.adapter_.partial_fit(X, y, seen=self.seen_)
+            self.seen_.add(X, y)
+            groups = torch.as_tensor(np.searchsorted(self.classes_, self.y_trusted_),
+                                     device=self.adapter_.device)
+            # the Hessian of similarity="if" from the sample of every row seen
+            M, _ = self._reference_means(self.seen_.X, self.seen_.y, self.X_trusted_,
+                                         self.y_trusted_, groups)
+            self.reference_means_ = [(1.0, None, M)]
         return self
 
     def _fit_loss_weight(self, X, y, X_ref, y_ref, groups, influence, own, rng):

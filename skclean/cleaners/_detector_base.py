@@ -12,6 +12,18 @@ import numpy as np
 from ._base import dask_rows
 from ._trusted import trusted_rows
 
+#: Rows of those seen that ``partial_fit`` keeps a uniform sample of
+#: (:class:`~skclean.utils.SeenRows`): the curvature of the rows it no longer
+#: holds is estimated from them.
+SEEN_ROWS = 5000
+
+
+def sample_seed(estimator, rng):
+    """The seed of the :class:`~skclean.utils.SeenRows` sample: ``random_state`` itself when
+    an int (the fit's own draws stay as they were), else one drawn from ``rng``."""
+    rs = estimator.random_state
+    return rs if rs is None or isinstance(rs, int | np.integer) else int(rng.randint(2**31))
+
 
 class DetectorMixin:
     """Threshold, ``predict`` and ``fit_predict`` from ``score_samples`` (IsolationForest-style).

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._sparse import stack_rows
 from ..datasets import flip_labels
 from ..questions import transaction
-from ..utils import store_parameters
+from ..utils import SeenRows, store_parameters
 from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
@@ -25,7 +25,7 @@ from ._base import (
     dask_rows,
     row_ids_of,
 )
-from ._detector_base import DetectorMixin, check_reference
+from ._detector_base import SEEN_ROWS, DetectorMixin, check_reference, sample_seed
 from ._labels import as_labels, check_judged, validate_rows
 from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc
 from ._loss_weight import combine_scores, fit_loss_weight
@@ -278,12 +278,14 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
 
     def _fit_loss_weight(self, X, y, X_val, y_val, rng):
         """Fit the all-rows model unless the weight is 0; return the training scores."""
-        self.full_adapter_ = None
+        self.full_adapter_ = self.seen_ = None
         clean = self._log_proba_of(self.adapter_, X, y)
         if self.loss_weight != 0:
             # the same estimator, trained as a user would: on every row, as labelled now
             self.full_adapter_ = self._make_adapter(X.shape[1], self.classes_)
             self.full_adapter_.fit(X, self.y_cleaned_)
+            self.seen_ = SeenRows(X, self.y_cleaned_, capacity=SEEN_ROWS,
+                                  random_state=sample_seed(self, rng))
         train = (clean, None if self.full_adapter_ is None
                  else self._log_proba_of(self.full_adapter_, X, y))
         # the validation rows are clean and held out from the clean model
@@ -293,8 +295,35 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
                           for a in (self.adapter_, self.full_adapter_)),
             self.contamination, rng)
         if self.loss_weight_ == 0:
-            self.full_adapter_ = None  # "auto" chose the clean model alone
+            self.full_adapter_ = self.seen_ = None  # "auto" chose the clean model alone
         return scores
+
+    def partial_fit(self, X, y, **fit_params):
+        """Continue with new rows ``(X, y)``.
+
+        The first call (an unfitted detector) is :meth:`fit`.  After that the
+        clean model stays as it is (it learns from verified rows only, and new
+        rows are not verified); the model of every row, when ``loss_weight_``
+        blends it in, continues from its current state on the new rows (see
+        :ref:`partial-fit`).  The calibration of :meth:`fit` is kept.  Score the
+        new rows with :meth:`score_samples` to audit them; to ask the oracle
+        about them, fit again.
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "loss_weight_"):
+            return self.fit(X, y, **fit_params)
+        if fit_params:
+            raise TypeError(f"partial_fit takes the trusted rows on its first call only; got "
+                            f"{sorted(fit_params)}. Refit to change them.")
+        X, y = check_judged(self, X, y)
+        if self.full_adapter_ is not None:
+            with transaction(self):
+                self.full_adapter_.partial_fit(X, y, seen=self.seen_)
+                self.seen_.add(X, y)
+        return self
 
     @property
     def full_estimator_(self):

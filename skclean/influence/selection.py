@@ -121,6 +121,10 @@ class INFLSelector:
         new.random_state = copy.deepcopy(self.random_state, memo)
         return new
 
+    def reset_rows(self):
+        """Rows were added: Increm-INFL's per-row cache no longer covers them."""
+        self._incremental = None
+
     # ------------------------------------------------------------------ the solve
     def preconditioner(self, adapter, X, sample_weight, y=None):
         """The cached ``(H + damping I)⁻¹`` of an earlier round (``None`` if not used)."""

@@ -2,11 +2,13 @@
 
 import torch
 from sklearn.base import clone
+from sklearn.neural_network import MLPClassifier
 from skorch import NeuralNetBinaryClassifier, NeuralNetClassifier
 from torch import nn
 
 from ._base import LastLayerGrads, ModelAdapter
 from ._heads import ClassWeightedHead, OneVsRestHead, SigmoidHead, SoftmaxHead
+from ._mlp import MLPClassifierAdapter
 from ._networks import (
     MLP,
     SmallCNN,
@@ -23,6 +25,7 @@ __all__ = [
     "LastLayerGrads",
     "ModelAdapter",
     "LogisticRegressionAdapter",
+    "MLPClassifierAdapter",
     "TorchAdapter",
     "MLP",
     "SmallCNN",
@@ -59,8 +62,8 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
 
     Parameters
     ----------
-    estimator : LogisticRegression, LogisticRegressionCV, SGDClassifier, NeuralNetClassifier \
-            or torch.nn.Module
+    estimator : LogisticRegression, LogisticRegressionCV, SGDClassifier, MLPClassifier, \
+            NeuralNetClassifier or torch.nn.Module
         The classifier to wrap.
     device : str or torch.device, default=None
         Where tensors live; ``None`` keeps the estimator's own (``"cpu"`` for
@@ -88,6 +91,10 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
         adapter = LogisticRegressionAdapter(
             est, device=device or "cpu", dtype=resolve_dtype(dtype or "float64")
         )
+    elif isinstance(estimator, MLPClassifier):
+        adapter = MLPClassifierAdapter(
+            clone(estimator) if clone_estimator else estimator, device=device or "cpu",
+            dtype=resolve_dtype(dtype or "float64"))
     elif isinstance(estimator, NeuralNetClassifier | NeuralNetBinaryClassifier | nn.Module) \
             or is_module_class(estimator):
         if isinstance(estimator, NeuralNetClassifier | NeuralNetBinaryClassifier) \
@@ -102,8 +109,8 @@ def make_adapter(estimator, *, device=None, dtype=None, random_state=None, class
         raise TypeError(no_gradients_message(estimator, caller or "This method"))
     else:
         raise TypeError(
-            "skclean can wrap a scikit-learn LogisticRegression, LogisticRegressionCV or "
-            "SGDClassifier(loss='log_loss'), a skorch NeuralNetClassifier or "
+            "skclean can wrap a scikit-learn LogisticRegression, LogisticRegressionCV, "
+            "SGDClassifier(loss='log_loss') or MLPClassifier, a skorch NeuralNetClassifier or "
             "NeuralNetBinaryClassifier, or a "
             f"torch.nn.Module; got {type(estimator).__name__}."
         )

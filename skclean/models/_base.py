@@ -118,19 +118,20 @@ class ModelAdapter(ABC):
         """Train from scratch on ``(X, y)``."""
 
     @abstractmethod
-    def continue_fit(self, X, y, sample_weight=None):
-        """Continue training from the current parameters (warm start)."""
+    def continue_fit(self, X, y, sample_weight=None, epochs=None):
+        """Continue training from the current parameters (warm start), for ``epochs``
+        where the model trains in epochs (``None``: its own count)."""
 
     def refit(self, X, y, sample_weight=None, *, how="warm_start", preconditioner=None,
-              changed=None, previous=None, **deltagrad):
+              changed=None, previous=None, epochs=None, **deltagrad):
         """Follow changed labels or weights, the way ``how`` says.
 
         ``"retrain"``: from scratch.  ``"warm_start"``: Newton from the current
         optimum where the adapter has it (``newton_refit``; ``preconditioner``
         is a callable returning its ``r -> M⁻¹ r``, called only then), else
-        continued training.  ``"deltagrad"``: DeltaGrad-L over the cached
-        trajectory, for the ``changed`` rows whose labels and weights were
-        ``previous = (y_old, w_old)``.
+        ``epochs`` more of training (``None``: the model's own count).
+        ``"deltagrad"``: DeltaGrad-L over the cached trajectory, for the
+        ``changed`` rows whose labels and weights were ``previous = (y_old, w_old)``.
         """
         if how == "retrain":
             return self.fit(X, y, sample_weight)
@@ -139,7 +140,16 @@ class ModelAdapter(ABC):
         if hasattr(self, "newton_refit"):
             return self.newton_refit(X, y, sample_weight, preconditioner=None
                                      if preconditioner is None else preconditioner())
-        return self.continue_fit(X, y, sample_weight)
+        return self.continue_fit(X, y, sample_weight, epochs=epochs)
+
+    def partial_fit(self, X, y, sample_weight=None, *, seen=None):
+        """Continue training with new rows ``(X, y)`` only, from the current parameters.
+
+        ``seen`` (a :class:`~skclean.utils.SeenRows`) samples the rows trained on
+        before, for adapters whose update needs them.  The cost must not grow
+        with the number of rows seen before.
+        """
+        raise TypeError(f"{type(self).__name__} cannot continue training on new rows.")
 
     @abstractmethod
     def last_layer_outputs(self, X):
@@ -231,6 +241,15 @@ class ModelAdapter(ABC):
         else:
             self.classes_ = np.unique(np.asarray(y))
         return self.classes_
+
+    def stack_labels(self, a, b):
+        """Two sets of labels as one; probabilistic (over ``classes_``) when either is."""
+        a, b = np.asarray(a), np.asarray(b)
+        if a.ndim == b.ndim:
+            return np.concatenate([a, b])
+        eye = np.eye(len(self.classes_))
+        return np.concatenate([eye[np.searchsorted(self.classes_, v)] if v.ndim == 1 else v
+                               for v in (a, b)])
 
     def set_classes(self, classes):
         """Declare the full label set before fitting on rows that may miss some classes."""

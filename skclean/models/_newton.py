@@ -112,3 +112,61 @@ def newton_solve(objective, W, b, *, preconditioner=None, tol=1e-8, max_iter=50,
         if has_bias:
             b = b - t * sb
     return W, b, max_iter, n_cg
+
+
+class AddedRowsObjective:
+    """The objective after new rows arrive, without the rows seen before.
+
+    At the previous optimum ``θ0`` the old rows' loss gradient cancels the
+    penalty's, so to second order their part of the (summed) objective is
+    ``½ δᵀ (H_old + λM) δ`` with ``δ = θ − θ0``: ``H_old`` the old rows'
+    loss curvature at ``θ0`` (``old_matvec``, estimated from a sample of them),
+    ``λM`` the penalty.  The new rows enter exactly.  Divided by the rows seen
+    in all (``n_total``), as :class:`LinearObjective`, so :func:`newton_solve`'s
+    tolerance means the same.  Each pass costs the new rows and ``old_matvec``,
+    not the rows seen before.
+
+    A softmax with unpenalised biases is unchanged by adding one constant to
+    every bias, so the Hessian is singular along ``gauge`` (that direction);
+    rounding then lets the biases drift along it from call to call.  A term
+    ``½ c (gᵀδ)²`` holds them where they were, changing no prediction.
+    """
+
+    def __init__(self, new, old_matvec, W0, b0, lam, mask, n_total, gauge=None):
+        self.new, self.lam, self.mask = new, float(lam), mask
+        self.has_bias, self.n = new.has_bias, float(n_total)
+        self.theta0 = self._flat(W0, b0)
+        if gauge is None:
+            self.old = old_matvec
+        else:  # c = n/4: the largest curvature a row can add along it, so CG stays conditioned
+            g, c = gauge / gauge.norm(), self.n / 4
+
+            def held(v):
+                return old_matvec(v) + c * (g @ v) * g
+
+            self.old = held
+
+    def _flat(self, W, b):
+        return torch.cat([W, b[:, None]], 1).reshape(-1) if self.has_bias else W.reshape(-1)
+
+    def _quadratic(self, W, b):
+        d = self._flat(W, b) - self.theta0
+        return d, self.old(d) + self.lam * self.mask * d
+
+    def value(self, W, b):
+        d, Hd = self._quadratic(W, b)
+        return (0.5 * float(d @ Hd) + self.new.value(W, b) * self.new.n) / self.n
+
+    def gradient(self, W, b):
+        gW, gb, Z = self.new.gradient(W, b)
+        _, Hd = self._quadratic(W, b)
+        Hd = Hd.reshape(W.shape[0], -1)
+        m = self.new.n
+        gW = (gW * m + Hd[:, : W.shape[1]]) / self.n
+        gb = (gb * m + Hd[:, -1]) / self.n if self.has_bias else gb
+        return gW, gb, Z
+
+    def hvp(self, Z):
+        new = self.new.hvp(Z)
+        m = self.new.n
+        return lambda v: (new(v) * m + self.old(v) + self.lam * self.mask * v) / self.n

@@ -1,10 +1,9 @@
 """Adapter for any classifier with ``predict_proba``: probabilities, no gradients.
 
-Gradient boosting, random forests, scikit-learn's ``MLPClassifier``, a
-calibrated SVM: the methods that need only the model's probabilities
-(:class:`~skclean.ModelBasedDetector`: a model trained on the clean rows,
-rows scored by the log-probability of their label) take them, as cleanlab
-takes any classifier.  Everything influence needs (features, logits,
+Gradient boosting, random forests, a calibrated SVM: the methods that need
+only the model's probabilities (:class:`~skclean.ModelBasedDetector`: a
+model trained on the clean rows, rows scored by the log-probability of their
+label) take them, as cleanlab takes any classifier.  Everything influence needs (features, logits,
 gradients, curvature) raises one error that names the estimators that work
 and the models they take.
 """
@@ -18,6 +17,7 @@ from ._base import ModelAdapter
 
 #: What a user may pass instead, said once for every method that needs gradients.
 GRADIENT_MODELS = ("LogisticRegression, LogisticRegressionCV, SGDClassifier(loss='log_loss'), "
+                   "MLPClassifier, "
                    "a skorch NeuralNetClassifier or NeuralNetBinaryClassifier, a torch.nn.Module, "
                    "or a Pipeline ending in one")
 
@@ -72,6 +72,17 @@ class ProbaAdapter(ModelAdapter):
 
     def continue_fit(self, X, y, sample_weight=None, epochs=None):
         return self.fit(X, y, sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None, *, seen=None):
+        """One pass of the classifier's own ``partial_fit`` over the new rows."""
+        if not hasattr(self.estimator, "partial_fit"):
+            raise TypeError(f"{type(self.estimator).__name__} has no partial_fit: it cannot "
+                            "continue on new rows. Refit on every row, or use a classifier "
+                            "with partial_fit (SGDClassifier, MLPClassifier, a skorch net).")
+        kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        self.estimator.partial_fit(X, y, classes=self.classes_, **kwargs)
+        self.n_fit_ = getattr(self, "n_fit_", 0) + X.shape[0]
+        return self
 
     def predict_proba(self, X):
         P = np.asarray(self.estimator.predict_proba(X), dtype=float)

@@ -12,10 +12,11 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV, SGDCl
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
-from .._linalg import PRECONDITION_MAX_PARAMS, sampled_hessian_inverse
-from .._sparse import as_dtype, is_sparse
+from .._linalg import PRECONDITION_MAX_PARAMS, curvature_matvec, sampled_hessian_inverse
+from .._sparse import as_dtype, is_sparse, stack_rows
 from ._base import ModelAdapter
-from ._newton import LinearObjective, newton_solve
+from ._heads import model_curvature_head
+from ._newton import AddedRowsObjective, LinearObjective, newton_solve
 from ._softmax import SoftmaxRegression
 
 
@@ -281,14 +282,72 @@ class LogisticRegressionAdapter(ModelAdapter):
                                     penalise_bias=self.penalise_bias)
         W, b, n_iter, n_cg = newton_solve(objective, self._W, self._b,
                                           preconditioner=preconditioner, tol=tol)
+        return self._store(W, b, n_iter, n_cg, Xt.shape[0])
+
+    def _store(self, W, b, n_iter, n_cg, n_rows):
+        """Write Newton's solution into the scikit-learn model."""
         self.newton_iterations_, self.cg_iterations_ = n_iter, n_cg
         est = self.estimator
         est.coef_ = W.cpu().numpy().astype(np.float64)
         est.intercept_ = (b.cpu().numpy().astype(np.float64) if self.has_bias
                           else np.zeros(W.shape[0]))
         est.n_iter_ = np.array([n_iter], dtype=np.int32)
-        self._sync(n_rows=Xt.shape[0])
+        self._sync(n_rows=n_rows)
         return self
+
+    def partial_fit(self, X, y, sample_weight=None, *, seen=None, tol=1e-8):
+        """Continue from the current model with new rows ``(X, y)``.
+
+        ``SGDClassifier``: one pass of its own ``partial_fit``.  An L2
+        ``LogisticRegression``: Newton to the optimum of the objective over the
+        rows seen before (``seen``, a :class:`~skclean.utils.SeenRows`) and these.
+        While ``seen`` holds every earlier row that is a warm-started refit on
+        all of them, equal to a fit from scratch; beyond its capacity the earlier
+        rows enter through their curvature at the current optimum, estimated
+        from the sample (:class:`~skclean.models._newton.AddedRowsObjective`), so
+        the cost does not grow with the rows seen.
+        """
+        est, n_new = self.estimator, X.shape[0]
+        if isinstance(est, SGDClassifier):
+            X = as_dtype(X, torch.empty((), dtype=self.dtype).numpy().dtype)
+            est.partial_fit(X, y, sample_weight=sample_weight)
+            self._sync(n_rows=getattr(self, "n_fit_", 0) + n_new)
+            return self
+        if not self._newton_applies():
+            raise TypeError(
+                f"partial_fit cannot continue {type(est).__name__} on new rows (it retrains "
+                "from scratch): use an L2 LogisticRegression or SGDClassifier(loss='log_loss').")
+        if seen is None:
+            raise ValueError("partial_fit of a LogisticRegression needs the rows seen so far "
+                             "(seen=SeenRows(...)).")
+        if seen.complete:
+            w = None if seen.w is None and sample_weight is None else np.concatenate([
+                np.ones(seen.n_seen) if seen.w is None else seen.w,
+                np.ones(n_new) if sample_weight is None else np.asarray(sample_weight, float)])
+            return self.newton_refit(stack_rows([seen.X, X]), self.stack_labels(seen.y, y), w,
+                                     tol=tol)
+        Xt = self.to_tensor(X)
+        w = (torch.ones(n_new, dtype=self.dtype, device=self.device) if sample_weight is None
+             else self.to_tensor(np.asarray(sample_weight, dtype=float)))
+        new = LinearObjective(Xt, self.encode(y), w, self.head, 0.0, has_bias=self.has_bias,
+                              penalise_bias=self.penalise_bias)
+        U1, D, Q = self.curvature_pieces(seen.X, seen.y)  # the earlier rows, at θ0
+        ws = None if seen.w is None else self.to_tensor(seen.w)
+        scale = seen.n_seen / seen.X.shape[0]
+
+        def old(v):
+            return scale * curvature_matvec(U1, D, Q, v, ws)
+
+        n_total = seen.n_seen + n_new
+        gauge = None
+        if self.has_bias and model_curvature_head(self.head).name == "softmax":
+            gauge = torch.zeros_like(self.last_layer_params())
+            gauge[:, -1] = 1.0  # the same shift of every class's bias
+        objective = AddedRowsObjective(new, old, self._W, self._b, 1.0 / est.C,
+                                       self.last_layer_l2_mask(), n_total,
+                                       gauge=None if gauge is None else gauge.reshape(-1))
+        W, b, n_iter, n_cg = newton_solve(objective, self._W, self._b, tol=tol)
+        return self._store(W, b, n_iter, n_cg, n_total)
 
     def deltagrad_update(self, X, y_new, w_new, changed, y_old, w_old, **kwargs):
         """DeltaGrad-L update of a :class:`SoftmaxRegression` (see its method)."""

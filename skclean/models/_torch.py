@@ -333,6 +333,11 @@ class TorchAdapter(ModelAdapter):
             self.net.initialize_history()
         return self._train(X, y, sample_weight, epochs=None)
 
+    def partial_fit(self, X, y, sample_weight=None, *, seen=None, epochs=1):
+        """``epochs`` (one, as skorch's ``partial_fit``) over the new rows, from the current
+        weights; the rows seen before are not revisited."""
+        return self.continue_fit(X, y, sample_weight, epochs=epochs)
+
     def continue_fit(self, X, y, sample_weight=None, epochs=None):
         if self._initial_state is None:
             return self.fit(X, y, sample_weight)
