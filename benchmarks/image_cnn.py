@@ -2,9 +2,11 @@
 
 scikit-learn's 8×8 digits as image rows ``(n, 1, 8, 8)``, the CNN of the
 gallery example (two 3×3 convolutions, max-pool, two linear layers, Adam,
-learning rate 3e-3), trained for 10 epochs and for 30 (where it fits most of
-the wrong labels it is given).  1,400 training images, ten trusted per digit,
-the other 397 held out; two kinds of noise at 20%: uniform, and confusable
+learning rate 3e-3), trained for 10, 30 and 100 epochs.  Past 30 it
+memorises: on seed 0 it predicts the given label of 45% of the wrong ones at
+60 epochs and 72% at 120, its held-out accuracy falling from 0.97 (30) to
+0.87 and 0.79.  1,400 training images, ten trusted per digit, the other 397
+held out; two kinds of noise at 20%: uniform, and confusable
 digits (1→7, 3→8, 4→9, 5→6, … always the same wrong digit: a class-conditional
 confusion with a few dominant pairs).  Means over 3 seeds (noise, trusted rows
 and the network's initial weights).
@@ -22,8 +24,10 @@ included):
 
 Cleaning, with a budget of 140 questions (10% of the training rows) asked 10 at a
 time: ``ChefCleaner`` ranking by INFL and by entropy (``strategy="entropy"``),
-the same network, 3 epochs after each round; wrong labels fixed per question
-and the held-out accuracy after cleaning.
+the same network (30 epochs), one epoch after each round (``refit_epochs``);
+wrong labels fixed per question, and the held-out accuracy of a fresh network
+trained on the labels as cleaned (what a user trains next), against one trained
+on the labels as given.
 
     python benchmarks/image_cnn.py > benchmarks/results/image_cnn.txt
 """
@@ -133,12 +137,18 @@ def cleaning(noise, seed, device):
         chef = ChefCleaner(cnn(30, device), oracle=SimulatedOracle(X, y_true), budget=140,
                            batch_size=10, strategy=strategy, random_state=seed)
         (chef, t) = timed(lambda chef=chef: chef.fit(X, y, trusted_mask=trusted))
-        acc = float((chef.predict(X_test) == y_test).mean())
-        out[strategy] = (chef.n_changed_ / max(chef._n_asked(), 1), acc, t)
-    torch.manual_seed(seed)
-    net = cnn(30, device).fit(X[~trusted], y[~trusted].astype(np.int64))
-    out["no cleaning"] = (np.nan, float((net.predict(X_test) == y_test).mean()), np.nan)
+        cleaned = chef.classes_[chef.y_.argmax(1)]  # the rows CHEF trained on: untrusted
+        out[strategy] = (chef.n_changed_ / max(chef._n_asked(), 1),
+                         _test_accuracy(X[~trusted], cleaned, X_test, y_test, seed, device), t)
+    out["no cleaning"] = (np.nan, _test_accuracy(X[~trusted], y[~trusted], X_test, y_test, seed,
+                                                 device), np.nan)
     return out
+
+
+def _test_accuracy(X, y, X_test, y_test, seed, device):
+    """Held-out accuracy of a fresh 30-epoch network trained on ``(X, y)``."""
+    net = _seeded(cnn(30, device), seed).fit(X, np.asarray(y).astype(np.int64))
+    return float((net.predict(X_test) == y_test).mean())
 
 
 def main():
@@ -151,7 +161,7 @@ def main():
     print(f"\nmachine: {machine(args.device)}; means over {args.seeds} seeds")
     for noise in ("uniform", "confusable"):
         rows = []
-        for epochs in (10, 30):
+        for epochs in (10, 30, 100):
             runs = [detection(epochs, noise, s, args.device) for s in range(args.seeds)]
             for name in runs[0]:
                 m = np.mean([r[name] for r in runs], axis=0)
@@ -166,9 +176,9 @@ def main():
                 np.array([np.nan, np.mean([r[name][1] for r in runs]), np.nan])
             rows.append([name, "" if np.isnan(m[0]) else f"{m[0]:.2f}", f"{m[1]:.3f}",
                          "" if np.isnan(m[2]) else f"{m[2]:.0f}"])
-        print_table(f"CHEF with the CNN (30 epochs, 3 after each round), {noise} noise: "
+        print_table(f"CHEF with the CNN (30 epochs, 1 after each round), {noise} noise: "
                     "140 questions", ["ranking", "wrong labels fixed per question",
-                                      "test accuracy after", "time (s)"], rows)
+                                      "test accuracy of a net trained after", "time (s)"], rows)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_iris
 from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
@@ -30,7 +31,7 @@ def small_net(n_features, n_classes, **kw):
     return default_classifier(n_features, n_classes, hidden=(8,), **kw)
 
 
-MODEL_KINDS = ["lr", "sgd", "skorch", "torch"]
+MODEL_KINDS = ["lr", "sgd", "mlp", "skorch", "torch"]
 
 
 def model_of_kind(kind, n_features, n_classes):
@@ -39,6 +40,8 @@ def model_of_kind(kind, n_features, n_classes):
         return LogisticRegression(max_iter=500)
     if kind == "sgd":  # the logistic model of large data: one-vs-rest, its own partial_fit
         return SGDClassifier(loss="log_loss", alpha=1e-3, random_state=0)
+    if kind == "mlp":  # scikit-learn's own network, differentiated through its weights
+        return MLPClassifier((8,), solver="lbfgs", max_iter=100, random_state=0)
     if kind == "skorch":
         return small_net(n_features, n_classes, max_epochs=4, lr=1e-2)
     torch.manual_seed(0)  # a plain module carries its own initial weights: the same each time

@@ -43,6 +43,11 @@ ESTIMATORS = ["chef", "cincer", "class_based", "model_based"]
 SGD_PATH = ("SGDClassifier takes another path on float32 or sparse rows (another stopping "
             "epoch; a smaller intercept step on sparse rows): a different model, not the same "
             "one rounded")
+# scikit-learn's MLPClassifier trains in the data's precision, and lbfgs on a non-convex
+# objective turns the last bits of a sparse or float32 sum into another local optimum
+MLP_PATH = ("MLPClassifier's lbfgs follows another path on float32 or sparse rows to another "
+            "local optimum of a non-convex objective: a different model, not the same one "
+            "rounded")
 # order-preserving names of unequal length: sorting them sorts the integers
 NAMES = np.array(["ox", "yak", "zebra"])
 
@@ -171,8 +176,8 @@ def _assert_close_scores(a, b):
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_float32_data_agrees_with_float64_data(data, name, kind):
-    if kind == "sgd":
-        pytest.skip(SGD_PATH)
+    if kind in ("sgd", "mlp"):
+        pytest.skip(SGD_PATH if kind == "sgd" else MLP_PATH)
     X, y, y_noisy = data
     s = {}
     for dt in (np.float32, np.float64):
@@ -210,8 +215,8 @@ def assert_same_up_to_rounding(a, b):
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 @pytest.mark.parametrize("name", ESTIMATORS)
 def test_sparse_rows_agree_with_the_same_rows_dense(data, name, kind):
-    if kind == "sgd":
-        pytest.skip(SGD_PATH)
+    if kind in ("sgd", "mlp"):
+        pytest.skip(SGD_PATH if kind == "sgd" else MLP_PATH)
     X, y, y_noisy = data
     X = np.where(np.abs(X) < 2.0, 0.0, X)  # about half the entries zero: really sparse
     dense_est, y_in = run(name, kind, X, y, y_noisy)

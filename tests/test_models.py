@@ -726,3 +726,26 @@ def test_mlp_classifier_through_every_estimator(iris):
     assert cincer.fit(X[:90], noisy[:90]).partial_fit(X[90:110], noisy[90:110]).n_seen_ == 20
     with pytest.raises(ValueError, match="early_stopping=False"):
         make_adapter(_mlp(early_stopping=True))
+
+
+def test_chef_ranks_by_entropy_with_any_predict_proba_classifier(breast):
+    """Active learning needs probabilities only: gradient boosting in CHEF, its soft labels
+    and gamma weights fitted as weighted row copies; a classifier without sample_weight
+    is named."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = breast
+    y_noisy, flipped = flip_labels(y, 0.2, random_state=0)
+    trusted = np.arange(len(y)) < 60
+    y_noisy[trusted] = y[trusted]
+    gbm = HistGradientBoostingClassifier(max_iter=20, random_state=0)
+    chef = ChefCleaner(gbm, oracle=SimulatedOracle(X, y), strategy="entropy", budget=20,
+                       batch_size=10, random_state=0).fit(X, y_noisy, trusted_mask=trusted)
+    assert isinstance(chef.adapter_, ProbaAdapter) and chef._n_asked() == 20
+    assert chef.n_changed_ >= 8  # entropy finds wrong labels well above the base rate (4)
+    with pytest.raises(TypeError, match="ChefCleaner takes the influence.*strategy='entropy'"):
+        ChefCleaner(gbm, oracle=SimulatedOracle(X, y)).fit(X, y_noisy, trusted_mask=trusted)
+    with pytest.raises(TypeError, match="KNeighborsClassifier.fit takes no sample_weight"):
+        ChefCleaner(KNeighborsClassifier(), oracle=SimulatedOracle(X, y), strategy="entropy",
+                    budget=10).fit(X, y_noisy, trusted_mask=trusted)

@@ -41,6 +41,18 @@ class AdapterMixin:
     #: with ``predict_proba`` (probabilities only).
     _needs_gradients = True
 
+    def _continue_or_fit(self, fitted_attr, X, y, fit_params, first_call, **kwargs):
+        """``partial_fit``'s one meaning, written once: an unfitted estimator (no
+        ``fitted_attr``) is fitted by ``first_call()``; a fitted one takes rows only and
+        continues through ``self._partial_fit(X, y, **kwargs)``."""
+        if not hasattr(self, fitted_attr):
+            return first_call()
+        if fit_params:
+            raise TypeError(f"partial_fit takes the trusted rows on its first call only; got "
+                            f"{sorted(fit_params)}. Refit to change them.")
+        self._partial_fit(X, y, **kwargs)
+        return self
+
     def _default_estimator(self, n_features, n_classes):
         return default_classifier(n_features, n_classes, device=self.device or "cpu")
 

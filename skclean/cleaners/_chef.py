@@ -89,11 +89,14 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         the cached Hessian: probabilistic labels are fitted directly),
         DeltaGrad-L over the cached SGD trajectory (SoftmaxRegression only),
         or retrain from scratch.
-    refit_epochs : int, default=3
+    refit_epochs : int, default=1
         With ``update="warm_start"``, the epochs a network trains after each
         round, from its current weights (not its ``max_epochs``: the rows it
-        has learnt are still there, only a few labels changed).  Unused by
-        the logistic family, which Newton solves to the optimum.
+        has learnt are still there, only a few labels changed).  Every epoch
+        is more training on the labels not yet cleaned, which a network goes
+        on to memorise: on the digits CNN of ``benchmarks/image_cnn.py``, 3
+        epochs a round left the model 4–12 points less accurate than 1.
+        Unused by the logistic family, which Newton solves to the optimum.
     solver : {"auto", "pcg", "exact", "cg"}, default="auto"
         How ``H⁻¹ ∇L_val`` is obtained: eigendecomposition (``"exact"``), or
         CG warm-started from the last round, preconditioned (``"pcg"``) or
@@ -189,11 +192,16 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
 
     def __init__(self, estimator=None, *, oracle=None, budget=100, batch_size=10, gamma=0.8,
                  strategy="infl", suggestion="alternative", label_source="oracle",
-                 selection="full", update="warm_start", refit_epochs=3,
+                 selection="full", update="warm_start", refit_epochs=1,
                  solver="auto", damping=0.0, deltagrad_j0=10, deltagrad_T0=20, deltagrad_m0=2,
                  target_score=None, scoring="accuracy", validation_fraction=None, classes=None,
                  journal=None, verbose=0, device=None, dtype=None, random_state=None):
         store_parameters(self, locals())
+
+    @property
+    def _needs_gradients(self):
+        # active learning ranks by the model's probabilities: any predict_proba model will do
+        return self.strategy not in ("least_confidence", "entropy")
 
     def _default_estimator(self, n_features, n_classes):
         if self.update == "deltagrad":
@@ -299,19 +307,25 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         -------
         self
         """
-        if not hasattr(self, "adapter_"):
-            if classes is not None and self.classes is not None and not np.array_equal(
-                    np.unique(classes), np.unique(self.classes)):
-                raise ValueError(f"classes={list(classes)} differs from the classes parameter "
-                                 f"{list(self.classes)}.")
-            self._partial_fit_classes = classes
-            try:
-                return self.fit(X, y, row_ids=row_ids, **fit_params)
-            finally:
-                self.__dict__.pop("_partial_fit_classes", None)
-        if fit_params:
-            raise TypeError(f"partial_fit takes the trusted rows on its first call only; got "
-                            f"{sorted(fit_params)}. Refit to change them.")
+        return self._continue_or_fit(
+            "adapter_", X, y, fit_params,
+            lambda: self._first_partial_fit(X, y, classes, row_ids, fit_params), row_ids=row_ids)
+
+    partial_fit.__doc__ = partial_fit.__doc__.format(row_ids=ROW_IDS_DOC)
+
+    def _first_partial_fit(self, X, y, classes, row_ids, fit_params):
+        """``fit``, with the label set a first ``partial_fit`` call may pass."""
+        if classes is not None and self.classes is not None and not np.array_equal(
+                np.unique(classes), np.unique(self.classes)):
+            raise ValueError(f"classes={list(classes)} differs from the classes parameter "
+                             f"{list(self.classes)}.")
+        self._partial_fit_classes = classes
+        try:
+            return self.fit(X, y, row_ids=row_ids, **fit_params)
+        finally:
+            self.__dict__.pop("_partial_fit_classes", None)
+
+    def _partial_fit(self, X, y, row_ids=None):
         self._validate_params()
         self._check_setup()
         with transaction(self, shared=self._shared_state):
@@ -343,9 +357,6 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
             self.questioner_.stopped = False
             self._score = self._val_score()
         self._run(itertools.count(), total=self._total() - self._asked_before)
-        return self
-
-    partial_fit.__doc__ = partial_fit.__doc__.format(row_ids=ROW_IDS_DOC)
 
     def fit_resample(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_val=None,
                      y_val=None, validation_mask=None, row_ids=None):

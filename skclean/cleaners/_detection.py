@@ -266,11 +266,10 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         -------
         self
         """
-        if not hasattr(self, "reference_means_"):
-            return self.fit(X, y, **fit_params)
-        if fit_params:
-            raise TypeError(f"partial_fit takes the trusted rows on its first call only; got "
-                            f"{sorted(fit_params)}. Refit to change them.")
+        return self._continue_or_fit("reference_means_", X, y, fit_params,
+                                     lambda: self.fit(X, y, **fit_params))
+
+    def _partial_fit(self, X, y):
         if self.similarity == "tracin":
             raise ValueError("similarity='tracin' sums over the training trajectory, which new "
                              "rows would change: refit instead of partial_fit.")
@@ -284,7 +283,6 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             M, _ = self._reference_means(self.seen_.X, self.seen_.y, self.X_trusted_,
                                          self.y_trusted_, groups)
             self.reference_means_ = [(1.0, None, M)]
-        return self
 
     def _fit_loss_weight(self, X, y, X_ref, y_ref, groups, influence, own, rng):
         """Fix ``loss_weight_`` and the two halves' scales; return the training scores."""

@@ -313,17 +313,15 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         -------
         self
         """
-        if not hasattr(self, "loss_weight_"):
-            return self.fit(X, y, **fit_params)
-        if fit_params:
-            raise TypeError(f"partial_fit takes the trusted rows on its first call only; got "
-                            f"{sorted(fit_params)}. Refit to change them.")
+        return self._continue_or_fit("loss_weight_", X, y, fit_params,
+                                     lambda: self.fit(X, y, **fit_params))
+
+    def _partial_fit(self, X, y):
         X, y = check_judged(self, X, y)
         if self.full_adapter_ is not None:
             with transaction(self):
                 self.full_adapter_.partial_fit(X, y, seen=self.seen_)
                 self.seen_.add(X, y)
-        return self
 
     @property
     def full_estimator_(self):

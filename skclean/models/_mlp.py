@@ -7,10 +7,12 @@ every weight ("all") see exactly the model scikit-learn fitted.
 """
 
 import copy
+import warnings
 
 import numpy as np
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import check_is_fitted
 
@@ -93,14 +95,20 @@ class MLPClassifierAdapter(ModelAdapter):
         return self
 
     def continue_fit(self, X, y, sample_weight=None, epochs=None):
+        """Go on from the current weights: its own ``warm_start``, for ``epochs`` iterations
+        (lbfgs) or passes (adam, sgd) when given, else for ``max_iter``."""
         if self.classes_ is None:
             return self.fit(X, y, sample_weight)
-        warm = self.estimator.warm_start
-        self.estimator.set_params(warm_start=True)
+        est = self.estimator
+        saved = est.get_params()
+        est.set_params(warm_start=True, **({} if epochs is None else {"max_iter": int(epochs)}))
         try:
-            return self.fit(X, y, sample_weight)
+            with warnings.catch_warnings():  # a few epochs on purpose: not a failure
+                if epochs is not None:
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                return self.fit(X, y, sample_weight)
         finally:
-            self.estimator.set_params(warm_start=warm)
+            est.set_params(warm_start=saved["warm_start"], max_iter=saved["max_iter"])
 
     def partial_fit(self, X, y, sample_weight=None, *, seen=None):
         """One pass of the model's own ``partial_fit`` over the new rows (``"adam"``,

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ._base import ModelAdapter
+from ._sklearn import _expand_soft
 
 #: What a user may pass instead, said once for every method that needs gradients.
 GRADIENT_MODELS = ("LogisticRegression, LogisticRegressionCV, SGDClassifier(loss='log_loss'), "
@@ -31,7 +32,8 @@ def no_gradients_message(model, who):
     return (f"{who} takes the influence (gradients) of the model, and "
             f"{type(model).__name__} gives probabilities only. {who} wraps {GRADIENT_MODELS}. "
             "For any classifier with predict_proba use ModelBasedDetector (also through "
-            "cross_fit_scores), which needs its probabilities only.")
+            "cross_fit_scores), or ChefCleaner(strategy='entropy'), which need its "
+            "probabilities only.")
 
 
 class ProbaAdapter(ModelAdapter):
@@ -59,15 +61,29 @@ class ProbaAdapter(ModelAdapter):
     hvp_fn = per_example_grads = objective = _unavailable
 
     def fit(self, X, y, sample_weight=None):
-        y = np.asarray(y)
+        """Fit on hard labels, or on probabilistic labels ``(n, C)`` as ``C`` copies of each
+        row weighted by their probabilities (the same weighted loss; the classifier must
+        take ``sample_weight`` for rows that are not one-hot or not of weight one)."""
+        y, n_rows = np.asarray(y), X.shape[0]
         if y.ndim == 2:
-            raise ValueError(f"{type(self.estimator).__name__} is fitted on hard labels here; "
-                             "probabilistic labels need a model skclean can differentiate.")
+            given = getattr(self, "_given_classes", None)
+            classes = given if given is not None else np.arange(y.shape[1])
+            X, y, sample_weight = _expand_soft(X, y, sample_weight, classes)
+            if np.all(sample_weight == 1.0):
+                sample_weight = None  # one-hot rows of weight one: the rows as they are
         self._set_classes(y)
         kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
-        self.estimator.fit(X, y, **kwargs)
+        try:
+            self.estimator.fit(X, y, **kwargs)
+        except TypeError as exc:
+            if "sample_weight" not in str(exc):
+                raise
+            raise TypeError(f"{type(self.estimator).__name__}.fit takes no sample_weight, which "
+                            "weighted or probabilistic labels need (ChefCleaner weighs "
+                            "uncleaned rows by gamma): use a classifier that takes it, or "
+                            "gamma=1 with hard labels.") from exc
         self.n_features = X.shape[1] if X.ndim == 2 else None
-        self.n_fit_ = X.shape[0]
+        self.n_fit_ = n_rows
         return self
 
     def continue_fit(self, X, y, sample_weight=None, epochs=None):
