@@ -16,7 +16,7 @@ import torch
 from torch.func import grad, hessian, vmap
 
 from .._linalg import MATRIX_FREE, append_ones, check_dense_size, curvature_gram, curvature_matvec
-from .._sparse import SparseRows, dense_rows, is_sparse, row_sq_norms, rows_gram
+from .._sparse import SparseRows, dense_rows, is_sparse, row_sq_norms, rows_gram, stack_rows
 from ._heads import make_head
 
 _CHUNK = 4096  # rows per vmap/forward chunk: bounds memory, keeps GEMMs large
@@ -242,14 +242,17 @@ class ModelAdapter(ABC):
             self.classes_ = np.unique(np.asarray(y))
         return self.classes_
 
-    def stack_labels(self, a, b):
-        """Two sets of labels as one; probabilistic (over ``classes_``) when either is."""
-        a, b = np.asarray(a), np.asarray(b)
-        if a.ndim == b.ndim:
-            return np.concatenate([a, b])
-        eye = np.eye(len(self.classes_))
-        return np.concatenate([eye[np.searchsorted(self.classes_, v)] if v.ndim == 1 else v
-                               for v in (a, b)])
+    def rows_with_seen(self, seen, X, y, sample_weight=None):
+        """``(X, y, w)``: every row ``seen`` holds followed by the new ones (labels
+        probabilistic over ``classes_`` when either set is; ``w`` ``None`` if all are 1)."""
+        a, b = np.asarray(seen.y), np.asarray(y)
+        if a.ndim != b.ndim:
+            eye = np.eye(len(self.classes_))
+            a, b = (eye[np.searchsorted(self.classes_, v)] if v.ndim == 1 else v for v in (a, b))
+        w = None if seen.w is None and sample_weight is None else np.concatenate([
+            np.ones(seen.X.shape[0]) if seen.w is None else seen.w,
+            np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, float)])
+        return stack_rows([seen.X, X]), np.concatenate([a, b]), w
 
     def set_classes(self, classes):
         """Declare the full label set before fitting on rows that may miss some classes."""

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils.validation import check_is_fitted
 
-from .._sparse import dense_rows, is_sparse, stack_rows
+from .._sparse import dense_rows, is_sparse
 from ._base import ModelAdapter
 from ._sklearn import _expand_soft
 
@@ -119,10 +119,7 @@ class MLPClassifierAdapter(ModelAdapter):
                 raise TypeError("MLPClassifier(solver='lbfgs') has no partial_fit, and the "
                                 "rows seen before are no longer all kept: use solver='adam' "
                                 "or 'sgd', whose partial_fit continues on new rows.")
-            w = None if seen.w is None and sample_weight is None else np.concatenate([
-                np.ones(seen.n_seen) if seen.w is None else seen.w,
-                np.ones(X.shape[0]) if sample_weight is None else sample_weight])
-            return self.continue_fit(stack_rows([seen.X, X]), self.stack_labels(seen.y, y), w)
+            return self.continue_fit(*self.rows_with_seen(seen, X, y, sample_weight))
         self.estimator.partial_fit(X, y, sample_weight=sample_weight, classes=self.classes_)
         self._sync(n_rows=getattr(self, "n_fit_", 0) + X.shape[0])
         return self

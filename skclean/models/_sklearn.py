@@ -13,7 +13,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import check_is_fitted
 
 from .._linalg import PRECONDITION_MAX_PARAMS, curvature_matvec, sampled_hessian_inverse
-from .._sparse import as_dtype, is_sparse, stack_rows
+from .._sparse import as_dtype, is_sparse
 from ._base import ModelAdapter
 from ._heads import model_curvature_head
 from ._newton import AddedRowsObjective, LinearObjective, newton_solve
@@ -321,11 +321,7 @@ class LogisticRegressionAdapter(ModelAdapter):
             raise ValueError("partial_fit of a LogisticRegression needs the rows seen so far "
                              "(seen=SeenRows(...)).")
         if seen.complete:
-            w = None if seen.w is None and sample_weight is None else np.concatenate([
-                np.ones(seen.n_seen) if seen.w is None else seen.w,
-                np.ones(n_new) if sample_weight is None else np.asarray(sample_weight, float)])
-            return self.newton_refit(stack_rows([seen.X, X]), self.stack_labels(seen.y, y), w,
-                                     tol=tol)
+            return self.newton_refit(*self.rows_with_seen(seen, X, y, sample_weight), tol=tol)
         Xt = self.to_tensor(X)
         w = (torch.ones(n_new, dtype=self.dtype, device=self.device) if sample_weight is None
              else self.to_tensor(np.asarray(sample_weight, dtype=float)))
