@@ -115,6 +115,14 @@ def test_partial_fit_errors_name_what_to_do(noisy):
     det = ClassBasedIFDetector(_lr()).fit(X[:300], y_in[:300], trusted_mask=trusted[:300])
     with pytest.raises(TypeError, match="first call only"):
         det.partial_fit(X[300:], y_in[300:], trusted_mask=trusted[300:])
+    # scikit-learn's partial_fit(X, y, classes=...): checked against what the first call learns
+    first = ClassBasedIFDetector(_lr()).partial_fit(X[:300], y_in[:300], classes=[0, 1, 2],
+                                                    trusted_mask=trusted[:300])
+    assert first.classes_.tolist() == [0, 1, 2]
+    fresh = ClassBasedIFDetector(_lr())
+    with pytest.raises(ValueError, match=r"no row of \[3\].*Include rows of every class"):
+        fresh.partial_fit(X[:300], y_in[:300], classes=[0, 1, 2, 3], trusted_mask=trusted[:300])
+    assert not hasattr(fresh, "reference_means_")  # left unfitted
     with pytest.raises(ValueError, match="Unknown labels \\[7\\]"):
         det.partial_fit(X[300:310], np.full(10, 7))
     mb = ModelBasedDetector(HistGradientBoostingClassifier(max_iter=5), loss_weight=1.0)

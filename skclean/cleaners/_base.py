@@ -13,7 +13,7 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..models import default_classifier, make_adapter
-from ..questions import Journal, Questioner
+from ..questions import Journal, Questioner, transaction
 from ._pipeline_model import fitted_model, split_model
 
 #: Parameter constraints shared by all estimators that wrap a model.
@@ -41,12 +41,25 @@ class AdapterMixin:
     #: with ``predict_proba`` (probabilities only).
     _needs_gradients = True
 
-    def _continue_or_fit(self, fitted_attr, X, y, fit_params, first_call, **kwargs):
+    def _continue_or_fit(self, fitted_attr, X, y, fit_params, first_call, classes=None,
+                         **kwargs):
         """``partial_fit``'s one meaning, written once: an unfitted estimator (no
         ``fitted_attr``) is fitted by ``first_call()``; a fitted one takes rows only and
-        continues through ``self._partial_fit(X, y, **kwargs)``."""
+        continues through ``self._partial_fit(X, y, **kwargs)``.  ``classes`` (the label
+        set, scikit-learn's ``partial_fit`` argument) must be the one the first call
+        learns: every class needs rows then."""
         if not hasattr(self, fitted_attr):
-            return first_call()
+            with transaction(self):  # a refused label set leaves the estimator unfitted
+                out = first_call()
+                missing = np.setdiff1d(np.asarray([] if classes is None else classes),
+                                       self.classes_)
+                if missing.size:
+                    raise ValueError(
+                        f"classes={np.asarray(classes).tolist()}: the first rows and the "
+                        f"trusted rows have no row of {missing.tolist()}, and "
+                        f"{type(self).__name__} learns its classes from them. Include rows "
+                        "of every class in the first call.")
+            return out
         if fit_params:
             raise TypeError(f"partial_fit takes the trusted rows on its first call only; got "
                             f"{sorted(fit_params)}. Refit to change them.")

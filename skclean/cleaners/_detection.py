@@ -251,7 +251,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                                                    own, rng))
         return self
 
-    def partial_fit(self, X, y, **fit_params):
+    def partial_fit(self, X, y, classes=None, **fit_params):
         """Continue with new rows ``(X, y)``: the model learns them, the references follow.
 
         The first call (an unfitted detector) is :meth:`fit` (``fit_params``
@@ -262,12 +262,15 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         kept.  Score the new rows with :meth:`score_samples` to audit them.
         The cost does not grow with the rows seen before.
 
+        ``classes`` (scikit-learn's ``partial_fit`` argument) is checked against
+        the label set the first call learns.
+
         Returns
         -------
         self
         """
         return self._continue_or_fit("reference_means_", X, y, fit_params,
-                                     lambda: self.fit(X, y, **fit_params))
+                                     lambda: self.fit(X, y, **fit_params), classes=classes)
 
     def _partial_fit(self, X, y):
         if self.similarity == "tracin":

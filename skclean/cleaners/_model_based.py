@@ -298,7 +298,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
             self.full_adapter_ = self.seen_ = None  # "auto" chose the clean model alone
         return scores
 
-    def partial_fit(self, X, y, **fit_params):
+    def partial_fit(self, X, y, classes=None, **fit_params):
         """Continue with new rows ``(X, y)``.
 
         The first call (an unfitted detector) is :meth:`fit`.  After that the
@@ -309,12 +309,15 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         new rows with :meth:`score_samples` to audit them; to ask the oracle
         about them, fit again.
 
+        ``classes`` (scikit-learn's ``partial_fit`` argument) is checked against
+        the label set the first call learns.
+
         Returns
         -------
         self
         """
         return self._continue_or_fit("loss_weight_", X, y, fit_params,
-                                     lambda: self.fit(X, y, **fit_params))
+                                     lambda: self.fit(X, y, **fit_params), classes=classes)
 
     def _partial_fit(self, X, y):
         X, y = check_judged(self, X, y)
