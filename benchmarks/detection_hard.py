@@ -50,9 +50,11 @@ from skclean.models import default_classifier
 QS = (5, 10, 20)
 METRICS = [f"p@{q}%" for q in QS] + ["p@#wrong", "AUC"]
 # (row name, ClassBasedIFDetector parameters): the paper's methods first, then ours
-PAPER = dict(normalize_features=False, class_scaling=None, loss_weight=0)
+PAPER = dict(normalize_features=False, class_scaling=None, loss_weight=0, trajectory=False)
 OURS = dict(normalize_features=True, class_scaling="std", loss_weight=0)
 DEFAULT = "default: PGC + unit + std + log-probability, trusted-row weight"
+# the default without the training trajectory (for a network: the trained net alone)
+FINAL_ONLY = "default, trained model only (trajectory=False)"
 DETECTORS = [
     ("GD class-based (paper)", dict(similarity="gd", **PAPER)),
     ("GC class-based (paper)", dict(similarity="gc", **PAPER)),
@@ -69,6 +71,7 @@ DETECTORS = [
     ("IF + unit features + class std", dict(similarity="if", **OURS)),
     ("PGC + unit features + class std + log-probability × 2", dict(
         similarity="pgc", **{**OURS, "loss_weight": 2.0})),
+    (FINAL_ONLY, dict(trajectory=False)),
     (DEFAULT, dict()),
 ]
 # the model-based detector: the paper's score (clean model alone), then the default
@@ -110,12 +113,12 @@ def model_dependent_noise(X, y, rate, seed):
     return y_noisy, y_noisy != y
 
 
-def make_model(kind, n_features, n_classes, seed, device):
+def make_model(kind, n_features, n_classes, seed, device, epochs=30):
     if kind == "lr":
         return LogisticRegression(max_iter=2000)
     torch.manual_seed(seed)
-    return default_classifier(n_features, n_classes, max_epochs=30, lr=3e-3, device=device,
-                              optimizer__weight_decay=1e-4)
+    return default_classifier(n_features, n_classes, max_epochs=epochs, lr=3e-3,
+                              device=device, optimizer__weight_decay=1e-4)
 
 
 def metrics(scores, wrong):
@@ -127,7 +130,7 @@ def metrics(scores, wrong):
     return out
 
 
-def run(name, noise, rate, model_kind, seed, n_ref, device):
+def run(name, noise, rate, model_kind, seed, n_ref, device, epochs=30):
     X, X_hold, y_true, y_hold = load(name, seed)
     X, X_hold = X.astype(np.float32), X_hold.astype(np.float32)
     if noise == "model":
@@ -139,7 +142,7 @@ def run(name, noise, rate, model_kind, seed, n_ref, device):
                           for c in np.unique(y_hold)])
     X_ref, y_ref = X_hold[ref], y_hold[ref]
     classes = np.unique(y_true)
-    model = make_model(model_kind, X.shape[1], len(classes), seed, device)
+    model = make_model(model_kind, X.shape[1], len(classes), seed, device, epochs)
     fitted = clone(model).fit(X, y)
     res, times, chosen = {}, {}, None
 
@@ -149,7 +152,8 @@ def run(name, noise, rate, model_kind, seed, n_ref, device):
         times[label] = time.perf_counter() - t0
 
     for label, params in DETECTORS:
-        if params.get("similarity") == "tracin":
+        if params.get("similarity") == "tracin" or label == DEFAULT:
+            # fitted from scratch, as a user runs it (the trajectory needs the training)
             det = ClassBasedIFDetector(model, random_state=seed, device=device, **params)
         else:
             det = ClassBasedIFDetector(fitted, prefit=True, device=device, random_state=seed,
@@ -208,10 +212,10 @@ def summarise(runs):
     return rows, {label: np.mean([r[0][label][1] for r in runs]) for label in labels}
 
 
-KEY = ["GD class-based (paper)", "PGC + unit features + class std", DEFAULT,
+KEY = ["GD class-based (paper)", "PGC + unit features + class std", FINAL_ONLY, DEFAULT,
        MODEL_BASED[0][0], MODEL_BASED_DEFAULT, "CHEF INFL ranking", "baseline: in-sample loss",
        "baseline: out-of-fold self-confidence", "cleanlab label quality (OOF)"]
-KEY_SHORT = ["paper GD", "influence only", "default", "model-based paper",
+KEY_SHORT = ["paper GD", "influence only", "trained model only", "default", "model-based paper",
              "model-based default", "CHEF INFL", "in-sample loss", "OOF conf.", "cleanlab"]
 
 
@@ -245,6 +249,8 @@ def main(argv=None):
     p.add_argument("--net-noise", nargs="+", default=["uniform:0.2", "structured:0.2",
                                                       "model:0.2"],
                    help="noise settings also run with the network")
+    p.add_argument("--net-epochs", type=int, default=30,
+                   help="epochs the network trains (long enough, it memorises wrong labels)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--ref", type=int, default=40, help="trusted reference rows per class")
     p.add_argument("--device", default="cpu")
@@ -266,10 +272,12 @@ def main(argv=None):
                 if model_kind == "net" and (name not in args.net_datasets
                                             or spec not in args.net_noise):
                     continue
-                runs = [run(name, kind, float(rate), model_kind, s, args.ref, args.device)
-                        for s in range(args.seeds)]
+                runs = [run(name, kind, float(rate), model_kind, s, args.ref, args.device,
+                            args.net_epochs) for s in range(args.seeds)]
                 rows, p10 = summarise(runs)
                 title = f"{name}, {kind} noise {float(rate):.0%}, {model_kind}"
+                if model_kind == "net" and args.net_epochs != 30:
+                    title += f" ({args.net_epochs} epochs)"
                 print_table(title, ["method", *METRICS, "s (median)"], rows)
                 if runs[0][2] is not None:
                     pr, rc, fl = np.mean([r[2] for r in runs], axis=0)

@@ -80,6 +80,11 @@ def add_parser(sub):
                         "doubt")
     p.add_argument("--truth", metavar="COL",
                    help="dry run: a simulated annotator answers from this column")
+    p.add_argument("--web", action="store_true",
+                   help="answer in a browser: the command prints a link to a page on this "
+                        "machine (needs: pip install 'skclean[web]')")
+    p.add_argument("--port", type=int, default=None, metavar="N",
+                   help="with --web: the port to serve on (default: a free one)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.set_defaults(run=run)
     return p
@@ -400,6 +405,18 @@ def _run(args, input_fn, print_fn):
 
     if args.budget < 1 or args.batch_size < 1:
         raise UsageError("--budget and --batch-size must be at least 1.")
+    if args.web and args.truth is not None:
+        raise UsageError("--web is for a person answering; --truth answers by itself: give "
+                         "one of them.")
+    if args.port is not None and not args.web:
+        raise UsageError("--port is the port of the --web page: add --web.")
+    if args.port is not None and not 0 < args.port < 65536:
+        raise UsageError(f"--port must be between 1 and 65535, got {args.port}.")
+    if args.web:
+        try:
+            import flask  # noqa: F401
+        except ImportError:
+            raise UsageError("--web needs Flask: pip install 'skclean[web]'.") from None
     _check_paths(args)
     df = _read(args)
     y = df[args.label]
@@ -426,6 +443,15 @@ def _run(args, input_fn, print_fn):
                              f"{args.label!r}: {unknown[:5]}.")
         oracle = SimulatedOracle(df[cols], df[args.truth])
         oracle.name = "simulated (--truth)"
+    elif args.web:
+        from .web import WebOracle
+
+        oracle = WebOracle(data=df[cols], port=args.port, print_fn=print_fn)
+        oracle.name = "person (web)"
+        try:  # listening now: a port in use is said before any work
+            oracle.url  # noqa: B018
+        except OSError as exc:
+            raise UsageError(f"--port {args.port}: cannot listen on it ({exc}).") from None
     else:
         oracle = ConsoleOracle(data=df[cols], input_fn=input_fn, print_fn=print_fn)
         oracle.name = "person"
@@ -461,6 +487,8 @@ def _run(args, input_fn, print_fn):
             cleaner = ReviewCleaner(det, **common)
         Pipeline([("clean", cleaner)]).fit(Xf, y, clean__trusted_mask=trusted,
                                            clean__row_ids=ids)
+    if args.web:
+        oracle.close()
     report = cleaner.cleaning_report()
     fixed = report[report["changed"]]
     positions = df.index.get_indexer(fixed["row_id"].to_numpy())

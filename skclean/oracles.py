@@ -311,6 +311,12 @@ class BudgetedOracle(BaseOracle):
             raise OracleStop("the budget of questions is spent", answers + [SKIP] * (n - k))
         return np.asarray(answers, dtype=object)
 
+    def review_finished(self, n_questions):
+        """Pass the end of a run on to the wrapped oracle (a web page says so)."""
+        finished = getattr(self.oracle, "review_finished", None)
+        if finished is not None:
+            finished(n_questions)
+
     def __repr__(self):
         return f"BudgetedOracle({self.oracle!r}, budget={self.budget})"
 
@@ -333,16 +339,31 @@ def _printable(value):
 _SHADES = " .:-=+*#%@"  # light to dark: ink on paper, as digits are drawn
 
 
-def _ascii_image(x, max_side=32):
-    """Lines drawing one n-D row (``(H, W)``, or ``(C, H, W)`` with 1, 3 or 4 channels) in
-    shades of text, or ``None`` for a row that is not an image."""
-    if sp.issparse(x) or isinstance(x, list):
+def image_of(x):
+    """One n-D row as an image ``(H, W)`` or ``(H, W, C)`` (C of 3 or 4) of floats, or
+    ``None`` for a row that is not one (``(H, W)``, or ``(C, H, W)`` with 1, 3 or 4
+    channels, as torch stores them)."""
+    if sp.issparse(x) or isinstance(x, list | str):
         return None
     x = np.asarray(x)
-    if x.ndim == 3 and x.shape[0] in (1, 3, 4):
-        x = x.astype(float).mean(0)
-    if x.ndim != 2 or x.dtype.kind not in "fiub" or min(x.shape) < 2:
+    if x.dtype.kind not in "fiub" or x.ndim not in (2, 3) or min(x.shape[-2:]) < 2:
         return None
+    x = x.astype(float)
+    if x.ndim == 3:
+        if x.shape[0] not in (1, 3, 4):
+            return None
+        x = x[0] if x.shape[0] == 1 else np.moveaxis(x, 0, -1)
+    return x
+
+
+def _ascii_image(x, max_side=32):
+    """Lines drawing one n-D row in shades of text (:func:`image_of`), or ``None`` for a row
+    that is not an image."""
+    x = image_of(x)
+    if x is None:
+        return None
+    if x.ndim == 3:
+        x = x.mean(-1)
     step = max(1, -(-max(x.shape) // max_side))  # every step-th pixel: at most max_side
     x = x[::step, ::step].astype(float)
     lo, hi = np.nanmin(x), np.nanmax(x)
@@ -364,6 +385,18 @@ def _shown_features(x, names):
     x = np.ravel(x) if not isinstance(x, list) else x
     names = names or [f"x{j}" for j in range(len(x))]
     return list(zip(names, x, strict=False)), "features"
+
+
+def raw_row(data, rid, names=None):
+    """The user's own row ``rid`` of ``data`` (a DataFrame's index label, else a position)
+    and its column names: what a person is shown instead of the encoded features."""
+    if hasattr(data, "loc"):
+        key = _row_key(rid)
+        row = data.loc[key] if key in data.index else data.iloc[int(key)]
+        return list(row.to_numpy()), names or [str(c) for c in row.index]
+    row = data[int(rid)]
+    return (row if isinstance(row, str) else list(np.asarray(row).ravel())
+            if np.ndim(row) <= 1 else np.asarray(row)), names
 
 
 class ConsoleOracle(BaseOracle):
@@ -461,12 +494,7 @@ class ConsoleOracle(BaseOracle):
         return sugg
 
     def _raw_row(self, rid, names):
-        """The user's own row ``rid`` of ``data``, with its column names."""
-        if hasattr(self.data, "loc"):
-            key = _row_key(rid)
-            row = self.data.loc[key] if key in self.data.index else self.data.iloc[int(key)]
-            return list(row.to_numpy()), names or [str(c) for c in row.index]
-        return list(np.asarray(self.data)[int(rid)]), names
+        return raw_row(self.data, rid, names)
 
     def query(self, X, y, **context):
         classes = np.asarray(self.classes if self.classes is not None else context.get("classes"))

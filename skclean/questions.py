@@ -288,7 +288,11 @@ class Journal:
             conn.commit()
             for key, fp, ans in conn.execute(
                     "SELECT row_key, fingerprint, answer FROM answers ORDER BY seq"):
-                self._mem[key] = (fp, json.loads(ans))
+                ans = json.loads(ans)
+                if ans is None:  # a retracted answer: the row is unanswered again
+                    self._mem.pop(key, None)
+                else:
+                    self._mem[key] = (fp, ans)
         except (sqlite3.DatabaseError, json.JSONDecodeError, ValueError) as exc:
             if conn is not None:
                 conn.close()
@@ -347,6 +351,18 @@ class Journal:
             self._conn.executemany(
                 "INSERT INTO answers (row_key, row_id, fingerprint, role, given, suggested, "
                 "answer, annotator, time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            self._conn.commit()
+
+    def retract(self, row_id, fingerprint, annotator=None):
+        """Withdraw the answer for this row (an undo): appended as a null answer, so the file
+        keeps what was said and when, and a resumed run asks about the row again."""
+        key = _key(row_id)
+        self._mem.pop(key, None)
+        if self._conn is not None:
+            self._conn.execute(
+                "INSERT INTO answers (row_key, row_id, fingerprint, answer, annotator, time) "
+                "VALUES (?, ?, ?, 'null', ?, ?)",
+                (key, json.dumps(str(row_id)), fingerprint, annotator, time.time()))
             self._conn.commit()
 
     def close(self):
@@ -454,7 +470,9 @@ class Questioner:
         oracle in one call, whose context carries ``record_answer(j,
         label)``: an oracle that answers row by row (a person) calls it with
         each answer as it is given, and the answer is journaled at once, so
-        an interruption in the middle of a question loses nothing typed.
+        an interruption in the middle of a question loses nothing typed;
+        ``retract_answer(j)`` withdraws one (an undo before the question is
+        sent).
         Nothing else is recorded unless the whole answer is valid.  ``extra``
         is passed to the oracle in the context; ``note`` adds columns to the
         records (an array of ``len(X)`` gives one value
@@ -507,9 +525,15 @@ class Questioner:
                 self.journal.record([entry(ask[j], got[0], time.time())])
                 committed[ask[j]] = got[0]
 
+        def retract_answer(j):
+            """Withdraw the journaled answer to the ``j``-th asked row (an undo)."""
+            if committed.pop(ask[j], None) is not None:
+                self.journal.retract(row_ids[ask[j]], fps[ask[j]], annotator)
+
         if len(ask):
             context = {"role": role[ask], "row_ids": [row_ids[i] for i in ask],
-                       "classes": self.classes, "record_answer": record_answer}
+                       "classes": self.classes, "record_answer": record_answer,
+                       "retract_answer": retract_answer}
             for name, val in (("suggested", suggested), ("predicted", predicted),
                               ("scores", scores)):
                 if val is not None:

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from skclean import ClassBasedIFDetector, ModelBasedDetector, SimulatedOracle
-from skclean.cleaners._loss_weight import LOSS_WEIGHTS
+from skclean.cleaners._loss_weight import LOSS_WEIGHTS, near_best
 from skclean.datasets import flip_labels, load_dataset
 from skclean.oracles import OracleError
 from skclean.utils import torch_threads
@@ -544,3 +544,68 @@ def test_prefit_skorch_net(noisy_wine):
     np.testing.assert_allclose(det.adapter_.predict_proba(X), net.predict_proba(
         X.astype(np.float32)), atol=1e-6)
     assert roc_auc_score(flipped, -det.score_samples(X, y)) > 0.8
+
+
+def _ecdf(train, values):
+    """Brute force of the quantile a score takes among the training scores (ties: mid-point)."""
+    below = (train[None, :] < values[:, None]).sum(1)
+    upto = (train[None, :] <= values[:, None]).sum(1)
+    return np.maximum(below + upto, 1) / (2 * len(train))
+
+
+def test_trajectory_averages_each_checkpoints_quantile(noisy_wine):
+    """Each kept checkpoint's score is that of a detector fitted on the network as it was
+    there; its quantile among the training rows, averaged; partial_fit moves the trained
+    net's point only."""
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(small_net(13, 3, max_epochs=12, lr=1e-2), n_checkpoints=3,
+                               loss_weight=1.0, random_state=0)
+    det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
+    assert len(det.trajectory_rates_) == 3 and 2 <= len(det.trajectory_) <= 3
+    assert det.trajectory_[-1].state is None  # trained well by epoch 12: the net is kept
+    assert all(p.state is not None for p in det.trajectory_[:-1])
+    train, new, k = 0.0, 0.0, len(det.trajectory_)
+    for point in det.trajectory_:
+        with det.adapter_.at_checkpoint(point.state) if point.state else torch.no_grad():
+            there = ClassBasedIFDetector(det.estimator_, prefit=True, loss_weight=1.0).fit(
+                X, y, X_trusted=X_ref, y_trusted=y_ref)
+            raw = there.score_samples(X, y)
+            train = train + _ecdf(np.sort(raw), raw)
+            new = new + _ecdf(np.sort(raw), there.score_samples(X_ref, y_ref))
+    np.testing.assert_allclose(det.score_samples(X, y), train / k, atol=1e-12)
+    np.testing.assert_allclose(det.score_samples(X_ref, y_ref), new / k, atol=1e-12)
+    assert det.offset_ == pytest.approx(np.percentile(train / k, 100 * det.contamination))
+    earlier = det.trajectory_[:-1]
+    det.partial_fit(X_ref, y_ref)
+    assert det.trajectory_[:-1] == earlier and det.trajectory_[-1].state is None
+    assert det.trajectory_[-1].reference_means_ is det.reference_means_
+
+
+def test_trajectory_auto_is_for_networks_and_refused_where_it_cannot_apply(noisy_wine):
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    ref = dict(X_trusted=X_ref, y_trusted=y_ref)
+    assert ClassBasedIFDetector(LogisticRegression()).fit(X, y, **ref).trajectory_ is None
+    assert ClassBasedIFDetector(small_net(13, 3), similarity="tracin", n_checkpoints=2,
+                                random_state=0).fit(X, y, **ref).trajectory_ is None
+    for kw in ({"similarity": "tracin"}, {"prefit": True}):
+        net = small_net(13, 3).fit(X.astype(np.float32), y) if "prefit" in kw else small_net(13, 3)
+        with pytest.raises(ValueError, match="trajectory=True"):
+            ClassBasedIFDetector(net, trajectory=True, **kw).fit(X, y, **ref)
+    # a logistic regression's solver iterates are its trajectory, when asked for
+    det = ClassBasedIFDetector(LogisticRegression(), trajectory=True, n_checkpoints=3)
+    assert len(det.fit(X, y, **ref).trajectory_) >= 2
+
+
+def test_checkpoints_kept_are_those_the_trusted_rows_cannot_tell_from_the_best(noisy_wine):
+    rng = np.random.RandomState(0)
+    flags = (rng.rand(4, 60) < np.array([[0.05], [0.06], [0.5], [1.0]])).astype(float)
+    keep = near_best(flags, np.random.RandomState(0))
+    np.testing.assert_array_equal(keep, [True, True, False, False])
+    assert near_best(np.ones((3, 10)), np.random.RandomState(0)).all()  # ties: all kept
+    # after 2 epochs of 60 the net ranks no better than chance: the trusted rows say so
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    det = ClassBasedIFDetector(small_net(13, 3, max_epochs=60, lr=1e-2), n_checkpoints=30,
+                               random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
+    first = det.adapter_.checkpoints_[-30][2]
+    assert det.trajectory_rates_[0] > det.trajectory_rates_.min() + 0.3
+    assert all(p.state is not first for p in det.trajectory_)

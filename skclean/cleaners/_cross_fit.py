@@ -15,6 +15,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import _num_samples
 
+from ._detector_base import quantiles
 from ._labels import validate_rows
 from ._pipeline_model import has_transformers
 from ._trusted import rows_from_mask, trusted_rows
@@ -114,15 +115,7 @@ def cross_fit_scores(detector, X, y, *, X_trusted=None, y_trusted=None, trusted_
             est.fit(_safe_indexing(X, train), y[train], X_trusted=X_t, y_trusted=y_t)
         own = est.score_samples(_safe_indexing(X, fold), y[fold])
         raw = np.sort(own)
-        scores[fold] = _quantiles(raw, own)
+        scores[fold] = quantiles(raw, own)
         if idx is not None:
-            scores[idx] += _quantiles(raw, est.score_samples(X_t, y_t)) / cv
+            scores[idx] += quantiles(raw, est.score_samples(X_t, y_t)) / cv
     return scores
-
-
-def _quantiles(ranked, values):
-    """The empirical CDF of the sorted ``ranked`` at ``values`` (ties: their mid-point)."""
-    below = np.searchsorted(ranked, values, side="left")
-    upto = np.searchsorted(ranked, values, side="right")
-    return np.maximum(below + upto, 1) / (2 * len(ranked))
-

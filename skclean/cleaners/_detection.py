@@ -28,10 +28,39 @@ from ..influence import (
 from ..questions import transaction
 from ..utils import SeenRows, store_parameters, torch_threads
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, dask_rows
-from ._detector_base import SEEN_ROWS, DetectorMixin, check_reference, sample_seed
+from ._detector_base import (
+    SEEN_ROWS,
+    DetectorMixin,
+    check_reference,
+    quantiles,
+    sample_seed,
+)
 from ._labels import check_judged, validate_rows
-from ._loss_weight import combine_scores, fit_loss_weight
+from ._loss_weight import (
+    combine_scores,
+    fit_loss_weight,
+    flag_quantiles,
+    flag_rates,
+    near_best,
+)
 from ._trusted import renamed_trusted, trusted_doc
+
+
+class Checkpoint:
+    """One point of a detector's training trajectory: the parameters and what was fitted there.
+
+    ``state`` (``None``: the trained model), the detector's ``reference_means_``,
+    ``class_scale_``, ``loss_weight_`` and ``score_scale_`` as they were at it,
+    and ``train_scores_``: the training rows' sorted scores there.
+    """
+
+    def __init__(self, detector, state, train_scores):
+        self.state = state
+        self.reference_means_ = detector.reference_means_
+        self.class_scale_ = detector.class_scale_
+        self.loss_weight_ = detector.loss_weight_
+        self.score_scale_ = detector.score_scale_
+        self.train_scores_ = train_scores
 
 
 class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
@@ -95,11 +124,31 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         ``random_state``); ``None`` uses them all.
     damping : float, default=1e-3
         Added to the Hessian's diagonal for ``similarity="if"``.
+    trajectory : "auto" or bool, default="auto"
+        Score with the model at ``n_checkpoints`` evenly spaced points of its
+        training, the last being the trained model, rather than with the
+        trained model alone.  A network trained long enough learns the wrong
+        labels too, and its final scores lose them; early in training it has
+        seen every row but not yet learnt each one's label, and earlier still
+        it has learnt nothing.  The trusted rows tell these apart: they are
+        clean, so a checkpoint that ranks well seldom flags them, and one
+        that has learnt nothing or learnt every label flags them as often as
+        any row.  The checkpoints they cannot tell from the best (in 95% of
+        bootstrap resamples, as for ``loss_weight``) are kept, and a row's
+        score is the mean of its score's quantile among the training rows at
+        each (a training-dynamics score, as the area under the margin of
+        Pleiss et al. 2020).  ``"auto"`` uses it for
+        models trained in epochs (skorch and torch networks,
+        ``MLPClassifier`` with ``solver="adam"`` or ``"sgd"``) and not for the
+        logistic family, whose optimum is what the papers' influence is
+        taken at; never with ``prefit=True`` or TracIn (which sums over
+        checkpoints itself).  See :ref:`memorising-networks`.
     n_checkpoints : int, default=5
-        Checkpoints for ``similarity="tracin"``.
+        Checkpoints for ``similarity="tracin"`` and for ``trajectory``.
     prefit : bool, default=False
         Use ``estimator`` as already trained on ``(X, y)`` (no cloning, no fit).
-        Not available with TracIn, which needs the training trajectory.
+        Not available with TracIn or ``trajectory=True``, which need the
+        training trajectory.
     chunk_size : int, default=65536
         Rows scored per GEMM block; bounds memory.
     n_jobs : int or None, default=None
@@ -137,6 +186,18 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         Per checkpoint (one without TracIn): its weight, its parameters
         (``None`` for the final model) and the per-class mean reference
         gradients ``(n_classes, K, d')`` rows are scored against.
+    trajectory_ : list of Checkpoint or None
+        With ``trajectory``: per checkpoint kept, its parameters (``state``,
+        ``None`` for the trained model) and the calibration above as fitted
+        there (``reference_means_``, ``class_scale_``, ``loss_weight_``,
+        ``score_scale_``), with the training rows' sorted scores
+        (``train_scores_``) that turn a score into its quantile.  The
+        attributes above are the trained model's.
+    trajectory_rates_ : ndarray of shape (n_checkpoints,) or None
+        With ``trajectory``: at every checkpoint, how often the trusted rows
+        are flagged relative to the training rows (lower is better; 1 is a
+        ranking blind to the labels).  Rising towards the end: the model
+        learnt the wrong labels.
     offset_ : float
         Scores below it are flagged.
 
@@ -163,6 +224,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "n_reference_per_class": [Interval(Integral, 1, None, closed="left"), None],
         "damping": [Interval(Real, 0, None, closed="left")],
+        "trajectory": [StrOptions({"auto"}), "boolean"],
         "n_checkpoints": [Interval(Integral, 1, None, closed="left")],
         "prefit": ["boolean"],
         "chunk_size": [Interval(Integral, 1, None, closed="left")],
@@ -172,7 +234,8 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
     def __init__(self, estimator=None, *, similarity="pgc", class_based=True,
                  normalize_features=True, class_scaling="std", loss_weight="auto",
                  contamination=0.1,
-                 n_reference_per_class=None, damping=1e-3, n_checkpoints=5, prefit=False,
+                 n_reference_per_class=None, damping=1e-3, trajectory="auto", n_checkpoints=5,
+                 prefit=False,
                  chunk_size=65536, n_jobs=None, device=None, dtype=None, random_state=None):
         store_parameters(self, locals())
 
@@ -206,6 +269,10 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
     def _fit(self, X, y, X_ref, y_ref):
         if self.prefit and self.similarity == "tracin":
             raise ValueError("similarity='tracin' needs the training trajectory: use prefit=False.")
+        if self.trajectory is True and (self.prefit or self.similarity == "tracin"):
+            raise ValueError("trajectory=True scores along the training the detector runs: not "
+                             "with prefit=True, nor with similarity='tracin' (which sums over "
+                             "checkpoints itself).")
         rng = check_random_state(self.random_state)
         self.classes_ = np.unique(np.concatenate([np.unique(y), np.unique(y_ref)]))
         X_ref, y_ref = self._subsample(X_ref, y_ref, rng)
@@ -220,7 +287,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         self.reference_counts_ = counts
         self.X_trusted_, self.y_trusted_ = X_ref, y_ref
         self.seen_ = SeenRows(X, y, capacity=SEEN_ROWS, random_state=sample_seed(self, rng))
-        checkpoints = None
+        checkpoints, states = None, None
         if self.prefit:
             if adapter.classes_ is None:
                 raise ValueError("prefit=True needs an estimator that is already fitted.")
@@ -229,27 +296,70 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                                  f"was trained on {adapter.n_features}.")
         elif self.similarity == "tracin":
             checkpoints = adapter.fit_with_checkpoints(X, y, self.n_checkpoints)
+        elif self._uses_trajectory(adapter):
+            saved = adapter.fit_with_checkpoints(X, y, self.n_checkpoints)
+            # the last point is the trained model itself, wherever the spacing ended
+            states = [state for _, state in saved[:-1]] + [None]
         else:
             adapter.fit(X, y)
         groups = torch.as_tensor(np.searchsorted(self.classes_, y_ref), device=adapter.device)
         with torch_threads(self.n_jobs):
-            self.reference_means_, own = [], None
-            for eta, state in checkpoints or [(1.0, None)]:
-                with adapter.at_checkpoint(state) if state is not None else nullcontext():
-                    M, o = self._reference_means(X, y, X_ref, y_ref, groups)
-                self.reference_means_.append((eta, state, M))
-                own = eta * o if own is None else own + eta * o
-            per_class = self._per_class(X, y)
-            self.class_scale_ = None
-            if self.class_based and self.class_scaling == "std":
-                std = per_class.std(0)
-                # a class whose similarities do not vary keeps scale 1 (no division by 0)
-                std = torch.where(std > 0, std, torch.ones_like(std))
-                self.class_scale_ = std.cpu().numpy().astype(np.float64)
-            influence = self._reduce(per_class)
-            self._set_offset(self._fit_loss_weight(X, y, X_ref, y_ref, groups, influence,
-                                                   own, rng))
+            self.trajectory_ = self.trajectory_rates_ = None
+            if states is None:
+                train, _ = self._calibrate(X, y, X_ref, y_ref, groups, checkpoints, rng)
+            else:
+                train = self._fit_trajectory(X, y, X_ref, y_ref, groups, states, rng)
+            self._set_offset(train)
         return self
+
+    def _fit_trajectory(self, X, y, X_ref, y_ref, groups, states, rng):
+        """Calibrate at every checkpoint; keep those whose trusted rows say they rank as
+        well as the best; return the training rows' mean quantile over them."""
+        points, raws, rates = [], [], []
+        quantile_levels = flag_quantiles(self.contamination)
+        for state in states:  # self's calibration ends as the trained model's
+            with self.adapter_.at_checkpoint(state) if state is not None else nullcontext():
+                raw, ref = self._calibrate(X, y, X_ref, y_ref, groups, None, rng,
+                                           want_ref=True)
+            points.append(Checkpoint(self, state, np.sort(raw)))
+            raws.append(raw)
+            rates.append(flag_rates(raw, ref, quantile_levels))
+        # an undertrained checkpoint ranks at random and so does one that has learnt the
+        # wrong labels: either flags clean trusted rows as often as any other
+        rates = np.asarray(rates)
+        keep = near_best(rates, rng)
+        self.trajectory_rates_ = rates.mean(1)
+        self.trajectory_ = [p for p, k in zip(points, keep, strict=True) if k]
+        return np.mean([quantiles(p.train_scores_, raw)
+                        for p, raw, k in zip(points, raws, keep, strict=True) if k], axis=0)
+
+    def _uses_trajectory(self, adapter):
+        if self.trajectory == "auto":
+            return (adapter.trains_in_epochs and not self.prefit
+                    and self.similarity != "tracin")
+        return self.trajectory
+
+    def _calibrate(self, X, y, X_ref, y_ref, groups, checkpoints, rng, want_ref=False):
+        """Reference means, class scales and loss weight at the model as it stands (or
+        summed over TracIn's ``checkpoints``); return the training rows' scores and, with
+        ``want_ref``, the trusted rows' (each left out of its class mean)."""
+        adapter = self.adapter_
+        self.reference_means_, own = [], None
+        for eta, state in checkpoints or [(1.0, None)]:
+            with adapter.at_checkpoint(state) if state is not None else nullcontext():
+                M, o = self._reference_means(X, y, X_ref, y_ref, groups)
+            self.reference_means_.append((eta, state, M))
+            own = eta * o if own is None else own + eta * o
+        per_class = self._per_class(X, y)
+        self.class_scale_ = None
+        if self.class_based and self.class_scaling == "std":
+            std = per_class.std(0)
+            # a class whose similarities do not vary keeps scale 1 (no division by 0)
+            std = torch.where(std > 0, std, torch.ones_like(std))
+            self.class_scale_ = std.cpu().numpy().astype(np.float64)
+        influence = self._reduce(per_class)
+        return self._fit_loss_weight(X, y, X_ref, y_ref, groups, influence, own, rng,
+                                     want_ref)
 
     def partial_fit(self, X, y, classes=None, **fit_params):
         """Continue with new rows ``(X, y)``: the model learns them, the references follow.
@@ -286,16 +396,23 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             M, _ = self._reference_means(self.seen_.X, self.seen_.y, self.X_trusted_,
                                          self.y_trusted_, groups)
             self.reference_means_ = [(1.0, None, M)]
+            if self.trajectory_ and self.trajectory_[-1].state is None:
+                # the trained model's point moves with it; the earlier checkpoints stay (for
+                # new rows they are models that never saw them)
+                raw = self._score_at(self, self.seen_.X, self.seen_.y)
+                self.trajectory_[-1] = Checkpoint(self, None, np.sort(raw))
 
-    def _fit_loss_weight(self, X, y, X_ref, y_ref, groups, influence, own, rng):
-        """Fix ``loss_weight_`` and the two halves' scales; return the training scores."""
+    def _fit_loss_weight(self, X, y, X_ref, y_ref, groups, influence, own, rng, want_ref):
+        """Fix ``loss_weight_`` and the two halves' scales; return the training scores (and
+        the trusted rows' with ``want_ref``)."""
         train = (influence, self._log_proba(X, y) if self.loss_weight != 0 else None)
-        self.loss_weight_, self.loss_weight_rates_, self.score_scale_, scores = fit_loss_weight(
+        (self.loss_weight_, self.loss_weight_rates_, self.score_scale_, scores,
+         ref) = fit_loss_weight(
             self.loss_weight, train,
             lambda: (self._loo_reference_scores(X_ref, y_ref, groups, own),
-                     self._log_proba(X_ref, y_ref)),
-            self.contamination, rng)
-        return scores
+                     self._log_proba(X_ref, y_ref) if self.loss_weight != 0 else None),
+            self.contamination, rng, want_ref=want_ref)
+        return scores, ref
 
     def _loo_reference_scores(self, X_ref, y_ref, groups, own):
         """Influence scores of the references, each left out of its own class mean."""
@@ -326,11 +443,11 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                 parts.append(-adapter.head.loss(Z, adapter.encode(y[s : s + self.chunk_size])))
         return torch.cat(parts).cpu().numpy().astype(np.float64)
 
-    def _combine(self, influence, X, y):
-        if self.loss_weight_ == 0:
+    def _combine(self, influence, X, y, point):
+        if point.loss_weight_ == 0:
             return influence
-        return combine_scores(influence, self._log_proba(X, y), self.loss_weight_,
-                              self.score_scale_)
+        return combine_scores(influence, self._log_proba(X, y), point.loss_weight_,
+                              point.score_scale_)
 
     def _adapter_dtype(self):
         if self.dtype is None and self.similarity != "if":
@@ -363,14 +480,26 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         return unit_features(grads) if self.normalize_features else grads
 
     def _score(self, X, y):
-        return self._combine(self._reduce(self._per_class(X, y)), X, y)
+        if not self.trajectory_:
+            return self._score_at(self, X, y)
+        total = 0.0
+        for point in self.trajectory_:
+            state = point.state
+            with self.adapter_.at_checkpoint(state) if state is not None else nullcontext():
+                total = total + quantiles(point.train_scores_, self._score_at(point, X, y))
+        return total / len(self.trajectory_)
 
-    def _per_class(self, X, y):
+    def _score_at(self, point, X, y):
+        """The score with ``point``'s calibration (``self``, or a trajectory checkpoint's) at
+        the model as it stands."""
+        return self._combine(self._reduce(self._per_class(X, y, point), point), X, y, point)
+
+    def _per_class(self, X, y, point=None):
         """Similarity of every row to each class's references, summed over checkpoints."""
         adapter = self.adapter_
         kind = {"tracin": "gd"}.get(self.similarity, self.similarity)
         total = None
-        for eta, state, M in self.reference_means_:
+        for eta, state, M in (point or self).reference_means_:
             if state is None:
                 per_class = self._class_scores(X, y, M, kind)
             else:
@@ -379,10 +508,10 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             total = eta * per_class if total is None else total + eta * per_class
         return total
 
-    def _reduce(self, total):
+    def _reduce(self, total, point=None):
         """The row scores from the per-class similarities: min over classes, or the mean."""
         if self.class_based:
-            scale = getattr(self, "class_scale_", None)
+            scale = getattr(point or self, "class_scale_", None)
             if scale is not None:
                 total = total / torch.as_tensor(scale, dtype=total.dtype, device=total.device)
             return total.min(1).values.cpu().numpy().astype(np.float64)

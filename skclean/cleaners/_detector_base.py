@@ -25,6 +25,14 @@ def sample_seed(estimator, rng):
     return rs if rs is None or isinstance(rs, int | np.integer) else int(rng.randint(2**31))
 
 
+def quantiles(ranked, values):
+    """The empirical CDF of the sorted ``ranked`` at ``values`` (ties: their mid-point), in
+    ``(0, 1]``: scores of different models (cross-fitted folds, checkpoints) on one scale."""
+    below = np.searchsorted(ranked, values, side="left")
+    upto = np.searchsorted(ranked, values, side="right")
+    return np.maximum(below + upto, 1) / (2 * len(ranked))
+
+
 class DetectorMixin:
     """Threshold, ``predict`` and ``fit_predict`` from ``score_samples`` (IsolationForest-style).
 

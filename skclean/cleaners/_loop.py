@@ -209,4 +209,7 @@ class CleaningLoop(QuestionsMixin):
                            else len(question.positions))
         finally:
             bar.close()
+        finished = getattr(getattr(self, "oracle", None), "review_finished", None)
+        if finished is not None:  # a person's page says the run is over
+            finished(self.questioner_.n_questions)
         return done

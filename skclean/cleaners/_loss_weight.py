@@ -63,24 +63,45 @@ def choose_loss_weight(train, ref, scale, quantiles, rng, weights=LOSS_WEIGHTS,
         Each weight's rate (lower is better); 1 means the trusted rows are
         flagged as often as the training rows.
     """
-    quantiles = np.asarray(quantiles, dtype=np.float64)
-    rates = []
-    for w in weights:
-        s = combine_scores(*train, w, scale)
-        r = combine_scores(*ref, w, scale)
-        taus = np.quantile(s, quantiles)
-        rates.append(((r[:, None] <= taus[None, :]) / quantiles).mean(1))
-    rates = np.asarray(rates)  # (n_weights, n_ref)
-    m = rates.shape[1]
-    counts = rng.multinomial(m, np.full(m, 1.0 / m), size=n_bootstrap)  # (B, n_ref)
-    boot = rates @ counts.T / m  # (n_weights, B)
-    best = int(np.argmin(boot.mean(1)))
-    worse = (boot > boot[best] + 1e-12).mean(1)
-    pick = max(i for i in range(len(weights)) if i == best or worse[i] < confidence)
+    rates = np.asarray([flag_rates(combine_scores(*train, w, scale),
+                                   combine_scores(*ref, w, scale), quantiles)
+                        for w in weights])  # (n_weights, n_ref)
+    pick = np.flatnonzero(near_best(rates, rng, confidence, n_bootstrap)).max()
     return float(weights[pick]), rates.mean(1)
 
 
-def fit_loss_weight(loss_weight, train, ref, contamination, rng):
+def flag_quantiles(contamination):
+    """The shares of training rows flagged at which trusted rows are counted: from a fifth
+    to twice ``contamination``."""
+    return np.minimum(contamination * np.linspace(0.2, 2.0, 10), 1.0)
+
+
+def flag_rates(train, ref, quantiles):
+    """Per trusted row, how often it is flagged at the ``quantiles`` of the training scores,
+    relative to the share flagged (its mean over the rows is 1 for a ranking blind to the
+    labels, 0 for one that never flags a clean row)."""
+    quantiles = np.asarray(quantiles, dtype=np.float64)
+    taus = np.quantile(train, quantiles)
+    return ((ref[:, None] <= taus[None, :]) / quantiles).mean(1)
+
+
+def near_best(rates, rng, confidence=CONFIDENCE, n_bootstrap=N_BOOTSTRAP):
+    """Which candidate rankings the trusted rows cannot tell from the best one.
+
+    ``rates`` has a row of :func:`flag_rates` per candidate.  A candidate is kept
+    unless, in ``confidence`` of bootstrap resamples of the trusted rows, it flags
+    more of them than the candidate best on average.
+    """
+    m = rates.shape[1]
+    counts = rng.multinomial(m, np.full(m, 1.0 / m), size=n_bootstrap)  # (B, n_ref)
+    boot = rates @ counts.T / m  # (n_candidates, B)
+    best = int(np.argmin(boot.mean(1)))
+    keep = (boot > boot[best] + 1e-12).mean(1) < confidence
+    keep[best] = True
+    return keep
+
+
+def fit_loss_weight(loss_weight, train, ref, contamination, rng, want_ref=False):
     """Resolve a detector's ``loss_weight`` parameter on its training scores.
 
     Parameters
@@ -90,7 +111,7 @@ def fit_loss_weight(loss_weight, train, ref, contamination, rng):
         The training rows' two halves; ``base`` is the score at weight 0.
     ref : callable
         Returns the trusted rows' ``(base, log_proba)``, scored as they would be
-        if they were not trusted; called only for ``"auto"``.
+        if they were not trusted; called only for ``"auto"`` or ``want_ref``.
     contamination : float
         The share of rows the detector flags; the quantiles examined run from a
         fifth to twice it.
@@ -105,16 +126,20 @@ def fit_loss_weight(loss_weight, train, ref, contamination, rng):
         ``(σ_base, σ_L)`` over the training rows (``None`` for weight 0).
     scores : ndarray
         The combined training scores.
+    ref_scores : ndarray or None
+        The trusted rows' combined scores (``want_ref`` only).
     """
     base, log_proba = train
+    refs = ref() if want_ref or loss_weight == "auto" else None
     if loss_weight == 0:
-        return 0.0, None, None, base
+        return 0.0, None, None, base, None if refs is None else refs[0]
     # a constant half (one class, a model sure of everything) is left unscaled
     scale = tuple(float(v.std()) if v.std() > 0 else 1.0 for v in train)
     rates = None
     if loss_weight == "auto":
-        quantiles = np.minimum(contamination * np.linspace(0.2, 2.0, 10), 1.0)
-        weight, rates = choose_loss_weight(train, ref(), scale, quantiles, rng)
+        weight, rates = choose_loss_weight(train, refs, scale, flag_quantiles(contamination),
+                                           rng)
     else:
         weight = float(loss_weight)
-    return weight, rates, np.array(scale), combine_scores(base, log_proba, weight, scale)
+    return (weight, rates, np.array(scale), combine_scores(base, log_proba, weight, scale),
+            None if refs is None else combine_scores(*refs, weight, scale))

@@ -289,7 +289,7 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         train = (clean, None if self.full_adapter_ is None
                  else self._log_proba_of(self.full_adapter_, X, y))
         # the validation rows are clean and held out from the clean model
-        self.loss_weight_, self.loss_weight_rates_, self.score_scale_, scores = fit_loss_weight(
+        self.loss_weight_, self.loss_weight_rates_, self.score_scale_, scores, _ = fit_loss_weight(
             self.loss_weight, train,
             lambda: tuple(self._log_proba_of(a, X_val, y_val)
                           for a in (self.adapter_, self.full_adapter_)),

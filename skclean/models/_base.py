@@ -111,6 +111,9 @@ class ModelAdapter(ABC):
     n_features = None
     #: Per-class weights of the objective, over ``classes_`` (``None``: all 1).
     class_weight_ = None
+    #: Trained a pass over the rows at a time (networks): its early states have seen
+    #: every row but not yet learnt each one's label, what ``trajectory="auto"`` uses.
+    trains_in_epochs = False
 
     # ---------------------------------------------------------------- subclass hooks
     @abstractmethod

@@ -43,6 +43,10 @@ class MLPClassifierAdapter(ModelAdapter):
 
     penalise_bias = False
 
+    @property
+    def trains_in_epochs(self):
+        return self.estimator.solver != "lbfgs"
+
     def __init__(self, estimator, *, device="cpu", dtype=torch.float64):
         if not isinstance(estimator, MLPClassifier):
             raise TypeError(f"Expected an MLPClassifier, got {type(estimator).__name__}.")

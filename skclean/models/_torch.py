@@ -175,6 +175,8 @@ class TorchAdapter(ModelAdapter):
     * ``optimizer__weight_decay`` is read as the L2 strength of the objective.
     """
 
+    trains_in_epochs = True
+
     def __init__(self, net, *, device=None, dtype=torch.float32, random_state=None,
                  checkpoint_every=None):
         if isinstance(net, nn.Module) or is_module_class(net):
@@ -235,8 +237,12 @@ class TorchAdapter(ModelAdapter):
         return self
 
     def _first_width(self):
-        first = next((m for m in self.net.module_.modules() if isinstance(m, nn.Linear)), None)
-        return None if first is None else first.in_features
+        # the input width is known only when the first layer with weights is a Linear (a
+        # convolution's input is an image, whose flat width no layer records)
+        first = next((m for m in self.net.module_.modules()
+                      if not list(m.children()) and any(True for _ in m.parameters(False))),
+                     None)
+        return first.in_features if isinstance(first, nn.Linear) else None
 
     @property
     def _linear(self):
