@@ -152,8 +152,10 @@ def run(name, noise, rate, model_kind, seed, n_ref, device, epochs=30):
         times[label] = time.perf_counter() - t0
 
     for label, params in DETECTORS:
-        if params.get("similarity") == "tracin" or label == DEFAULT:
-            # fitted from scratch, as a user runs it (the trajectory needs the training)
+        if params.get("similarity") == "tracin" or label in (DEFAULT, FINAL_ONLY):
+            # fitted from scratch, as a user runs it (the trajectory needs the training);
+            # the same seed: the trained-model-only row scores the very net the default
+            # trained, so the two differ by the trajectory alone
             det = ClassBasedIFDetector(model, random_state=seed, device=device, **params)
         else:
             det = ClassBasedIFDetector(fitted, prefit=True, device=device, random_state=seed,

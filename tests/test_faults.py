@@ -30,7 +30,7 @@ from skclean.datasets import flip_labels, make_blobs_dataset
 from skclean.questions import OracleError
 
 from ._state import assert_same_state, state_of
-from .conftest import MODEL_KINDS, model_of_kind
+from .conftest import CORE_KINDS, model_of_kind
 
 N_FEATURES, N_CLASSES = 4, 3
 FAULTS = ["raise", "wrong_count", "unknown_class", "none", "non_class_vote", "ctrl_c"]
@@ -134,7 +134,7 @@ def mb_fit(est, data):
 
 
 @pytest.mark.parametrize(("data", "fault"), LAYOUT_FAULTS, indirect=["data"])
-@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("kind", CORE_KINDS)
 def test_chef_fault_keeps_completed_rounds_and_resumes(data, kind, fault):
     X, y, _ = data
     full = chef_fit(chef(kind, Counting(X, y)), data)
@@ -153,7 +153,7 @@ def test_chef_fault_keeps_completed_rounds_and_resumes(data, kind, fault):
 
 
 @pytest.mark.parametrize(("data", "fault"), LAYOUT_FAULTS, indirect=["data"])
-@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("kind", CORE_KINDS)
 def test_cincer_fault_keeps_processed_rows_and_resumes(data, kind, fault):
     X, y, y_noisy = data
     stream = slice(60, 110)
@@ -175,7 +175,7 @@ def test_cincer_fault_keeps_processed_rows_and_resumes(data, kind, fault):
 
 
 @pytest.mark.parametrize(("data", "fault"), LAYOUT_FAULTS, indirect=["data"])
-@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("kind", CORE_KINDS)
 @pytest.mark.parametrize("make", [model_based, review])
 def test_atomic_fit_resumes_without_asking_twice(data, kind, fault, make):
     X, y, _ = data
@@ -194,7 +194,7 @@ def test_atomic_fit_resumes_without_asking_twice(data, kind, fault, make):
 
 
 @pytest.mark.parametrize("data", ["dense", "sparse"], indirect=True)
-@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("kind", CORE_KINDS)
 def test_refit_failure_keeps_the_previous_fitted_state(data, kind):
     """A detector refit that fails (here: an oracle fault) leaves the old fit whole."""
     X, y, _ = data

@@ -70,6 +70,15 @@ def test_a_cnn_detector_finds_wrong_labels_of_images(digits):
                                          y_trusted=y[ref])
 
 
+def test_a_prefit_cnn_is_taken_as_it_is(digits):
+    """A trained CNN's first layer is a convolution: no flat input width to check against."""
+    X, y, y_noisy, _, trusted = digits
+    net = cnn(2).fit(X, y_noisy)
+    det = ClassBasedIFDetector(net, prefit=True).fit(X, y_noisy, trusted_mask=trusted)
+    assert det.estimator_ is net and det.trajectory_ is None
+    np.testing.assert_allclose(det.adapter_.predict_proba(X), net.predict_proba(X), atol=1e-6)
+
+
 def test_a_person_sees_image_rows_as_images(digits):
     X, y, y_noisy, _, trusted = digits
     lines = []

@@ -26,7 +26,7 @@ from skclean.influence import top_fisher_diagonal
 from skclean.models import SoftmaxRegression, make_adapter
 from skclean.utils import append_row
 
-from .conftest import MODEL_KINDS, model_of_kind
+from .conftest import CORE_KINDS, model_of_kind
 
 
 def random_csr(n, d, density, seed):
@@ -175,7 +175,7 @@ def test_every_estimator_runs_on_rows_too_wide_to_densify(wide, no_densify, name
     assert scores[wrong].mean() < scores[~wrong].mean()
 
 
-@pytest.mark.parametrize("kind", MODEL_KINDS)
+@pytest.mark.parametrize("kind", CORE_KINDS)
 def test_a_stream_of_dense_rows_after_a_sparse_fit_is_stored_sparse(kind):
     X = random_csr(80, 6, 0.6, 6)
     y = np.random.default_rng(6).integers(0, 3, 80)

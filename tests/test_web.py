@@ -117,6 +117,8 @@ def test_only_the_token_opens_the_page_and_the_server_listens_on_localhost(wine)
             assert status == 403 and "token" in body["error"]
         status, html = Page(oracle).call("")
         assert status == 200 and b"label review" in html
+        # Jupyter shows the page inline (the kernel is busy: the page talks HTTP) and a link
+        assert f'iframe src="{oracle.url}"' in oracle._repr_html_()
         copied = copy.deepcopy(oracle)
         assert copied is oracle  # clones of a cleaner share the person's page
         loaded = pickle.loads(pickle.dumps(oracle))

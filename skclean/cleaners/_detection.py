@@ -142,7 +142,9 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         ``MLPClassifier`` with ``solver="adam"`` or ``"sgd"``) and not for the
         logistic family, whose optimum is what the papers' influence is
         taken at; never with ``prefit=True`` or TracIn (which sums over
-        checkpoints itself).  See :ref:`memorising-networks`.
+        checkpoints itself).  An ``MLPClassifier`` is then trained
+        ``max_iter`` epochs of its own ``partial_fit`` (no stop at ``tol``),
+        as for TracIn.  See :ref:`memorising-networks`.
     n_checkpoints : int, default=5
         Checkpoints for ``similarity="tracin"`` and for ``trajectory``.
     prefit : bool, default=False

@@ -29,6 +29,7 @@ class Board:
         self._question = None  # the open question, as the page shows it
         self.history = []  # [row_id, given, answer] of every label changed so far
         self.n_answered = 0
+        self.n_questions = 0
         self.closed = None  # why the review ended, once it has
         self.stop_requested = False  # set by the page at once; the cleaner stops at its turn
 
@@ -68,6 +69,8 @@ class Board:
     # ------------------------------------------------------------ the cleaner's side
     def open(self, question):
         with self._lock:
+            self.n_questions += 1
+            question["seq"] = self.n_questions
             self._question = question
             # events for an earlier question, left in the queue, are answered as stale
         return question
@@ -90,6 +93,7 @@ class Board:
         with self._lock:
             self.closed = why
             self._question = None
+            self.stop_requested = False  # a stop asked for this run is spent with it
         while True:  # whoever still waits hears that it ended
             try:
                 _, _, reply = self._events.get_nowait()
