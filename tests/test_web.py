@@ -462,3 +462,63 @@ def test_the_cli_serves_the_questions_with_web_and_writes_the_answers(tmp_path):
         proc.kill()
     cleaned = pd.read_csv(out)
     assert (cleaned["label"] == "barbera").sum() >= (df["label"] == "barbera").sum() + 1
+
+
+def test_a_person_who_never_answers_stops_the_cleaning_after_timeout(wine):
+    X, y, y_noisy, trusted = wine
+    with WebOracle(timeout=0.3, print_fn=lambda s: None) as oracle:
+        chef = ChefCleaner(LogisticRegression(), oracle=oracle, budget=4, batch_size=2,
+                           random_state=0).fit(X, y_noisy, trusted_mask=trusted)
+    assert chef.n_cleaned_ == 0 and chef.cleaning_report()["skipped"].all()
+
+
+def test_in_a_jupyter_kernel_the_page_answers_while_the_cell_runs(tmp_path):
+    """A real kernel: the cell that fits the cleaner blocks, the page is shown in its output,
+    and the answers reach it over HTTP (the kernel handles no messages meanwhile)."""
+    manager = pytest.importorskip("jupyter_client.manager")
+    pytest.importorskip("ipykernel")
+    km, kc = manager.start_new_kernel(kernel_name="python3")
+    try:
+        cell = """
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from skclean import ChefCleaner
+from skclean.datasets import load_dataset
+from skclean.web import WebOracle
+X, _, y, _ = load_dataset("wine", test_size=0.3, random_state=0)
+oracle = WebOracle()
+chef = ChefCleaner(LogisticRegression(), oracle=oracle, budget=2, batch_size=2,
+                   random_state=0).fit(X, y, trusted_mask=np.arange(len(y)) % 4 == 0)
+print("cleaned", chef.n_cleaned_)
+"""
+        msg_id = kc.execute(cell)
+        url, printed = None, []
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 120:
+            msg = kc.get_iopub_msg(timeout=60)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "display_data" and url is None:
+                html = content["data"]["text/html"]
+                assert "<iframe" in html  # the page, inline in the cell's output
+                url = html.split('href="')[1].split('"')[0]
+                page = Page.__new__(Page)
+                page.base, page.token = url.split("/?token=")
+                q = None
+                while q is None:
+                    q = page.call("api/state")[1]["question"]
+                for i in range(len(q["rows"])):
+                    assert page.call("api/answer", {"question": q["id"], "row": i,
+                                                    "command": "keep"})[0] == 200
+                assert page.call("api/send", {"question": q["id"]})[0] == 200
+            elif kind == "stream":
+                printed.append(content["text"])
+            elif kind == "error":
+                raise AssertionError("\n".join(content["traceback"]))
+            elif kind == "status" and content["execution_state"] == "idle":
+                break
+        assert url is not None and "cleaned 2" in "".join(printed)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
