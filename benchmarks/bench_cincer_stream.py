@@ -17,14 +17,15 @@ scoring every candidate), median of 15 suspicious rows, both settings
 interleaved.
 
 Usage: python benchmarks/bench_cincer_stream.py [--n-bootstrap 2000]
-       [--n-stream 10000] [--block 1000] [--device cpu]
+       [--n-stream 10000] [--block 1000] [--device cpu|cuda|auto]
 """
 
 import argparse
+import sys
 import time
 
 import numpy as np
-from _util import machine, print_table, rank_with_fisher_sample
+from _util import add_device_argument, machine, parse_args, print_table, rank_with_fisher_sample
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -33,56 +34,73 @@ from skclean import CincerCleaner, SimulatedOracle
 from skclean.datasets import flip_labels
 
 
+def stream_table(X, y, y_noisy, b, n_stream, device):
+    """Stream ``n_stream`` rows after ``b`` bootstrap rows; the per-block table."""
+    c = CincerCleaner(LogisticRegression(max_iter=500), oracle=SimulatedOracle(X, y),
+                      device=device, random_state=0)
+    t0 = time.perf_counter()
+    c.fit(X[:b], y_noisy[:b])
+    t_boot = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    c.partial_fit(X[b:b + n_stream], y_noisy[b:b + n_stream])
+    t_stream = time.perf_counter() - t0
+
+    times = c.iteration_times_
+    queried = {h["position"] for h in c.history_}
+    block_size = max(1, n_stream // 10)
+    rows = []
+    for s in range(0, len(times), block_size):
+        block = range(s, min(s + block_size, len(times)))
+        sel = [times[i]["selection_and_query"] for i in block if i in queried]
+        sel_only = [h["time_selection"] for h in c.history_ if h["position"] in block]
+        ms = lambda v: f"{1e3 * np.median(v):.2f}" if len(v) else "-"  # noqa: E731
+        whole = [sum(times[i].values()) for i in block]
+        rows.append([f"{s + 1:,}-{block[-1] + 1:,}", f"{b + s:,}", len(sel),
+                     ms([times[i]["suspicion"] for i in block]), ms(sel_only), ms(sel),
+                     ms([times[i]["refit"] for i in block]), ms(whole),
+                     f"{1e3 * np.mean(whole):.2f}"])
+    print(f"\n{b:,} bootstrap + {n_stream:,} stream rows: bootstrap fit {t_boot:.2f} s; "
+          f"stream {t_stream:.1f} s = {1e3 * t_stream / n_stream:.2f} ms per row on average; "
+          f"{c.n_queries_:,} queries, {c.n_changed_:,} labels changed, {c.n_refits_:,} refits "
+          f"(Newton over every row, when the rows moved the model past its tol)")
+    print_table(
+        "Milliseconds per stream row, by block of the stream (medians, and the mean of the "
+        "whole step)",
+        ["stream rows", "training rows at start", "queries", "margin test",
+         "counter-example selection", "selection + oracle + append", "refit",
+         "whole step", "whole step, mean"],
+        rows,
+    )
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-bootstrap", type=int, default=2000)
-    p.add_argument("--n-stream", type=int, default=10_000)
-    p.add_argument("--block", type=int, default=1000)
-    p.add_argument("--device", default="cpu")
-    args = p.parse_args(argv)
-    n = args.n_bootstrap + args.n_stream
+    p.add_argument("--n-stream", type=int, nargs="*", default=[10_000, 100_000],
+                   help="stream lengths, one table each (none: only the controlled table)")
+    p.add_argument("--controlled", action=argparse.BooleanOptionalAction, default=True,
+                   help="the controlled table (one selection by training-set size)")
+    add_device_argument(p)
+    args = parse_args(p, argv)
+    b = args.n_bootstrap
+    n = b + max([*args.n_stream, 10_000])
     X, y = make_classification(n_samples=n, n_features=30, n_informative=15, n_redundant=5,
                                n_classes=10, n_clusters_per_class=1, class_sep=1.5,
                                random_state=0)
     X = StandardScaler().fit_transform(X)
     y_noisy, _ = flip_labels(y, 0.2, random_state=0)
-    b = args.n_bootstrap
-    c = CincerCleaner(LogisticRegression(max_iter=500), oracle=SimulatedOracle(X, y),
-                      device=args.device, random_state=0)
-    t0 = time.perf_counter()
-    c.fit(X[:b], y_noisy[:b])
-    t_boot = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    c.partial_fit(X[b:], y_noisy[b:])
-    t_stream = time.perf_counter() - t0
-
-    times = c.iteration_times_
-    queried = {h["position"] for h in c.history_}
-    rows = []
-    for s in range(0, len(times), args.block):
-        block = range(s, min(s + args.block, len(times)))
-        sel = [times[i]["selection_and_query"] for i in block if i in queried]
-        sel_only = [h["time_selection"] for h in c.history_ if h["position"] in block]
-        ms = lambda v: f"{1e3 * np.median(v):.1f}" if len(v) else "-"  # noqa: E731
-        rows.append([f"{s + 1:,}-{block[-1] + 1:,}", f"{b + s:,}", len(sel),
-                     ms([times[i]["suspicion"] for i in block]), ms(sel_only), ms(sel),
-                     ms([times[i]["refit"] for i in block])])
-    print(f"{b:,} bootstrap + {args.n_stream:,} stream rows, 30 features, 10 classes, 20% "
-          f"uniform noise, LogisticRegression (warm-started refits), Top Fisher from "
-          f"fisher_rows={c.fisher_rows}; {machine('cpu')}")
-    print(f"bootstrap fit {t_boot:.2f} s; stream {t_stream:.1f} s = "
-          f"{1e3 * t_stream / args.n_stream:.1f} ms per row on average; "
-          f"{c.n_queries_:,} queries, {c.n_changed_:,} labels changed")
-    print_table(
-        "Median milliseconds per stream row, by block of the stream",
-        ["stream rows", "training rows at start", "queries", "margin test",
-         "counter-example selection", "selection + oracle + append", "refit"],
-        rows,
-    )
+    given = sys.argv[1:] if argv is None else argv
+    print(f"# python benchmarks/bench_cincer_stream.py {' '.join(given)}".rstrip())
+    print(f"# 30 features, 10 classes, 20% uniform noise, LogisticRegression(max_iter=500), "
+          f"Top Fisher from fisher_rows=2000; {machine(args.device)}")
+    for n_stream in args.n_stream:
+        stream_table(X, y, y_noisy, b, n_stream, args.device)
+    if not args.controlled:
+        return
 
     # controlled: one selection after a model update, by training-set size
     sizes = [s for s in (2000, 4000, 8000, 12000) if s <= n]
-    rows, default_rows = [], c.fisher_rows
+    rows, default_rows = [], CincerCleaner().fisher_rows
     for size in sizes:
         fitted = CincerCleaner(LogisticRegression(max_iter=500), device=args.device,
                                random_state=0).fit(X[:size], y_noisy[:size])

@@ -13,6 +13,7 @@ process's ``ru_maxrss``.
 
     python benchmarks/bench_dask.py > benchmarks/results/bench_dask.txt
     python benchmarks/bench_dask.py --n-rows 1e6 --chunk-rows 100000 --scheduler distributed
+    python benchmarks/bench_dask.py --device cpu|cuda|auto
 """
 
 import argparse
@@ -26,6 +27,7 @@ import threading
 import time
 
 import numpy as np
+from _util import add_device_argument, machine, parse_args
 
 N_FEATURES, N_CLASSES, NOISE, SEED = 20, 5, 0.1, 0
 
@@ -171,18 +173,18 @@ def _mib(b):
     return f"{b / 2**20:,.0f} MiB"
 
 
-def main():
+def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n-rows", type=float, default=1e7)
     p.add_argument("--chunk-rows", type=float, default=250_000)
     p.add_argument("--scheduler", choices=["threads", "processes", "distributed"],
                    default="threads")
     p.add_argument("--workers", type=int, default=2, help="dask threads/processes/workers")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
     p.add_argument("--memory-rows", type=float, default=1e6,
                    help="rows scored in memory for comparison (0: skip)")
     p.add_argument("--phase", choices=["dask", "memory"], help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = parse_args(p, argv)  # a child gets the resolved device: cpu or cuda
     args.n_rows, args.chunk_rows = int(args.n_rows), int(args.chunk_rows)
     args.memory_rows = int(args.memory_rows)
     if args.phase:
@@ -195,10 +197,11 @@ def main():
 
     import skclean
 
-    print("python benchmarks/bench_dask.py " + " ".join(sys.argv[1:]))
+    print("python benchmarks/bench_dask.py " + " ".join(sys.argv[1:] if argv is None else argv))
     print(f"machine: {os.cpu_count()}-core {platform.machine()} CPU "
           f"({platform.processor() or 'unknown'}), shared with other jobs; load average "
-          f"at start {os.getloadavg()[0]:.1f}; {torch.get_num_threads()} torch threads")
+          f"at start {os.getloadavg()[0]:.1f}; {torch.get_num_threads()} torch threads; "
+          + (machine(args.device) if args.device == "cuda" else "device cpu"))
     print(f"skclean {skclean.__version__}, dask {dask.__version__}, torch "
           f"{torch.__version__}, numpy {np.__version__}")
     from skclean import ClassBasedIFDetector

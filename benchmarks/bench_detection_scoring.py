@@ -15,14 +15,14 @@ and checks that float32 ranks the rows as float64 does (Spearman).
 Logistic regression, 10 overlapping classes, 50 features; median of repeats.
 
 Usage: python benchmarks/bench_detection_scoring.py [--n 500000] [--repeats 5]
-       [--device cpu]
+       [--device cpu|cuda|auto]
 """
 
 import argparse
 
 import numpy as np
 import torch
-from _util import machine, median_time, print_table
+from _util import add_device_argument, machine, median_time, parse_args, print_table
 from scipy.stats import spearmanr
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
@@ -37,8 +37,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=500_000)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--device", default="cpu")
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
     n_fit = 20_000
     X, y = make_classification(n_samples=n_fit + args.n, n_features=50, n_informative=20,
                                n_redundant=10, n_classes=10, n_clusters_per_class=1,
@@ -52,6 +52,8 @@ def main(argv=None):
     per10k = lambda t: f"{1e3 * t * 10_000 / args.n:.2f}"  # noqa: E731
     reps, dev = args.repeats, args.device
 
+    # the floors and scikit-learn stay on the CPU: the scorer receives the rows as host
+    # arrays, and scikit-learn has no GPU path
     floors = {dt: median_time(lambda t=t: float(t.sum()), reps) for dt, t in X_big_t.items()}
     lr = LogisticRegression(max_iter=1000).fit(X_fit, y_fit)
     t_sklearn = median_time(lambda: lr.predict_proba(X_big), reps)
@@ -74,9 +76,9 @@ def main(argv=None):
                          f"{t / floor:.1f}x", ""])
         rho = spearmanr(scores["float32"], scores["float64"]).statistic
         rows[-1][-1] = rows[-2][-1] = f"1 - {1 - rho:.1e}"
-    mb = ModelBasedDetector(LogisticRegression(max_iter=1000), random_state=0)
+    mb = ModelBasedDetector(LogisticRegression(max_iter=1000), device=dev, random_state=0)
     mb.fit(X_fit, y_fit, trusted_mask=ref)
-    t = median_time(lambda: mb.score_samples(X_big, y_big), reps)
+    t = median_time(lambda: mb.score_samples(X_big, y_big), reps, device=dev)
     rows.append(["ModelBasedDetector", "float64", per10k(t), f"{t / floors[np.float64]:.1f}x",
                  "-"])
     print(f"{args.n:,} rows scored, 50 features, 10 classes, LogisticRegression fit on "

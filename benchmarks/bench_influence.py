@@ -6,14 +6,14 @@ Eq. 12). With last-layer gradients kept as factors ``(U1, R)`` every score is
 the ``N × K·(d+1)`` per-example gradient matrix with autograd first.
 
 Usage: python benchmarks/bench_influence.py [--n 60000] [--width 128]
-       [--classes 10] [--device cpu|cuda] [--repeats 7]
+       [--classes 10] [--device cpu|cuda|auto] [--repeats 7]
 """
 
 import argparse
 
 import numpy as np
 import torch
-from _util import machine, median_time, print_table
+from _util import add_device_argument, machine, median_time, parse_args, print_table
 from torch import nn
 
 from skclean.influence import SymmetricInverse, top_fisher
@@ -36,13 +36,13 @@ def main(argv=None):
     p.add_argument("--n", type=int, default=60_000)
     p.add_argument("--width", type=int, default=128)
     p.add_argument("--classes", type=int, default=10)
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
     p.add_argument("--repeats", type=int, default=7)
-    args = p.parse_args(argv)
+    args = parse_args(p, argv)
     adapter, X, y = build(args.n, args.width, args.classes, args.device)
     xq, yq = X[:1], y[:1]
     print(f"N={args.n}, penultimate width={args.width}, classes={args.classes}, "
-          f"P={adapter.n_params()} last-layer parameters, device: {machine(args.device)}")
+          f"P={adapter.n_params()} last-layer parameters, machine: {machine(args.device)}")
 
     # refresh (once per model update): factors, Top Fisher, its pseudo-inverse
     t_factors = median_time(lambda: adapter.last_layer_grads(X, y), args.repeats,

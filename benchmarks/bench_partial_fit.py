@@ -11,7 +11,7 @@ ranks the whole pool, so its cost per call grows with the pool, and the table
 shows by how much.
 
     python benchmarks/bench_partial_fit.py > benchmarks/results/bench_partial_fit.txt
-    python benchmarks/bench_partial_fit.py --device cuda   # where there is one
+    python benchmarks/bench_partial_fit.py --device cuda   # where there is one (or auto)
 
 Data: ``make_classification`` with 100 features (30 informative), 5 classes,
 200 trusted rows.  Model: ``LogisticRegression(max_iter=1000)``, and
@@ -23,7 +23,7 @@ import statistics
 import time
 
 import numpy as np
-from _util import machine, print_table
+from _util import add_device_argument, machine, parse_args, print_table
 from scipy.stats import spearmanr
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression, SGDClassifier
@@ -98,10 +98,10 @@ def chef_rows(device):
     return rows
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    device = parser.parse_args().device
+    add_device_argument(parser)
+    device = parse_args(parser, argv).device
     print(__doc__.split("\n\n")[0])
     print(f"\nmachine: {machine(device)}; batches of {BATCH:,} rows after a fit on {START:,}")
     makers = {

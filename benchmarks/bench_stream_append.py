@@ -7,11 +7,15 @@ times the append alone (no model), median of repeats, for streams of growing
 length, with 50 features.
 
     python benchmarks/bench_stream_append.py > benchmarks/results/bench_stream_append.txt
+
+Usage: python benchmarks/bench_stream_append.py [--device cpu|cuda|auto]
 """
 
+import argparse
 import time
 
 import numpy as np
+from _util import add_device_argument, machine, parse_args
 
 from skclean.utils import append_row
 
@@ -40,8 +44,15 @@ def median_time(fn, X, repeats):
     return float(np.median(times))
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_device_argument(parser)
+    device = parse_args(parser, argv).device
+    # CincerCleaner keeps its rows (X_, y_) in host numpy arrays whatever its device, so the
+    # appends timed here run on the CPU; --device is checked and named, nothing moves
     rng = np.random.RandomState(0)
+    note = "" if device == "cpu" else f" (--device {device}: appends are host numpy arrays)"
+    print(f"# machine: {machine('cpu')}{note}")
     print("stream rows  vstack per row (s)  doubling buffer (s)  speed-up   (50 features, "
           "median of 3)")
     for n in (1_000, 5_000, 20_000):

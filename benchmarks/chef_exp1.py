@@ -10,12 +10,13 @@ entropy, all answered by the majority of three.  Also reported: the share
 of INFL's suggested labels equal to the ground truth (the paper: over 70%).
 
 Usage: python benchmarks/chef_exp1.py [--datasets breast wine digits blobs] [--seeds 3]
+       [--device cpu|cuda|auto]
 """
 
 import argparse
 
 import numpy as np
-from _util import print_table
+from _util import add_device_argument, machine, parse_args, print_table
 from sklearn.metrics import f1_score
 
 from skclean import ChefCleaner, MajorityVoteOracle, SimulatedOracle
@@ -48,7 +49,7 @@ def budget_for(n_rows):
     return min(100, n_rows // 5)
 
 
-def run(name, method, b, seed):
+def run(name, method, b, seed, device="cpu"):
     X, y, P, X_val, y_val, X_test, y_test, classes = setup(name, seed)
     budget = budget_for(len(X))
     cfg = dict(METHODS[method])
@@ -56,7 +57,7 @@ def run(name, method, b, seed):
     annotators = [SimulatedOracle(X, y, error_rate=0.05, random_state=100 * seed + i)
                   for i in range(k)]
     oracle = MajorityVoteOracle(annotators) if annotators else None
-    c = ChefCleaner(oracle=oracle, budget=budget, batch_size=b, classes=classes,
+    c = ChefCleaner(oracle=oracle, budget=budget, batch_size=b, classes=classes, device=device,
                     random_state=seed, **cfg).fit(X, P, X_trusted=X_val, y_trusted=y_val)
     rows = np.concatenate([h["rows"] for h in c.history_])
     sugg = np.concatenate([h["suggested"] for h in c.history_])
@@ -64,11 +65,11 @@ def run(name, method, b, seed):
     return f1_score(y_test, c.predict(X_test), average="weighted"), agree
 
 
-def uncleaned(name, seed):
+def uncleaned(name, seed, device="cpu"):
     X, y, P, X_val, y_val, X_test, y_test, classes = setup(name, seed)
     # a target every score reaches: the rounds stop before the first question
     c = ChefCleaner(label_source="suggested", target_score=0.0, classes=classes,
-                    budget=1).fit(X, P, X_trusted=X_val, y_trusted=y_val)
+                    budget=1, device=device).fit(X, P, X_trusted=X_val, y_trusted=y_val)
     return f1_score(y_test, c.predict(X_test), average="weighted")
 
 
@@ -76,15 +77,17 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=["breast", "wine", "digits", "blobs"])
     p.add_argument("--seeds", type=int, default=3)
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
+    print(f"# machine: {machine(args.device)}")
     for name in args.datasets:
-        base = np.mean([uncleaned(name, s) for s in range(args.seeds)])
+        base = np.mean([uncleaned(name, s, args.device) for s in range(args.seeds)])
         rows = [["uncleaned", f"{base:.3f}", "", ""]]
         for method in METHODS:
             cells = [method]
             agree_all = []
             for b in (100, 10):
-                out = [run(name, method, b, s) for s in range(args.seeds)]
+                out = [run(name, method, b, s, args.device) for s in range(args.seeds)]
                 f1 = np.array([o[0] for o in out])
                 agree_all += [o[1] for o in out]
                 cells.append(f"{f1.mean():.3f} ± {f1.std():.3f}")

@@ -9,12 +9,13 @@ surviving rows), and check both pick the same rows.  The paper reports
 151 s (full) and 2.8 s (Increm-INFL) per round on MIMIC.
 
 Usage: python benchmarks/chef_exp2.py [--sizes 78000x2048 5000x64] [--rounds 6]
+       [--device cpu|cuda|auto]
 """
 
 import argparse
 
 import numpy as np
-from _util import print_table
+from _util import add_device_argument, machine, parse_args, print_table
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 
@@ -22,10 +23,10 @@ from skclean import ChefCleaner
 from skclean.datasets import flip_labels
 
 
-def timed_rounds(X, y, selection, rounds):
+def timed_rounds(X, y, selection, rounds, device="cpu"):
     c = ChefCleaner(LogisticRegression(C=1.0, max_iter=200), label_source="suggested",
                     selection=selection, solver="cg", budget=10 * rounds, batch_size=10,
-                    validation_fraction=0.01, random_state=0)
+                    validation_fraction=0.01, device=device, random_state=0)
     c.fit(X, y)
     solve = [h["time_solve"] for h in c.history_]  # the solve's share of the selection
     total = [h["time_selection"] for h in c.history_]
@@ -37,14 +38,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=["78000x2048", "5000x64"])
     p.add_argument("--rounds", type=int, default=6)
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
+    print(f"# machine: {machine(args.device)}")
     for size in args.sizes:
         n, d = map(int, size.split("x"))
         X, y = make_classification(n_samples=n, n_features=d, n_informative=min(d, 50),
                                    random_state=0)
         X = X.astype(np.float64)
         y, _ = flip_labels(y, 0.1, random_state=0)
-        res = {s: timed_rounds(X, y, s, args.rounds) for s in ["full", "incremental"]}
+        res = {s: timed_rounds(X, y, s, args.rounds, args.device) for s in ["full", "incremental"]}
         same = all(np.array_equal(a["rows"], b["rows"]) for a, b in
                    zip(res["full"][0].history_, res["incremental"][0].history_, strict=True))
         rows = []

@@ -9,6 +9,7 @@ Reported: median update time per round, the final test F1, and the distance
 of DeltaGrad-L's parameters from retraining's after one round.
 
 Usage: python benchmarks/chef_exp3.py [--n 30000] [--d 256] [--classes 4] [--rounds 5]
+       [--device cpu|cuda|auto]
 """
 
 import argparse
@@ -16,7 +17,7 @@ import copy
 import time
 
 import numpy as np
-from _util import print_table
+from _util import add_device_argument, machine, parse_args, print_table
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
@@ -34,7 +35,9 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--lr", type=float, default=0.02)
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
+    print(f"# machine: {machine(args.device)}")
     X, y = make_classification(n_samples=args.n + 5000, n_features=args.d, n_informative=40,
                                n_classes=args.classes, random_state=0)
     X_test, y_test, X, y = X[:5000], y[:5000], X[5000:], y[5000:]
@@ -48,9 +51,12 @@ def main(argv=None):
         "L-BFGS + retrain": (LogisticRegression(max_iter=500), "retrain"),
     }
     rows, fitted = [], {}
+    # the cleaner's influence work runs on --device; the models train where they train
+    # (SoftmaxRegression's SGD and DeltaGrad-L in torch on the CPU, L-BFGS in scikit-learn)
     for name, (est, update) in configs.items():
         c = ChefCleaner(est, label_source="suggested", update=update, budget=10 * args.rounds,
-                        batch_size=10, validation_fraction=0.02, random_state=0)
+                        batch_size=10, validation_fraction=0.02, device=args.device,
+                        random_state=0)
         c.fit(X, y_noisy)
         fitted[name] = c
         t = np.median([h["time_update"] for h in c.history_])
@@ -68,7 +74,8 @@ def main(argv=None):
                 ["model + update", "s / update (median)", "test macro-F1",
                  "trajectory MiB", "speed-up vs retrain"], rows)
 
-    # one round, same changed rows: how far is DeltaGrad-L from retraining?
+    # one round, same changed rows: how far is DeltaGrad-L from retraining?  (the model
+    # alone, no cleaner: SoftmaxRegression takes no device, this part runs on the CPU)
     classes = np.unique(y)
     T, w = soft_targets(y_noisy, classes), np.full(len(y), 0.8)
     m = clone_fit = copy.deepcopy(sgd).set_params(classes=classes).fit(X, T, w)

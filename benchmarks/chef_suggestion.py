@@ -15,12 +15,16 @@ the baseline ranking.  Logistic regression, 20% uniform noise, mean ± std over
 seeds.
 
     python benchmarks/chef_suggestion.py > benchmarks/results/chef_suggestion.txt
+
+Usage: python benchmarks/chef_suggestion.py [--seeds 3] [--data wine breast ...]
+       [--device cpu|cuda|auto]
 """
 
 import argparse
 
 import numpy as np
 import torch
+from _util import add_device_argument, machine, parse_args
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -28,8 +32,6 @@ from sklearn.metrics import roc_auc_score
 from skclean import ChefCleaner
 from skclean.datasets import flip_labels, load_dataset
 from skclean.influence import infl, last_layer_inverse_hvp, suggest_labels, validation_gradient
-
-torch.set_num_threads(2)
 
 
 def data(name, seed):
@@ -45,13 +47,13 @@ def data(name, seed):
     return X, y, y_noisy, flipped, X_val, y_val
 
 
-def measure(name, seed):
+def measure(name, seed, device="cpu"):
     X, y, y_noisy, flipped, X_val, y_val = data(name, seed)
     top = 100 if name.startswith("synthetic") else int(0.1 * len(X))
     out = {}
     for suggestion in ("infl", "predicted", "alternative"):
         c = ChefCleaner(LogisticRegression(C=0.5, max_iter=5000), label_source="suggested",
-                        suggestion=suggestion, target_score=0.0).fit(
+                        suggestion=suggestion, target_score=0.0, device=device).fit(
             X, y_noisy, X_trusted=X_val, y_trusted=y_val)
         key = c.score_samples(X, y_noisy)
         rows = np.argsort(key, kind="stable")[:top]
@@ -62,6 +64,7 @@ def measure(name, seed):
         sugg = c.classes_[suggest_labels(I.cpu().numpy(), P, c.y_, suggestion)[0]]
         out[suggestion] = (roc_auc_score(flipped, -key), flipped[rows].mean(),
                            (sugg == y)[flipped].mean())
+    # the baseline is scikit-learn's own predict_proba: on the CPU whatever the device
     P = LogisticRegression(C=0.5, max_iter=5000).fit(X, y_noisy).predict_proba(X)
     base = P[np.arange(len(X)), np.searchsorted(np.unique(y_noisy), y_noisy)]
     out["in-sample p(given)"] = (roc_auc_score(flipped, -base),
@@ -69,12 +72,15 @@ def measure(name, seed):
     return out
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--data", nargs="+", default=["wine", "breast", "digits", "synthetic-5",
                                                       "synthetic-10", "synthetic-20"])
-    args = parser.parse_args()
+    add_device_argument(parser)
+    args = parse_args(parser, argv)
+    torch.set_num_threads(2)
+    print(f"# machine: {machine(args.device)}")
     print(f"CHEF suggestion and ranking, mean ± std over {args.seeds} seeds "
           "(AUC | precision in the first 10% of rows, or 100 for synthetic | suggestion "
           "correct on flipped rows)")
@@ -83,7 +89,7 @@ def main():
     print(header)
     print("-" * len(header))
     for name in args.data:
-        runs = [measure(name, seed) for seed in range(args.seeds)]
+        runs = [measure(name, seed, args.device) for seed in range(args.seeds)]
         for method in runs[0]:
             vals = np.array([r[method] for r in runs])
             cells = [f"{m:.3f} ± {s:.3f}" if np.isfinite(m) else "—"

@@ -16,13 +16,20 @@ ranking (same best row; overlap of the top 10), and the seconds of one
 refresh (Fisher build + pseudo-inverse), median of 5.
 
 Usage: python benchmarks/cincer_fisher_rows.py [--n-train 6000] [--seeds 3]
-       [--rows 30 100 300 1000 2000] [--device cpu]
+       [--rows 30 100 300 1000 2000] [--device cpu|cuda|auto]
 """
 
 import argparse
 
 import numpy as np
-from _util import machine, median_time, print_table, rank_with_fisher_sample
+from _util import (
+    add_device_argument,
+    machine,
+    median_time,
+    parse_args,
+    print_table,
+    rank_with_fisher_sample,
+)
 from sklearn.datasets import make_classification
 from sklearn.preprocessing import StandardScaler
 
@@ -79,8 +86,8 @@ def main(argv=None):
     p.add_argument("--n-train", type=int, default=6000)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--rows", type=int, nargs="+", default=[30, 100, 300, 1000, 2000])
-    p.add_argument("--device", default="cpu")
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
     runs = [run(s, args.n_train, args.rows, args.device) for s in range(args.seeds)]
     print(f"Top Fisher from fisher_rows sampled rows; {args.n_train} training rows, 10 classes, "
           f"30 features, 20% uniform noise, CINCER's default network; {args.seeds} seeds "

@@ -7,13 +7,13 @@ is the share of truly mislabeled rows among the k best.  Averaged over the
 stream rows of each run, then over runs (mean ± s.e.).
 
 Usage: python benchmarks/cincer_precision.py [--datasets breast wine]
-       [--repeats 5] [--n-bootstrap 100] [--n-stream 100]
+       [--repeats 5] [--n-bootstrap 100] [--n-stream 100] [--device cpu|cuda|auto]
 """
 
 import argparse
 
 import numpy as np
-from _util import print_table
+from _util import add_device_argument, machine, parse_args, print_table
 from cincer_protocol import mean_se, model_for
 
 from skclean import CincerCleaner
@@ -23,14 +23,14 @@ METHODS = {"influence": "IF (LiSSA)", "practical_fisher": "Practical Fisher",
            "top_fisher": "Top Fisher", "full_fisher": "Full Fisher"}
 
 
-def precision_run(dataset, seed, n_bootstrap, n_stream, lissa_depth):
+def precision_run(dataset, seed, n_bootstrap, n_stream, lissa_depth, device="cpu"):
     X, _, y, _ = load_dataset(dataset, test_size=0.25, random_state=0)
     rng = np.random.RandomState(seed)
     y_noisy, flipped = flip_labels(y, 0.2, random_state=rng)
     order = rng.permutation(len(X))
     boot, stream = order[:n_bootstrap], order[n_bootstrap : n_bootstrap + n_stream]
     cleaner = CincerCleaner(model_for(dataset, X.shape[1], len(np.unique(y))), dtype="float64",
-                            lissa_depth=lissa_depth, random_state=seed)
+                            lissa_depth=lissa_depth, device=device, random_state=seed)
     cleaner.fit(X[boot], y_noisy[boot], classes=np.unique(y))
     wrong_in_data = flipped[boot]
     out = {m: {5: [], 10: []} for m in METHODS}
@@ -55,10 +55,12 @@ def main(argv=None):
     p.add_argument("--n-bootstrap", type=int, default=100)
     p.add_argument("--n-stream", type=int, default=100)
     p.add_argument("--lissa-depth", type=int, default=1000)
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
+    print(f"# machine: {machine(args.device)}")
     for d in args.datasets:
-        runs = [precision_run(d, s, args.n_bootstrap, args.n_stream, args.lissa_depth)
-                for s in range(args.repeats)]
+        runs = [precision_run(d, s, args.n_bootstrap, args.n_stream, args.lissa_depth,
+                              args.device) for s in range(args.repeats)]
         rows = [[name, mean_se([r[m][5] for r in runs]), mean_se([r[m][10] for r in runs])]
                 for m, name in METHODS.items()]
         print_table(f"{d}/FC: counter-example precision, {args.repeats} runs (mean ± s.e.)",

@@ -11,6 +11,7 @@ epochs, stop at 90% training accuracy) and the CNN for 8×8 digits.
 Usage: python benchmarks/cincer_protocol.py [--datasets breast wine digits
        digits-cnn blobs] [--strategies top_fisher practical_fisher influence
        nearest none drop] [--repeats 5] [--refit warm_start] [--plot out.png]
+       [--device cpu|cuda|auto]
 """
 
 import argparse
@@ -18,7 +19,7 @@ import time
 
 import numpy as np
 import torch
-from _util import print_table
+from _util import add_device_argument, machine, parse_args, print_table
 from sklearn.metrics import f1_score
 from skorch import NeuralNetClassifier
 from torch import nn
@@ -125,13 +126,15 @@ def main(argv=None):
     p.add_argument("--refit", default="warm_start", choices=["warm_start", "scratch"])
     p.add_argument("--lissa-depth", type=int, default=1000)
     p.add_argument("--plot", default=None)
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
+    print(f"# machine: {machine(args.device)}")
     results = {}
     for d in args.datasets:
         rows = []
         for s in args.strategies:
-            runs = [run(d, s, seed, refit=args.refit, lissa_depth=args.lissa_depth)
-                    for seed in range(args.repeats)]
+            runs = [run(d, s, seed, refit=args.refit, lissa_depth=args.lissa_depth,
+                        device=args.device) for seed in range(args.repeats)]
             results[d, s] = runs
             rows.append([STRATEGIES[s], mean_se([r["cleaned"][-1] for r in runs]),
                          mean_se([r["f1"][-1] for r in runs]),

@@ -92,7 +92,7 @@ other methods so that a LiSSA divergence costs only its own result.
 
 Usage: python benchmarks/cincer_reference.py [--protocol reference package]
        [--sign reference paper] [--datasets breast] [--repeats 5]
-       [--refit none] [--full-fisher factor] [--methods ...] [--device cpu]
+       [--refit none] [--full-fisher factor] [--methods ...] [--device cpu|cuda|auto]
        [--threads 1]
 """
 
@@ -108,7 +108,7 @@ import cincer_precision
 import numpy as np
 import torch
 import torch.nn.functional as nnf
-from _util import print_table
+from _util import add_device_argument, parse_args, print_table
 from cincer_protocol import mean_se
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score
@@ -412,11 +412,11 @@ def main(argv=None):
     p.add_argument("--full-fisher", choices=["factor", "explicit"], default="factor",
                    help="pseudo-inverse of the Full Fisher: from the SVD of its square-root "
                         "factor, or of the explicit P x P matrix as the reference code")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (1: tiny networks on a shared 2-core machine run "
                         "far faster single-threaded)")
-    args = p.parse_args(argv)
+    args = parse_args(p, argv)
     torch.set_num_threads(args.threads)
     methods = [m for m in list(METHODS) + list(ABLATIONS) if m in args.methods]
 
@@ -425,7 +425,8 @@ def main(argv=None):
         with open("/proc/cpuinfo") as f:
             cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")),
                        cpu)
-    dev = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "CPU only"
+    dev = (f"{torch.cuda.get_device_name()} (device cuda)" if args.device == "cuda"
+           else "CPU only (device cpu)")
     print("command: python benchmarks/cincer_reference.py " + " ".join(sys.argv[1:] if argv is None
                                                                        else argv))
     print(f"machine: {os.cpu_count()}-core {cpu}, {dev}, {torch.get_num_threads()} torch threads; "

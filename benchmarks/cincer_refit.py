@@ -6,12 +6,13 @@ refit) and the resulting quality, on breast cancer with the FC network.
 current weights.  Same rows, same noise, same order for both.
 
 Usage: python benchmarks/cincer_refit.py [--dataset breast] [--repeats 3]
+       [--device cpu|cuda|auto]
 """
 
 import argparse
 
 import numpy as np
-from _util import print_table
+from _util import add_device_argument, machine, parse_args, print_table
 from cincer_protocol import mean_se, run
 
 
@@ -20,10 +21,13 @@ def main(argv=None):
     p.add_argument("--dataset", default="breast")
     p.add_argument("--strategy", default="top_fisher")
     p.add_argument("--repeats", type=int, default=3)
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
+    print(f"# machine: {machine(args.device)}")
     rows, split = [], []
     for refit in ["scratch", "warm_start"]:
-        runs = [run(args.dataset, args.strategy, seed, refit=refit) for seed in range(args.repeats)]
+        runs = [run(args.dataset, args.strategy, seed, refit=refit, device=args.device)
+                for seed in range(args.repeats)]
         times = [t for r in runs for t in r["times"]]
         sel = [h["time_selection"] for r in runs for h in r["history"]]
         med = {k: np.median([t[k] for t in times]) for k in times[0]}

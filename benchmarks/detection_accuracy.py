@@ -11,7 +11,7 @@ and report the share of truly flipped rows among the q% lowest scores
 ``find_label_issues`` flags are reported as precision/recall.
 
 Usage: python benchmarks/detection_accuracy.py [--datasets digits wine breast blobs]
-       [--rates 0.1 0.2] [--seeds 3] [--ref 20]
+       [--rates 0.1 0.2] [--seeds 3] [--ref 20] [--device cpu|cuda|auto]
 """
 
 import argparse
@@ -19,7 +19,7 @@ import time
 import warnings
 
 import numpy as np
-from _util import median_time, print_table
+from _util import add_device_argument, machine, median_time, parse_args, print_table
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -33,9 +33,10 @@ SIMS = ("gd", "gc", "if", "tracin")
 QS = (5, 10, 20)
 
 
-def model_for(name, n_features, n_classes):
+def model_for(name, n_features, n_classes, device="cpu"):
     if name == "digits":  # the MLP of the paper's experiments, trained briefly
-        return default_classifier(n_features, n_classes, max_epochs=40, lr=3e-3)
+        return default_classifier(n_features, n_classes, max_epochs=40, lr=3e-3,
+                                  device=device)
     return LogisticRegression(max_iter=1000)
 
 
@@ -52,7 +53,7 @@ def fit_model(model, X, y):
     return clone(model).fit(X.astype(np.float32), y)
 
 
-def run_config(name, kind, rate, seed, n_ref):
+def run_config(name, kind, rate, seed, n_ref, device="cpu"):
     X, X_hold, y_true, y_hold = load_dataset(name, test_size=0.3, random_state=seed)
     y, flipped = flip_labels(y_true, rate, kind=kind, random_state=seed)
     rng = np.random.RandomState(seed)
@@ -60,7 +61,7 @@ def run_config(name, kind, rate, seed, n_ref):
                           for c in np.unique(y_hold)])
     X_ref, y_ref = X_hold[ref], y_hold[ref]
     classes = np.unique(y_true)
-    model = model_for(name, X.shape[1], len(classes))
+    model = model_for(name, X.shape[1], len(classes), device)
     fitted = fit_model(model, X, y)
     res = {}
     # the paper's exact scores
@@ -69,20 +70,21 @@ def run_config(name, kind, rate, seed, n_ref):
         for cb in (True, False):
             if sim == "tracin":
                 det = ClassBasedIFDetector(model, similarity=sim, class_based=cb,
-                                           random_state=seed, **paper)
+                                           device=device, random_state=seed, **paper)
             else:
                 det = ClassBasedIFDetector(fitted, similarity=sim, class_based=cb, prefit=True,
-                                           **paper)
+                                           device=device, **paper)
             s = det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
             res[f"{sim.upper()} {'class-based' if cb else 'plain'}"] = metrics(s, flipped)
     # PGC, unit features, per-class scaling, the log-probability weighted by the trusted rows
-    det = ClassBasedIFDetector(fitted, prefit=True, random_state=seed)
+    det = ClassBasedIFDetector(fitted, prefit=True, device=device, random_state=seed)
     res["default"] = metrics(det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y),
                              flipped)
     for label, weight in [("model-based, paper (5x10 queries)", 0),
                           ("model-based default (5x10 queries)", "auto")]:
         mb = ModelBasedDetector(model, oracle=SimulatedOracle(X, y_true), n_rounds=5,
-                                query_size=10, loss_weight=weight, random_state=seed)
+                                query_size=10, loss_weight=weight, device=device,
+                                random_state=seed)
         mb.fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
         res[label] = metrics(mb.score_samples(X, y), flipped)
     try:
@@ -90,6 +92,8 @@ def run_config(name, kind, rate, seed, n_ref):
         from cleanlab.rank import get_label_quality_scores
     except ImportError:
         return res, None
+    # cleanlab scores numpy probabilities on the CPU; the out-of-fold probabilities come
+    # from the same model (the network on --device, scikit-learn's model on the CPU)
     Xf = X if isinstance(model, LogisticRegression) else X.astype(np.float32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -101,18 +105,18 @@ def run_config(name, kind, rate, seed, n_ref):
     return res, cl
 
 
-def scoring_speed(n_rows=10_000, seed=0):
+def scoring_speed(n_rows=10_000, seed=0, device="cpu"):
     """Seconds to score 10,000 rows once fitted (digits MLP and logistic regression)."""
     X, X_hold, y, y_hold = load_dataset("digits", test_size=0.3, random_state=seed)
     Xb = np.resize(X, (n_rows, X.shape[1]))
     yb = np.resize(y, n_rows)
     rows = []
-    for label, model in [("MLP", model_for("digits", 64, 10)),
+    for label, model in [("MLP", model_for("digits", 64, 10, device)),
                          ("logistic regression", LogisticRegression(max_iter=500))]:
         for sim in SIMS:
-            det = ClassBasedIFDetector(model, similarity=sim, random_state=0)
+            det = ClassBasedIFDetector(model, similarity=sim, device=device, random_state=0)
             det.fit(X, y, X_trusted=X_hold, y_trusted=y_hold)
-            t = median_time(lambda d=det: d.score_samples(Xb, yb), repeats=5)
+            t = median_time(lambda d=det: d.score_samples(Xb, yb), repeats=5, device=device)
             rows.append([label, sim.upper(), f"{1e3 * t:.0f}"])
     return rows
 
@@ -124,12 +128,15 @@ def main(argv=None):
     p.add_argument("--rates", nargs="+", type=float, default=[0.1, 0.2])
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--ref", type=int, default=20, help="reference rows per class")
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
+    print(f"# machine: {machine(args.device)}")
     t0 = time.perf_counter()
     for name in args.datasets:
         for kind in args.kinds:
             for rate in args.rates:
-                runs = [run_config(name, kind, rate, s, args.ref) for s in range(args.seeds)]
+                runs = [run_config(name, kind, rate, s, args.ref, args.device)
+                        for s in range(args.seeds)]
                 methods = list(runs[0][0])
                 rows = []
                 for m in methods:
@@ -143,7 +150,7 @@ def main(argv=None):
                     rec = np.mean([r[1][1] for r in runs])
                     print(f"cleanlab find_label_issues: precision {prec:.2f}, recall {rec:.2f}")
     print_table("Scoring time for 10,000 rows after fit (median of 5)",
-                ["model", "similarity", "ms"], scoring_speed())
+                ["model", "similarity", "ms"], scoring_speed(device=args.device))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
 
 

@@ -25,7 +25,7 @@ label-quality scores (5-fold out-of-fold probabilities of the same model).
 Usage: python benchmarks/detection_hard.py [--datasets synth5 synth10 synth20 digits8]
        [--noise uniform:0.1 uniform:0.2 uniform:0.4 structured:0.2 model:0.2]
        [--models lr net] [--net-datasets synth10 digits8] [--net-noise uniform:0.2 ...]
-       [--seeds 5] [--ref 40] [--device cpu] [--quick]
+       [--seeds 5] [--ref 40] [--device cpu|cuda|auto] [--quick]
 """
 
 import argparse
@@ -36,7 +36,7 @@ import warnings
 
 import numpy as np
 import torch
-from _util import print_table
+from _util import add_device_argument, parse_args, print_table
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_classification
 from sklearn.linear_model import LogisticRegression
@@ -255,9 +255,9 @@ def main(argv=None):
                    help="epochs the network trains (long enough, it memorises wrong labels)")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--ref", type=int, default=40, help="trusted reference rows per class")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
     p.add_argument("--quick", action="store_true", help="one seed, one noise: a smoke run")
-    args = p.parse_args(argv)
+    args = parse_args(p, argv)
     given = sys.argv[1:] if argv is None else argv
     if args.quick:
         args.seeds, args.noise, args.datasets, args.net_datasets, args.net_noise = \

@@ -33,6 +33,8 @@ trained on the labels as cleaned (what a user trains next), against one trained
 on the labels as given.
 
     python benchmarks/image_cnn.py > benchmarks/results/image_cnn.txt
+
+Usage: python benchmarks/image_cnn.py [--seeds 3] [--device cpu|cuda|auto]
 """
 
 import argparse
@@ -40,7 +42,7 @@ import time
 
 import numpy as np
 import torch
-from _util import machine, print_table
+from _util import add_device_argument, machine, parse_args, print_table
 from cleanlab.rank import get_label_quality_scores
 from sklearn.base import clone
 from sklearn.datasets import load_digits
@@ -157,11 +159,11 @@ def _test_accuracy(X, y, X_test, y_test, seed, device):
     return float((net.predict(X_test) == y_test).mean())
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    add_device_argument(parser)
     parser.add_argument("--seeds", type=int, default=3)
-    args = parser.parse_args()
+    args = parse_args(parser, argv)
     torch.set_num_threads(1)  # reproducible sums; the machine has 2 cores
     print(__doc__.split("\n\n")[0])
     print(f"\nmachine: {machine(args.device)}; means over {args.seeds} seeds")

@@ -1,6 +1,6 @@
 """Reliability of a person's answers: killed runs, duplicate rows, shared journals.
 
-Usage: python benchmarks/reliability.py [--runs 50] [--seed 0]
+Usage: python benchmarks/reliability.py [--runs 50] [--seed 0] [--device cpu|cuda|auto]
        (``make stress``; the test suite runs the same checks a few times)
 
 1. **Killed at a random answer.**  For each oracle kind (the ``skclean clean``
@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _util import add_device_argument, machine, parse_args
 
 SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"]
 CATCHABLE = {"SIGINT", "SIGTERM", "SIGHUP"}
@@ -125,7 +126,7 @@ def killed_run(kind, csv, folder, rng):
     return k, k - kept, clean, max(0, -asked_again)
 
 
-def duplicate_rows(seed):
+def duplicate_rows(seed, device="cpu"):
     """Labels changed on rows the annotator was never shown, per cleaner."""
     from sklearn.linear_model import LogisticRegression
 
@@ -151,13 +152,14 @@ def duplicate_rows(seed):
     out = {}
     makers = {
         "ChefCleaner": lambda o: ChefCleaner(lr, oracle=o, budget=60, batch_size=10,
-                                             random_state=seed),
+                                             device=device, random_state=seed),
         "CincerCleaner": lambda o: CincerCleaner(lr, oracle=o, bootstrap_size=300,
-                                                 random_state=seed),
+                                                 device=device, random_state=seed),
         "ModelBasedDetector": lambda o: ModelBasedDetector(lr, oracle=o, n_rounds=4,
-                                                           query_size=20, random_state=seed),
-        "ReviewCleaner": lambda o: ReviewCleaner(ClassBasedIFDetector(lr, random_state=seed),
-                                                 oracle=o, budget=60, batch_size=10),
+                                                           query_size=20, device=device,
+                                                           random_state=seed),
+        "ReviewCleaner": lambda o: ReviewCleaner(ClassBasedIFDetector(
+            lr, device=device, random_state=seed), oracle=o, budget=60, batch_size=10),
     }
     for name, make in makers.items():
         shown = set()
@@ -197,10 +199,16 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
+    add_device_argument(p)
+    args = parse_args(p, argv)
     rng = np.random.RandomState(args.seed)
     t0 = time.time()
-    lines = [f"Reliability, {args.runs} killed runs per oracle kind (seed {args.seed})", ""]
+    # the killed runs (1.) start `skclean clean`, which has no --device option, and a script
+    # with the same model: both run on the CPU, what they measure is the journal, not speed;
+    # the cleaners of 2. run on --device
+    lines = [f"Reliability, {args.runs} killed runs per oracle kind (seed {args.seed}); "
+             f"machine: {machine(args.device)}"
+             + (" (killed runs on the CPU)" if args.device != "cpu" else ""), ""]
     with tempfile.TemporaryDirectory() as folder:
         csv = make_csv(folder)
         lines += ["| oracle kind | runs | answers typed | typed answers lost | clean exits "
@@ -220,7 +228,7 @@ def main(argv=None):
                   "Python ends it.", ""]
         lines += ["| cleaner (duplicate + near-duplicate rows) | rows shown | labels changed "
                   "| changed but never shown |", "|---|---|---|---|"]
-        for name, (shown, changed, unseen) in duplicate_rows(args.seed).items():
+        for name, (shown, changed, unseen) in duplicate_rows(args.seed, args.device).items():
             lines.append(f"| {name} | {shown} | {changed} | {unseen} |")
         n_rows, n_read, errors = shared_journal(folder)
         lines += ["", f"Two processes writing 300 answers each to one journal at once: "

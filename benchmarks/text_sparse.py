@@ -26,8 +26,10 @@ process that loads the matrix and runs the one method, above the same
 process before the matrix was built, as a multiple of the sparse matrix plus
 the model's coefficients.
 
-Run: ``python benchmarks/text_sparse.py [--seeds 5] [--noise 0.1 0.3]`` (about 4
-minutes per seed and noise level on 2 cores; ``--resume`` reuses finished runs).
+Run: ``python benchmarks/text_sparse.py [--seeds 5] [--noise 0.1 0.3]
+[--device cpu|cuda|auto]`` (about 4 minutes per seed and noise level on 2 cores;
+``--resume`` reuses finished runs).  The skclean methods run on ``--device``; the
+in-sample loss and cleanlab are scikit-learn fits and stay on the CPU.
 CINCER is left out: it judges rows as they stream in, not a fitted pool (its
 margin on a model fitted to every row ties nearly all rows at zero).
 """
@@ -40,6 +42,7 @@ import sys
 import time
 
 import numpy as np
+from _util import add_device_argument, machine, parse_args, print_table
 
 METHODS = ("class-based", "class-based 2-fold", "model-based", "chef-infl", "in-sample loss",
            "cleanlab 2-fold", "cleanlab")
@@ -50,7 +53,7 @@ def _rss_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def one(method, noise, seed):
+def one(method, noise, seed, device="cpu"):
     """Run one method in this (fresh) process; return its measurements as a dict."""
     import warnings
 
@@ -85,16 +88,18 @@ def one(method, noise, seed):
 
     t0 = time.perf_counter()
     if method == "class-based":
-        s = ClassBasedIFDetector(model).fit(X, y, trusted_mask=trusted).score_samples(X, y)
+        s = ClassBasedIFDetector(model, device=device).fit(
+            X, y, trusted_mask=trusted).score_samples(X, y)
     elif method == "class-based 2-fold":
-        s = cross_fit_scores(ClassBasedIFDetector(model), X, y, trusted_mask=trusted, cv=2,
-                             random_state=seed)
+        s = cross_fit_scores(ClassBasedIFDetector(model, device=device), X, y,
+                             trusted_mask=trusted, cv=2, random_state=seed)
     elif method == "model-based":
-        s = ModelBasedDetector(model, random_state=seed).fit(
+        s = ModelBasedDetector(model, device=device, random_state=seed).fit(
             X, y, trusted_mask=trusted).score_samples(X, y)
     elif method == "chef-infl":
-        s = ChefCleaner(model, budget=1, label_source="suggested", random_state=seed).fit(
-            X, y, trusted_mask=trusted).score_samples(X, y)
+        s = ChefCleaner(model, budget=1, label_source="suggested", device=device,
+                        random_state=seed).fit(X, y, trusted_mask=trusted).score_samples(X, y)
+    # the baselines are scikit-learn (and cleanlab) alone: on the CPU whatever the device
     elif method == "in-sample loss":
         P = model.fit(X, y).predict_proba(X)
         s = np.log(P[np.arange(len(y)), y])
@@ -120,7 +125,7 @@ def one(method, noise, seed):
     return out
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--noise", type=float, nargs="+", default=[0.1, 0.3])
@@ -130,11 +135,11 @@ def main():
                              "'# {...}' per run): those are not run again")
     parser.add_argument("--one", nargs=3, metavar=("METHOD", "NOISE", "SEED"),
                         help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    add_device_argument(parser)
+    args = parse_args(parser, argv)
     if args.one:
-        print(json.dumps(one(args.one[0], float(args.one[1]), int(args.one[2]))))
+        print(json.dumps(one(args.one[0], float(args.one[1]), int(args.one[2]), args.device)))
         return
-    from _util import machine, print_table
 
     done = []
     if args.resume:
@@ -153,13 +158,14 @@ def main():
                     results.append(old[0])
                     continue
                 run = subprocess.run([sys.executable, __file__, "--one", method, str(noise),
-                                      str(seed)], capture_output=True, text=True, check=True)
+                                      str(seed), "--device", args.device],
+                                     capture_output=True, text=True, check=True)
                 results.append(json.loads(run.stdout.strip().splitlines()[-1]))
                 print(f"# {results[-1]}", file=sys.stderr)
     shape = results[0]["shape"]
     print(f"Docstrings of installed libraries by module, {shape[0]} texts x {shape[1]:,} "
           f"TF-IDF columns (sparse), 16 classes; LogisticRegression(C={C:g}); 10 trusted "
-          f"rows per class; means over {args.seeds} seeds; machine: {machine('cpu')}.")
+          f"rows per class; means over {args.seeds} seeds; machine: {machine(args.device)}.")
     print("Memory: peak resident memory of the method's own process above the same process "
           "before the matrix was built, in units of (sparse matrix + coefficients).")
     for noise in args.noise:

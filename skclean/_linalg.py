@@ -29,6 +29,7 @@ __all__ = [
     "fits_dense",
     "sample_rows",
     "sampled_hessian_inverse",
+    "times_bias_rows",
 ]
 
 # A factorised Hessian preconditions CG up to this many parameters: factorising costs
@@ -44,6 +45,13 @@ def append_ones(U, bias=True):
     if isinstance(U, SparseRows):  # the column of ones stays virtual: no copy of the rows
         return U.with_bias()
     return torch.cat([U, torch.ones(U.shape[0], 1, dtype=U.dtype, device=U.device)], 1)
+
+
+def times_bias_rows(U, V, bias=True):
+    """``[U | 1] Vᵀ`` for ``V`` of shape ``(K, d + bias)``, without building ``[U | 1]``."""
+    if not bias:
+        return U @ V.T
+    return U @ V[:, :-1].T + V[:, -1]
 
 
 def sample_rows(n, max_rows, random_state=None):
@@ -147,8 +155,11 @@ def cg_solve(matvec, b, *, damping=0.0, tol=1e-10, maxiter=None, x0=None, precon
     n_iter : int
     """
     maxiter = maxiter or 10 * b.numel()
-    x = torch.zeros_like(b) if x0 is None else x0.clone()
-    r = b - (matvec(x) + damping * x)
+    if x0 is None:  # r = b: no product with the zero start (a pass over the data)
+        x, r = torch.zeros_like(b), b.clone()
+    else:
+        x = x0.clone()
+        r = b - (matvec(x) + damping * x)
     z = r if preconditioner is None else preconditioner(r)
     p = z.clone()
     rz = r @ z

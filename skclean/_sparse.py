@@ -101,9 +101,15 @@ class SparseRows:
         """``A @ U1`` for a dense ``(m, n)`` tensor: ``(m, d')``, the bias column ``A·1``."""
         if not isinstance(A, torch.Tensor):
             return NotImplemented
-        out = A @ self.tensor()
-        if out.layout != torch.strided:
-            out = out.to_dense()
+        if A.device.type == "cpu" and not A.requires_grad:
+            # scipy's transposed CSR product, (Xᵀ Aᵀ)ᵀ: torch's dense @ sparse CSR runs
+            # 30x slower on CPU (25 ms against 0.8 ms for 50,000 x 2,000 at 0.5%)
+            out = (self.X.T @ A.detach().numpy().T).T
+            out = torch.from_numpy(np.ascontiguousarray(out)).to(A.dtype)
+        else:
+            out = A @ self.tensor()
+            if out.layout != torch.strided:
+                out = out.to_dense()
         if self.bias:
             out = torch.cat([out, A.sum(1, keepdim=True)], 1)
         return out

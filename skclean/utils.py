@@ -167,16 +167,19 @@ class ReservoirSample:
             else np.sort(self.rng.choice(n, capacity, replace=False)))
 
     def offer(self, i):
-        """Row ``i`` was just added: it enters the sample with probability capacity/n."""
+        """Row ``i`` was just added: it enters the sample with probability capacity/n.
+        Returns whether the sample changed (always, when it is every row)."""
         self.n_offered += 1
         if self.indices is None:
-            return
+            return True
         if len(self.indices) < self.capacity:  # at most capacity rows: O(capacity), not O(n)
             self.indices = np.append(self.indices, i)
-            return
+            return True
         j = int(self.rng.integers(self.n_offered))
         if j < len(self.indices):
             self.indices[j] = i
+            return True
+        return False
 
     def drop(self, k):
         """Row ``k`` was removed and the rows after it moved up by one."""

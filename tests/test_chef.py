@@ -58,7 +58,8 @@ def test_solvers_pick_the_same_rows_and_agree_on_infl(wine):
     """Preconditioned CG (the default), plain CG and the explicit Hessian solve the same system."""
     X, y, y_noisy, _, X_val, y_val = wine
     fits = {s: ChefCleaner(_lr(), label_source="suggested", budget=30, batch_size=10,
-                           solver=s).fit(X, y_noisy, X_trusted=X_val, y_trusted=y_val)
+                           solver=s, cg_tol=1e-8).fit(X, y_noisy, X_trusted=X_val,
+                                                      y_trusted=y_val)
             for s in ("auto", "pcg", "cg", "exact")}
     rows = {s: np.concatenate([h["rows"] for h in c.history_]) for s, c in fits.items()}
     for s in fits:

@@ -378,3 +378,27 @@ def test_a_stream_row_does_not_copy_the_records(stream):
     # the rows before the failing one were kept; the failing one left no record
     assert len(c.history_) == n_hist and len(c.iteration_times_) == n_times + (t - 260)
     assert len(c.questioner_.records) == n_records
+
+
+@pytest.mark.parametrize("counterexample", ["top_fisher", "drop"])
+def test_logistic_refits_only_when_the_rows_moved_it_past_tol(stream, counterexample):
+    """Between refits the model already meets the estimator's tol on every row so far:
+    a warm start would not move it.  The tracked gradient sum is exact through appends,
+    relabelled counter-examples and drops, and the refits are fewer than the rows."""
+    X, y, y_noisy, _ = stream
+    model = LogisticRegression(max_iter=1000, tol=0.02)
+    c = CincerCleaner(model, oracle=SimulatedOracle(X, y), counterexample=counterexample,
+                      dtype="float64", random_state=0).fit(X[:150], y_noisy[:150])
+    c.partial_fit(X[150:450], y_noisy[150:450])
+    assert 0 < c.n_refits_ < 0.5 * c.n_seen_
+    if counterexample == "drop":
+        assert any(h["dropped"] for h in c.history_)
+    a = c.adapter_
+    g = a.loss_grad(c.X_, c.y_)
+    np.testing.assert_allclose(c._lazy_refit.G / len(c.X_), g, rtol=0,
+                               atol=1e-10 * float(c._lazy_refit.G.abs().max()))
+    assert float(g.abs().max()) <= model.tol
+    before = a.estimator.coef_.copy()
+    a.newton_refit(c.X_, c.y_)  # what the next warm start would do: nothing
+    assert a.newton_iterations_ == 0
+    np.testing.assert_array_equal(a.estimator.coef_, before)

@@ -74,6 +74,30 @@ def test_selector_warm_start_and_copies(problem):
     assert twin._x0 is not sel._x0 and twin.random_state is not sel.random_state
 
 
+@pytest.mark.parametrize("tol", [1e-2, 1e-4])
+def test_cg_tolerance_bounds_the_direction_error(problem, tol):
+    """CG stops at ‖Hv − g‖ ≤ tol‖g‖, so ‖v − H⁺g‖ ≤ tol‖g‖ / λ_min (on H's range)."""
+    a, X, Y, w, X_t, y_t, _ = problem
+    exact = INFLSelector(solver="exact").direction(a, X, w, X_t, y_t).reshape(-1)
+    got = INFLSelector(solver="cg", tol=tol).direction(a, X, w, X_t, y_t).reshape(-1)
+    evals = np.linalg.eigvalsh(a.last_layer_hessian(X, w).cpu().numpy())
+    lam_min = evals[evals > 1e-10 * evals.max()].min()  # the softmax bias shift is exact
+    g = float(validation_gradient(a, X_t, y_t).norm())
+    assert float((got - exact).norm()) <= tol * g / lam_min
+    assert float((got - exact).norm()) > 0  # it did stop early, not solve exactly
+
+
+@pytest.mark.parametrize("refresh_after, factorised", [(1, True), (10_000, False)])
+def test_auto_factorises_only_once_plain_cg_is_slow(problem, refresh_after, factorised):
+    a, X, Y, w, X_t, y_t, _ = problem
+    exact = INFLSelector(solver="exact").direction(a, X, w, X_t, y_t)
+    sel = INFLSelector(solver="auto", tol=1e-8, refresh_after=refresh_after,
+                       random_state=check_random_state(0))
+    got = sel.direction(a, X, w, X_t, y_t)
+    assert (sel.preconditioner(a, X, w) is not None) == factorised
+    np.testing.assert_allclose(got, exact, rtol=1e-5, atol=1e-7 * float(exact.abs().max()))
+
+
 def test_search_scores_and_caches(problem):
     a, X, _, _, _, _, y_noisy = problem
     y = np.asarray(y_noisy)
@@ -98,3 +122,25 @@ def test_search_scores_and_caches(problem):
         search.set_params(damping=1.0)
     search.reset()
     assert search._cache == {}
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_search_outputs_follow_appended_rows(problem, sparse):
+    """Rows appended while the model stays (a stream between refits) are passed forward
+    alone and added to the cache; a copy taken before keeps its own rows."""
+    import scipy.sparse as sp
+
+    a, X, _, _, _, _, y_noisy = problem
+    X = sp.csr_matrix(X) if sparse else X
+    search = CounterexampleSearch("top_fisher", random_state=check_random_state(0))
+    first = search._outputs(a, X[:50])
+    twin = copy.deepcopy(search)
+    for n in (51, 90, len(y_noisy)):  # one row, then past the buffer's capacity
+        U1, Z = search._outputs(a, X[:n])
+        U1_ref, Z_ref = a.augmented_outputs(X[:n])
+        dense = (lambda U: U.to_dense()) if sparse else (lambda U: U)
+        np.testing.assert_allclose(dense(U1), dense(U1_ref), rtol=0, atol=0)
+        np.testing.assert_allclose(Z, Z_ref, rtol=1e-12)
+    U1_twin, Z_twin = twin._outputs(a, X[:50])
+    assert U1_twin.shape[0] == 50
+    np.testing.assert_array_equal(Z_twin, first[1])

@@ -14,11 +14,12 @@ reuses.
 import copy
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.metrics import pairwise_distances
 
 from .._linalg import DiagonalInverse, SymmetricInverse, fits_dense
-from .._sparse import flat_rows, one_row
+from .._sparse import SparseRows, flat_rows, one_row
 from ..models import LastLayerGrads
 from .fisher import full_fisher, top_fisher_diagonal_from_outputs, top_fisher_from_outputs
 from .hessian import lissa_inverse_hvp
@@ -176,10 +177,19 @@ class CounterexampleSearch:
         """The model changed: forget what was cached for the old one."""
         self._cache = {}
 
+    def cached_fisher_inverse(self):
+        """The Top Fisher's inverse cached for the current model, or ``None``."""
+        return self._cache.get("top")
+
+    def forget_curvature(self):
+        """The rows the Fisher is estimated on changed (the model did not): forget the
+        cached inverses, keep the rows' outputs."""
+        self._cache = {k: v for k, v in self._cache.items() if k == "outputs"}
+
     def set_params(self, **settings):
         """Change settings (the constructor's names); a new damping drops the cached inverses."""
         if settings.get("fisher_damping", self.fisher_damping) != self.fisher_damping:
-            self._cache = {k: v for k, v in self._cache.items() if k == "outputs"}
+            self.forget_curvature()
         for name, value in settings.items():
             if name not in ("strategy", "pertinent", "radius", "n_neighbors", "metric",
                             "fisher_damping", "influence_params", "lissa"):
@@ -256,10 +266,23 @@ class CounterexampleSearch:
         return int(cand[best]), float(scores[best])
 
     def _outputs(self, adapter, X):
-        """Features (with bias column) and logits of ``X``: one forward pass per model."""
-        if "outputs" not in self._cache:
-            self._cache["outputs"] = adapter.augmented_outputs(X)
-        return self._cache["outputs"]
+        """Features (with bias column) and logits of ``X``: one forward pass per model.
+
+        Rows appended to ``X`` since (a stream between two refits of the model)
+        are passed forward alone and added to buffers that double when full, so
+        a row costs amortised O(1), not a copy of every row so far.
+        """
+        n = X.shape[0]
+        cached = self._cache.get("outputs")
+        if cached is None:
+            U1, Z = adapter.augmented_outputs(X)
+            cached = (U1, Z, n)
+        elif cached[2] < n:
+            U1, Z = adapter.augmented_outputs(X[cached[2]:])
+            cached = (*(_grow(old, cached[2], new) for old, new in
+                        zip(cached[:2], (U1, Z), strict=True)), n)
+        self._cache["outputs"] = cached
+        return cached[0][:n], cached[1][:n]
 
     def _inverse(self, adapter, X, kind, rows):
         """The (pseudo-)inverse Fisher over ``X[rows]``, once per model."""
@@ -273,3 +296,19 @@ class CounterexampleSearch:
             self._cache[kind] = fisher_inverse(adapter, None if outputs else X[rows], kind=kind,
                                                outputs=outputs, damping=self.fisher_damping)
         return self._cache[kind]
+
+
+def _grow(buf, used, rows):
+    """``buf[:used]`` followed by ``rows``, in ``buf`` if it has room, else in a buffer of
+    twice the size.  The rows past ``used`` are overwritten: a copy of the cache that
+    shares ``buf`` keeps reading only its own prefix.  Sparse rows are stacked anew."""
+    if isinstance(buf, SparseRows):
+        return SparseRows(sp.vstack([buf.X[:used], rows.X], format="csr"), buf.dtype,
+                          buf.device, buf.bias)
+    end = used + rows.shape[0]
+    if end > buf.shape[0]:
+        bigger = buf.new_empty((max(2 * buf.shape[0], end), *buf.shape[1:]))
+        bigger[:used] = buf[:used]
+        buf = bigger
+    buf[used:end] = rows
+    return buf

@@ -22,7 +22,7 @@ calls: :func:`validation_gradient`, :func:`last_layer_inverse_hvp` (``v``),
 import numpy as np
 import torch
 
-from .._linalg import SymmetricInverse, cg_solve
+from .._linalg import SymmetricInverse, cg_solve, times_bias_rows
 from .._sparse import row_sq_norms
 
 #: The rules :func:`suggest_labels` knows.
@@ -36,7 +36,8 @@ def validation_gradient(adapter, X_val, y_val):
 
 
 def last_layer_inverse_hvp(adapter, X, g, *, sample_weight=None, y=None, method="cg",
-                           damping=0.0, x0=None, preconditioner=None, tol=1e-8):
+                           damping=0.0, x0=None, preconditioner=None, tol=1e-8,
+                           maxiter=None):
     """``(H + damping·I)⁻¹ g`` for the last layer's Hessian ``H`` of the training objective.
 
     Parameters
@@ -59,6 +60,8 @@ def last_layer_inverse_hvp(adapter, X, g, *, sample_weight=None, y=None, method=
         ``x0`` and preconditioned by ``preconditioner`` (``r -> M⁻¹ r``).
     tol : float
         CG's relative residual.
+    maxiter : int or None
+        CG iterations at most (``None``: CG's own limit).
 
     Returns
     -------
@@ -74,7 +77,7 @@ def last_layer_inverse_hvp(adapter, X, g, *, sample_weight=None, y=None, method=
         raise ValueError(f"method must be 'exact' or 'cg', got {method!r}.")
     x0 = x0 if x0 is not None and x0.shape == g.shape else None
     return cg_solve(adapter.hvp_fn(X, y, sample_weight=sample_weight), g, damping=damping,
-                    x0=x0, tol=tol, preconditioner=preconditioner)
+                    x0=x0, tol=tol, maxiter=maxiter, preconditioner=preconditioner)
 
 
 def _class_residual(Z, c, head, base):
@@ -108,7 +111,11 @@ def infl_from_outputs(U1, Z, Y, V, head, *, gamma):
     tensor of shape (n, C)
         ``I(i, c)`` times ``n`` (the common factor does not change a ranking).
     """
-    A = U1 @ V.T  # (n, K): v projected on each row's features, one GEMM
+    return _infl_from_projection(U1 @ V.T, Z, Y, head, gamma)
+
+
+def _infl_from_projection(A, Z, Y, head, gamma):
+    """INFL from ``A = U1 Vᵀ`` (``v`` projected on each row's features) and the logits."""
     base = _base_residual(Z, Y, head, gamma)
     # a column per class, not an (n, C, K) tensor: memory stays O(n·K)
     return torch.stack([-(A * _class_residual(Z, c, head, base)).sum(1)
@@ -122,8 +129,10 @@ def infl(adapter, X, Y, V, *, gamma):
     ``(n, C)`` tensor of :func:`infl_from_outputs` and the ``(n, C)``
     predicted probabilities (ndarray), from one forward pass.
     """
-    U1, Z = adapter.augmented_outputs(X)
-    I = infl_from_outputs(U1, Z, Y, V, adapter.head, gamma=gamma)
+    with torch.no_grad():
+        U, Z = adapter.last_layer_outputs(X)
+    # [U | 1] Vᵀ without building [U | 1]: a copy of every row would cost more than the GEMM
+    I = _infl_from_projection(times_bias_rows(U, V, adapter.has_bias), Z, Y, adapter.head, gamma)
     return I, adapter.head.proba(Z).cpu().numpy()
 
 

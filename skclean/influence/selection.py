@@ -10,6 +10,7 @@ rows by INFL (full or Increm-INFL), by INFL-D, or by an active-learning rule.
 """
 
 import copy
+import functools
 import time
 from dataclasses import dataclass
 
@@ -81,14 +82,21 @@ class INFLSelector:
         the previous round's solution.  ``"pcg"``: the same, preconditioned
         by a Hessian factorised once (on at most ``max_rows`` rows) and
         reused while it keeps the solve to a few iterations — labels change
-        a little per round, so the Hessian does too.  ``"auto"``: ``"pcg"``
-        when the last layer has at most 4,096 parameters, else ``"cg"``.
+        a little per round, so the Hessian does too.  ``"auto"``: ``"cg"``
+        until a solve needs more than ``refresh_after`` iterations, then (for
+        last layers of at most 4,096 parameters) the Hessian is factorised and
+        CG goes on preconditioned.  Factorising costs ``O(rows · P²)``, tens
+        of CG iterations on a well-conditioned problem, where warm-started CG
+        needs three or four.
     damping : float, default=0.0
     max_rows : int, default=20_000
         Rows the preconditioning Hessian is estimated from.
     refresh_after : int, default=25
-        CG iterations beyond which the preconditioner is rebuilt (a fresh
-        one takes about 10 at tol 1e-8; plain CG about 50).
+        CG iterations beyond which the preconditioner is built (``"auto"``)
+        or rebuilt (a fresh one takes about 10 at tol 1e-8; plain CG about
+        50 on an ill-conditioned problem).
+    tol : float, default=1e-4
+        CG's relative residual: ``‖v − H⁻¹g‖ ≤ tol ‖g‖ / λ_min``.
     random_state : numpy.random.RandomState
         Draws the preconditioner's row sample.
 
@@ -107,11 +115,12 @@ class INFLSelector:
     """
 
     def __init__(self, strategy="infl", suggestion="alternative", selection="full", gamma=0.8,
-                 solver="auto", damping=0.0, max_rows=20_000, refresh_after=25,
+                 solver="auto", damping=0.0, max_rows=20_000, refresh_after=25, tol=1e-4,
                  random_state=None):
         self.strategy, self.suggestion, self.selection = strategy, suggestion, selection
         self.gamma, self.solver, self.damping = gamma, solver, damping
         self.max_rows, self.refresh_after, self.random_state = max_rows, refresh_after, random_state
+        self.tol = tol
         self.n_iter_, self.time_solve_ = None, 0.0
         self._x0 = self._precond = self._incremental = None
 
@@ -126,17 +135,26 @@ class INFLSelector:
         self._incremental = None
 
     # ------------------------------------------------------------------ the solve
-    def preconditioner(self, adapter, X, sample_weight, y=None):
-        """The cached ``(H + damping I)⁻¹`` of an earlier round (``None`` if not used)."""
-        use = self.solver == "pcg" or (
+    def _factorises(self, adapter):
+        return self.solver == "pcg" or (
             self.solver == "auto" and adapter.n_params("last") <= PRECONDITION_MAX_PARAMS)
-        if not use:
-            return None
-        if self._precond is None:
-            self._precond = sampled_hessian_inverse(
-                adapter, X, sample_weight, y=y, max_rows=self.max_rows, damping=self.damping,
-                random_state=self.random_state)
+
+    def _build(self, adapter, X, sample_weight, y):
+        self._precond = sampled_hessian_inverse(
+            adapter, X, sample_weight, y=y, max_rows=self.max_rows, damping=self.damping,
+            random_state=self.random_state)
         return self._precond
+
+    def preconditioner(self, adapter, X, sample_weight, y=None):
+        """The cached ``(H + damping I)⁻¹`` of an earlier round (``None`` if not used).
+
+        ``"pcg"`` factorises it at the first call; ``"auto"`` only once a plain CG
+        solve has needed more than ``refresh_after`` iterations (until then the
+        factorisation would cost more than the iterations it saves).
+        """
+        if self.solver == "pcg" and self._precond is None:
+            return self._build(adapter, X, sample_weight, y)
+        return self._precond if self._factorises(adapter) else None
 
     def direction(self, adapter, X, sample_weight, X_trusted, y_trusted, y=None):
         """``V = H⁻¹ ∇L_trusted`` at the current model, shaped ``(n_outputs, d + 1)``
@@ -144,14 +162,26 @@ class INFLSelector:
         t0 = time.perf_counter()
         g = validation_gradient(adapter, X_trusted, y_trusted)
         exact = self.solver == "exact"
-        v, n_iter = last_layer_inverse_hvp(
-            adapter, X, g, sample_weight=sample_weight, y=y, method="exact" if exact else "cg",
-            damping=self.damping, x0=self._x0,
-            preconditioner=None if exact else self.preconditioner(adapter, X, sample_weight, y))
-        if not exact:
-            self.n_iter_, self._x0 = n_iter, v
-            if n_iter > self.refresh_after:
+        if exact:
+            v, n_iter = last_layer_inverse_hvp(adapter, X, g, sample_weight=sample_weight, y=y,
+                                               method="exact", damping=self.damping)
+        else:
+            precond = self.preconditioner(adapter, X, sample_weight, y)
+            # "auto" without a factorisation yet: plain CG, stopped at refresh_after
+            # iterations; if that was not enough the factorisation pays for itself, and
+            # preconditioned CG goes on from where plain CG stopped
+            capped = precond is None and self.solver == "auto" and self._factorises(adapter)
+            solve = functools.partial(last_layer_inverse_hvp, adapter, X, g,
+                                      sample_weight=sample_weight, y=y, damping=self.damping,
+                                      tol=self.tol)
+            v, n_iter = solve(x0=self._x0, preconditioner=precond,
+                              maxiter=self.refresh_after if capped else None)
+            if capped and n_iter >= self.refresh_after:
+                v, more = solve(x0=v, preconditioner=self._build(adapter, X, sample_weight, y))
+                n_iter += more
+            elif n_iter > self.refresh_after and precond is not None:
                 self._precond = None  # the Hessian has drifted: factorise it again next time
+            self.n_iter_, self._x0 = n_iter, v
         self.time_solve_ = time.perf_counter() - t0
         return v.reshape(adapter.head.n_outputs, -1)
 
@@ -180,7 +210,11 @@ class INFLSelector:
             return self._lowest(rows, removal_infl(adapter, X[rows], Y[rows], V), b)
         if self.selection == "incremental":
             return self._incremental_select(adapter, X, Y, rows, V, b)
-        key, sugg = self.scores(adapter, X[rows], Y[rows], V)
+        if len(rows) > 0.5 * X.shape[0]:  # score every row: cheaper than copying most of X
+            key, sugg = self.scores(adapter, X, Y, V)
+            key, sugg = key[rows], sugg[rows]
+        else:
+            key, sugg = self.scores(adapter, X[rows], Y[rows], V)
         return self._top(rows, key, sugg, b, len(rows))
 
     @staticmethod

@@ -160,6 +160,7 @@ class LogisticRegressionAdapter(ModelAdapter):
         self.class_weight_ = None if w is None or np.all(w == 1.0) else w
 
     def _sync(self, n_rows):
+        self._logits_memo = None
         est = self.estimator
         self.classes_ = est.classes_
         self._sync_class_weight()
@@ -204,6 +205,12 @@ class LogisticRegressionAdapter(ModelAdapter):
             classes = self._given_classes if getattr(self, "_given_classes", None) is not None \
                 else np.arange(y.shape[1])
             hard = y.argmax(1)
+            if np.unique(hard).size == y.shape[1] and np.all(y.max(1) == 1.0):
+                # one-hot rows: the hard labels are the same objective, fitted as the user's
+                # estimator fits it (to its own tolerance), no copies and no Newton polish
+                self.estimator.fit(X, classes[hard], sample_weight=sample_weight)
+                self._sync(n_rows=X.shape[0])
+                return self
             if np.unique(hard).size == y.shape[1] and self._newton_applies():
                 # start from the fit to the most probable labels (weighted by their
                 # probability), then Newton steps to the soft-label optimum: no row copies
@@ -252,15 +259,26 @@ class LogisticRegressionAdapter(ModelAdapter):
                                     self.l2, has_bias=self.has_bias,
                                     penalise_bias=self.penalise_bias)
         with torch.no_grad():
-            matvec = objective.hvp(objective._logits(self._W, self._b))
+            Z = self._remembered_logits(X)
+            if Z is None:  # the training rows: the ranking and the update read them next
+                Z = objective.logits(self._W, self._b)
+                self._remember_logits(X, Z)
+            matvec = objective.hvp(Z)
         return lambda v: matvec(v.to(self.dtype))
+
+    def count_rows(self, n):
+        """The objective now sums ``n`` rows (the coefficients stay): the L2 weight
+        ``1 / (C n)`` of an L2 LogisticRegression follows, so gradients and curvature are
+        those of the rows held."""
+        self.n_fit_ = n
+        self.l2 = 1.0 / (self.estimator.C * n)
 
     def _newton_applies(self):
         est = self.estimator
         return (isinstance(est, LogisticRegression) and est.get_params().get("penalty") in
                 ("deprecated", "l2") and np.isfinite(est.C))
 
-    def newton_refit(self, X, y, sample_weight=None, *, preconditioner=None, tol=1e-8):
+    def newton_refit(self, X, y, sample_weight=None, *, preconditioner=None, tol=None):
         """Move the fitted coefficients to the optimum for new labels or weights.
 
         Newton-CG on the same objective scikit-learn minimises (see
@@ -268,10 +286,12 @@ class LogisticRegressionAdapter(ModelAdapter):
         or probabilistic labels.  ``preconditioner`` (``r -> M⁻¹ r``, ``M`` ≈
         the Hessian) makes each step a few Hessian-vector products.  Falls
         back to scikit-learn's solver if the model is not an L2-penalised
-        ``LogisticRegression``.
+        ``LogisticRegression``.  ``tol`` bounds the largest gradient entry at the
+        end (``None``: the estimator's own ``tol``, the bound its L-BFGS stops at).
         """
         if not self._newton_applies() or self.classes_ is None:
             return self.continue_fit(X, y, sample_weight)
+        tol = float(self.estimator.tol) if tol is None else tol
         Xt = self.to_tensor(X)
         T = self.encode(y)
         w = (torch.ones(Xt.shape[0], dtype=self.dtype, device=self.device) if sample_weight is None
@@ -280,9 +300,12 @@ class LogisticRegressionAdapter(ModelAdapter):
         self.l2 = 1.0 / (self.estimator.C * Xt.shape[0])
         objective = LinearObjective(Xt, T, w, self.head, self.l2, has_bias=self.has_bias,
                                     penalise_bias=self.penalise_bias)
-        W, b, n_iter, n_cg = newton_solve(objective, self._W, self._b,
-                                          preconditioner=preconditioner, tol=tol)
-        return self._store(W, b, n_iter, n_cg, Xt.shape[0])
+        W, b, n_iter, n_cg, Z = newton_solve(objective, self._W, self._b, tol=tol,
+                                             preconditioner=preconditioner,
+                                             logits=self._remembered_logits(X))
+        self._store(W, b, n_iter, n_cg, Xt.shape[0])
+        self._remember_logits(X, Z)
+        return self
 
     def _store(self, W, b, n_iter, n_cg, n_rows):
         """Write Newton's solution into the scikit-learn model."""
@@ -342,7 +365,7 @@ class LogisticRegressionAdapter(ModelAdapter):
         objective = AddedRowsObjective(new, old, self._W, self._b, 1.0 / est.C,
                                        self.last_layer_l2_mask(), n_total,
                                        gauge=None if gauge is None else gauge.reshape(-1))
-        W, b, n_iter, n_cg = newton_solve(objective, self._W, self._b, tol=tol)
+        W, b, n_iter, n_cg, _ = newton_solve(objective, self._W, self._b, tol=tol)
         return self._store(W, b, n_iter, n_cg, n_total)
 
     def deltagrad_update(self, X, y_new, w_new, changed, y_old, w_old, **kwargs):
@@ -380,7 +403,25 @@ class LogisticRegressionAdapter(ModelAdapter):
 
     def last_layer_outputs(self, X):
         U = self.to_tensor(X)
-        return U, U @ self._W.T + self._b
+        Z = self._remembered_logits(X)
+        return U, U @ self._W.T + self._b if Z is None else Z
+
+    # The logits of the training rows (those Newton last fitted, or hvp_fn was given) at
+    # the current parameters.  A CHEF round reads them in the INFL solve, the ranking and
+    # the next update; remembering them saves three passes over the rows.  Kept by the
+    # identity of the row array (CHEF replaces its rows, never changes them in place),
+    # dropped whenever the parameters change (_sync), and never pickled or copied.
+    def _remember_logits(self, X, Z):
+        self._logits_memo = None if Z is None else (X, Z)
+
+    def _remembered_logits(self, X):
+        memo = self.__dict__.get("_logits_memo")
+        return memo[1] if memo is not None and memo[0] is X else None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_logits_memo", None)
+        return state
 
     def _last_layer(self):
         return self._W, (self._b if self.has_bias else None)
