@@ -402,3 +402,18 @@ def test_logistic_refits_only_when_the_rows_moved_it_past_tol(stream, counterexa
     a.newton_refit(c.X_, c.y_)  # what the next warm start would do: nothing
     assert a.newton_iterations_ == 0
     np.testing.assert_array_equal(a.estimator.coef_, before)
+
+
+def test_refit_switched_to_scratch_after_fit_keeps_the_tracked_gradient(stream):
+    X, y, y_noisy, _ = stream
+    c = CincerCleaner(_lr(), oracle=SimulatedOracle(X, y), dtype="float64",
+                      random_state=0).fit(X[:150], y_noisy[:150])
+    c.partial_fit(X[150:200], y_noisy[150:200])
+    before = c.n_refits_
+    c.set_params(refit="scratch").partial_fit(X[200:230], y_noisy[200:230])
+    assert c.n_refits_ - before == 30  # from scratch: after every row
+    c.set_params(refit="warm_start").partial_fit(X[230:260], y_noisy[230:260])
+    g = c.adapter_.loss_grad(c.X_, c.y_)
+    np.testing.assert_allclose(c._lazy_refit.G / len(c.X_), g, rtol=0,
+                               atol=1e-10 * float(c._lazy_refit.G.abs().max()))
+    assert float(g.abs().max()) <= c.adapter_.estimator.tol

@@ -366,7 +366,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
 
     def _refit(self):
         lazy = getattr(self, "_lazy_refit", None)
-        if lazy is not None:
+        if lazy is not None and self.refit == "warm_start":  # (set_params may change it)
             # the logistic family: Newton over every row only once the rows have moved the
             # gradient past the estimator's tol (before, a warm start would stop at once)
             if lazy.due():
@@ -383,6 +383,8 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
             self.adapter_.fit(self.X_, self.y_)
         else:
             self.adapter_.continue_fit(self.X_, self.y_, epochs=self.refit_epochs)
+        if lazy is not None:  # refit="scratch" set after fit: the tracked sum follows
+            lazy.reset(self.adapter_, self.X_, self.y_)
 
     # ------------------------------------------------------------------ counter-examples
     def _search(self):

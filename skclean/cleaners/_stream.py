@@ -29,10 +29,11 @@ class ToleranceRefit:
     ``G = Σ_i ∇ℓ_i + n·λ·θ`` (``n`` times the gradient) at the current
     parameters, updated in O(P) per row; a Newton refit over every row runs
     only when ``max |G| / n`` exceeds ``tol``, solves to a tenth of it (room
-    for the next rows), and recomputes ``G``.  The
-    refits then come every ~n·tol / ‖∇ℓ‖ rows, each O(n): the cost per row
-    does not grow with the stream.  The model is exactly what a warm-started
-    refit after every row would give, to the estimator's tolerance.
+    for the next rows), and recomputes ``G``.  The refits then come every
+    ~n·tol / ‖∇ℓ‖ rows, each O(n): the cost per row does not grow with the
+    stream.  After every row the model meets the estimator's tolerance on
+    every row so far, as a warm-started refit after each row would leave it
+    (not necessarily at the same point within that tolerance).
     """
 
     #: A refit solves to this share of ``tol``: Newton's last step costs little more, and
