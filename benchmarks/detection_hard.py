@@ -6,7 +6,11 @@ weights (the largest class ~7x the smallest), and the digits with a weak view
 of them (8 random projections of the raw pixels, unscaled).  Noise: uniform
 (a wrong label drawn uniformly), structured (class i -> i+1) and
 model-dependent (rows drawn with probability proportional to a clean model's
-out-of-fold uncertainty, each given that model's most likely wrong class).
+out-of-fold uncertainty, each given that model's most likely wrong class);
+also, by name in ``--noise``, the kinds of :func:`skclean.datasets.flip_labels`
+that mimic annotators: ``adjacent`` (ordinal labels: i -> i +- 1),
+``confusion`` (each class mixed up with two others) and ``annotators``
+(three annotators of error rates 0.25, 1 and 1.75 times the rate).
 
 Every method sees the same noisy training rows and the same trusted reference
 set (``--ref`` rows per class, drawn from a held-out split).  The metrics are

@@ -174,23 +174,49 @@ def load_dataset(name, *, test_size=0.25, scale=True, random_state=0):
     return X_tr, X_te, y_tr, y_te
 
 
-def flip_labels(y, rate, *, kind="uniform", mapping=None, classes=None, random_state=None):
-    """Corrupt a share of labels.
+#: How :func:`flip_labels` corrupts a label.
+NOISE_KINDS = ("uniform", "structured", "adjacent", "confusion", "annotators")
+
+
+def flip_labels(y, rate, *, kind="uniform", mapping=None, classes=None, n_confused=2,
+                annotator_rates=(0.25, 1.0, 1.75), random_state=None):
+    """Corrupt a share of labels, the way real annotators do or uniformly.
 
     Parameters
     ----------
     y : array-like of shape (n,)
         Clean labels.
     rate : float in [0, 1]
-        Share of rows to corrupt (``round(rate · n)`` rows, chosen at random).
-    kind : {"uniform", "structured"}, default="uniform"
+        Share of rows to corrupt (``round(rate · n)`` rows, chosen at random;
+        for ``"annotators"`` the expected share).
+    kind : {"uniform", "structured", "adjacent", "confusion", "annotators"}, default="uniform"
         ``"uniform"``: a corrupted row gets another class drawn uniformly.
         ``"structured"``: class ``i`` always becomes ``h(i)``, by default the
         next class in sorted order (``mapping`` overrides it).
-    mapping : dict or callable, default=None
-        ``h`` for ``kind="structured"``.
+        ``"adjacent"``: ordinal labels (grades, ratings, severities): class
+        ``i`` (in sorted order) becomes ``i − 1`` or ``i + 1``, the one
+        neighbour at either end.
+        ``"confusion"``: each class is confused with a few others
+        (``n_confused``, drawn at random, with Dirichlet(1) weights), as
+        annotators who mix up particular pairs; ``mapping`` may instead give
+        the ``(C, C)`` matrix of wrong-label probabilities (row ``i``: the
+        labels a row of class ``i`` gets when it is corrupted; the diagonal is
+        ignored).
+        ``"annotators"``: each row is labelled by one of
+        ``len(annotator_rates)`` annotators chosen at random, who gets it
+        wrong (uniformly) with probability ``rate · annotator_rates[j]``:
+        mixed annotator quality (the defaults average to ``rate``).
+    mapping : dict, callable or array of shape (C, C), default=None
+        ``h`` for ``kind="structured"``; the wrong-label matrix for
+        ``kind="confusion"``.
     classes : array-like, default=None
-        Label set; defaults to the classes present in ``y``.
+        Label set (in order, for ``"adjacent"``); defaults to the sorted
+        classes present in ``y``.
+    n_confused : int, default=2
+        Classes each class is confused with (``kind="confusion"``).
+    annotator_rates : sequence of float, default=(0.25, 1.0, 1.75)
+        Each annotator's error rate as a multiple of ``rate``
+        (``kind="annotators"``).
     random_state : int, RandomState or None
 
     Returns
@@ -198,30 +224,77 @@ def flip_labels(y, rate, *, kind="uniform", mapping=None, classes=None, random_s
     y_noisy : ndarray of shape (n,)
     flipped : ndarray of bool of shape (n,)
         True where the returned label differs from the given one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skclean.datasets import flip_labels
+    >>> grades = np.repeat([1, 2, 3, 4, 5], 20)
+    >>> noisy, flipped = flip_labels(grades, 0.2, kind="adjacent", random_state=0)
+    >>> int(flipped.sum()), int(np.abs(noisy - grades).max())
+    (20, 1)
     """
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be 1-D, got shape {y.shape}.")
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"rate must be in [0, 1], got {rate}.")
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"kind must be one of {NOISE_KINDS}, got {kind!r}.")
     classes = np.unique(y) if classes is None else np.asarray(classes)
     if len(classes) < 2:
         raise ValueError("Flipping labels needs at least two classes.")
     rng = check_random_state(random_state)
-    n_flip = int(round(rate * len(y)))
-    rows = rng.choice(len(y), n_flip, replace=False)
+    C = len(classes)
+    if kind == "annotators":
+        factors = np.asarray(annotator_rates, dtype=float)
+        if factors.ndim != 1 or len(factors) == 0 or np.any(factors < 0) or \
+                rate * factors.max() > 1:
+            raise ValueError(f"annotator_rates must be non-negative multiples of rate with "
+                             f"rate * max <= 1, got {annotator_rates!r} with rate={rate}.")
+        who = rng.randint(len(factors), size=len(y))
+        rows = np.flatnonzero(rng.rand(len(y)) < rate * factors[who])
+    else:
+        rows = rng.choice(len(y), int(round(rate * len(y))), replace=False)
     y_noisy = y.copy()
-    if kind == "uniform":
-        pos = np.searchsorted(classes, y[rows])
-        shift = rng.randint(1, len(classes), size=n_flip)  # never the same class
-        y_noisy[rows] = classes[(pos + shift) % len(classes)]
+    pos = np.searchsorted(classes, y[rows])
+    if kind in ("uniform", "annotators"):
+        shift = rng.randint(1, C, size=len(rows))  # never the same class
+        y_noisy[rows] = classes[(pos + shift) % C]
     elif kind == "structured":
         if mapping is None:
-            h = {c: classes[(i + 1) % len(classes)] for i, c in enumerate(classes)}
+            h = {c: classes[(i + 1) % C] for i, c in enumerate(classes)}
         else:
             h = mapping
         fn = h if callable(h) else h.__getitem__
         y_noisy[rows] = [fn(v) for v in y[rows]]
-    else:
-        raise ValueError(f"kind must be 'uniform' or 'structured', got {kind!r}.")
+    elif kind == "adjacent":
+        step = np.where(rng.rand(len(rows)) < 0.5, -1, 1)
+        step[pos == 0], step[pos == C - 1] = 1, -1
+        y_noisy[rows] = classes[pos + step]
+    else:  # confusion
+        M = _confusion_matrix(C, mapping, n_confused, rng)
+        cum = M.cumsum(1)
+        draw = rng.rand(len(rows))[:, None]
+        y_noisy[rows] = classes[np.minimum((draw > cum[pos]).sum(1), C - 1)]
     return y_noisy, y_noisy != y
+
+
+def _confusion_matrix(C, mapping, n_confused, rng):
+    """Row-stochastic wrong-label probabilities with a zero diagonal."""
+    if mapping is None:
+        k = int(min(max(n_confused, 1), C - 1))
+        M = np.zeros((C, C))
+        for i in range(C):
+            others = rng.choice(np.delete(np.arange(C), i), k, replace=False)
+            M[i, others] = rng.dirichlet(np.ones(k))
+        return M
+    M = np.array(mapping, dtype=float)
+    if M.shape != (C, C) or np.any(M < 0) or not np.all(np.isfinite(M)):
+        raise ValueError(f"mapping for kind='confusion' must be a ({C}, {C}) matrix of "
+                         "non-negative wrong-label probabilities.")
+    np.fill_diagonal(M, 0.0)
+    total = M.sum(1, keepdims=True)
+    if np.any(total == 0):
+        raise ValueError("mapping for kind='confusion' gives a class no wrong label.")
+    return M / total

@@ -71,3 +71,52 @@ def test_docstrings_are_real_text_without_the_names_that_give_the_label_away():
     assert ">>>" not in joined  # the Examples sections (code) are cut
     assert all(len(t) >= 300 for t in texts)
     assert load_docstrings(modules)[0] == texts  # the same texts on every call
+
+
+def test_flip_labels_adjacent_moves_ordinal_labels_one_step(rng):
+    y = rng.randint(1, 6, 5000)  # grades 1..5
+    y_noisy, flipped = flip_labels(y, 0.3, kind="adjacent", random_state=0)
+    assert flipped.sum() == 1500
+    step = y_noisy[flipped] - y[flipped]
+    assert set(np.abs(step).tolist()) == {1}
+    assert (step[y[flipped] == 1] == 1).all() and (step[y[flipped] == 5] == -1).all()
+    middle = step[(y[flipped] > 1) & (y[flipped] < 5)]
+    assert 0.4 < (middle > 0).mean() < 0.6  # both ways, about equally (n ~ 900)
+
+
+def test_flip_labels_confusion_few_dominant_confusions(rng):
+    y = rng.randint(0, 6, 30000)
+    y_noisy, flipped = flip_labels(y, 0.3, kind="confusion", n_confused=2, random_state=0)
+    assert flipped.sum() == 9000
+    for c in range(6):
+        wrong = np.unique(y_noisy[flipped & (y == c)])
+        assert len(wrong) == 2 and c not in wrong
+    # an explicit matrix: each class's wrong labels follow its row (diagonal ignored)
+    M = np.array([[5, 3, 1], [1, 0, 0], [1, 1, 0]], dtype=float)
+    y3 = rng.randint(0, 3, 60000)
+    noisy, fl = flip_labels(y3, 0.5, kind="confusion", mapping=M, random_state=1)
+    for c in range(3):
+        row = M[c].copy()
+        row[c] = 0
+        got = np.bincount(noisy[fl & (y3 == c)], minlength=3)
+        k = got.sum()
+        expected = k * row / row.sum()
+        assert np.all(np.abs(got - expected) <= 5 * np.sqrt(expected + 1))  # 5 s.d.
+    with pytest.raises(ValueError, match="no wrong label"):
+        flip_labels(y3, 0.1, kind="confusion", mapping=np.eye(3))
+    with pytest.raises(ValueError, match=r"\(3, 3\) matrix"):
+        flip_labels(y3, 0.1, kind="confusion", mapping=np.ones((2, 2)))
+
+
+def test_flip_labels_annotators_of_mixed_quality(rng):
+    y = rng.randint(0, 4, 40000)
+    y_noisy, flipped = flip_labels(y, 0.2, kind="annotators", random_state=0)
+    sd = np.sqrt(len(y) * 0.2 * 0.8)
+    assert abs(flipped.sum() - 0.2 * len(y)) <= 5 * sd  # the expected share
+    np.testing.assert_array_equal(y_noisy[~flipped], y[~flipped])
+    # one careless annotator labels everything wrong, two never err: a third of the rows
+    _, fl = flip_labels(y, 0.5, kind="annotators", annotator_rates=(0, 0, 2),
+                        random_state=1)
+    assert abs(fl.mean() - 1 / 3) < 0.02
+    with pytest.raises(ValueError, match="annotator_rates"):
+        flip_labels(y, 0.6, kind="annotators")  # 0.6 * 1.75 > 1
