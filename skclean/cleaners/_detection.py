@@ -43,6 +43,15 @@ from ._loss_weight import (
     flag_rates,
     near_best,
 )
+from ._noise_model import (
+    NOISE_MODELS,
+    aligned_proba,
+    can_refit,
+    choose_noise_model,
+    label_log_posterior,
+    refit_on_posterior,
+)
+from ._pipeline_model import split_model
 from ._trusted import renamed_trusted, trusted_doc
 
 
@@ -50,7 +59,8 @@ class Checkpoint:
     """One point of a detector's training trajectory: the parameters and what was fitted there.
 
     ``state`` (``None``: the trained model), the detector's ``reference_means_``,
-    ``class_scale_``, ``loss_weight_`` and ``score_scale_`` as they were at it,
+    ``class_scale_``, ``loss_weight_``, ``score_scale_``, ``noise_matrix_`` and
+    ``noise_estimator_`` as they were at it,
     and ``train_scores_``: the training rows' sorted scores there.
     """
 
@@ -60,6 +70,8 @@ class Checkpoint:
         self.class_scale_ = detector.class_scale_
         self.loss_weight_ = detector.loss_weight_
         self.score_scale_ = detector.score_scale_
+        self.noise_matrix_ = detector.noise_matrix_
+        self.noise_estimator_ = detector.noise_estimator_
         self.train_scores_ = train_scores
 
 
@@ -117,6 +129,28 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         log-probability alone ranks best and ``"auto"`` keeps it; where the
         noise follows the classes or the model's own confusions, the model
         has learnt it and the influence is what finds it.
+    noise_model : {"auto", "class", "refit"} or None, default="auto"
+        What the log-probability half of the score is.  ``None``: the model's
+        ``log p(ỹ|x)`` of the given label ``ỹ``.  ``"class"``: the log of the
+        probability that the label is right under class-conditional noise,
+        ``p(ỹ|x) N[ỹ,ỹ] / Σ_k p(k|x) N[k,ỹ]``, with ``N[k, j]`` (how often
+        class ``k`` is labelled ``j``) estimated from the model's
+        probabilities of the training rows and their labels; annotators who
+        mix up particular classes give wrong labels the model learns, and
+        this discounts them.  ``"refit"``: the same with ``p`` from a clean
+        model estimated by expectation-maximisation: from ``N`` as the trusted
+        rows show it, the estimator is refit (twice) on each row's posterior
+        over its true class as soft targets (weighted copies of the row), and
+        ``N`` re-estimated from it; for
+        scikit-learn classifiers with ``predict_proba`` whose ``fit`` takes
+        ``sample_weight``, scored at the trained model (not along a
+        ``trajectory``); it costs several fits of the model (each continues
+        from the last where the estimator has ``warm_start``), so it is
+        asked for by name.  ``"auto"``: ``"class"`` where the plain
+        log-probability flags more trusted rows at the training scores' low
+        quantiles in 95% of bootstrap resamples of them, else the plain
+        log-probability, which is what uniform noise calls for.
+        Unused when ``loss_weight=0``.  See :ref:`noise-model`.
     contamination : float in (0, 0.5], default=0.1
         Share of training rows flagged by :meth:`predict` (sets ``offset_``).
     n_reference_per_class : int or None, default=None
@@ -184,6 +218,17 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         are flagged relative to the training rows (lower is better).
     score_scale_ : ndarray of shape (2,) or None
         ``(σ_I, σ_L)``; ``None`` when ``loss_weight=0``.
+    noise_model_ : {"class", "refit"} or None
+        The noise model in use (``noise_model``, or the one ``"auto"`` chose).
+    noise_matrix_ : ndarray of shape (n_classes, n_classes) or None
+        The estimated ``N[k, j]`` in use (rows: the true classes, columns:
+        the given labels), or ``None`` when the plain log-probability is.
+    noise_estimator_ : classifier or None
+        With ``noise_model_="refit"``: the model refit on the posteriors.
+    noise_model_rates_ : ndarray of shape (2,) or None
+        With ``noise_model="auto"``: how often the plain log-probability and
+        ``"class"`` flag the trusted rows relative to the training rows
+        (lower is better).
     reference_means_ : list of (float, object, tensor)
         Per checkpoint (one without TracIn): its weight, its parameters
         (``None`` for the final model) and the per-class mean reference
@@ -223,6 +268,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         "normalize_features": ["boolean"],
         "class_scaling": [StrOptions({"std"}), None],
         "loss_weight": [StrOptions({"auto"}), Interval(Real, 0, None, closed="both")],
+        "noise_model": [StrOptions({m for m in NOISE_MODELS if m}), None],
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "n_reference_per_class": [Interval(Integral, 1, None, closed="left"), None],
         "damping": [Interval(Real, 0, None, closed="left")],
@@ -235,7 +281,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
 
     def __init__(self, estimator=None, *, similarity="pgc", class_based=True,
                  normalize_features=True, class_scaling="std", loss_weight="auto",
-                 contamination=0.1,
+                 noise_model="auto", contamination=0.1,
                  n_reference_per_class=None, damping=1e-3, trajectory="auto", n_checkpoints=5,
                  prefit=False,
                  chunk_size=65536, n_jobs=None, device=None, dtype=None, random_state=None):
@@ -275,6 +321,11 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             raise ValueError("trajectory=True scores along the training the detector runs: not "
                              "with prefit=True, nor with similarity='tracin' (which sums over "
                              "checkpoints itself).")
+        if (self.noise_model == "refit" and self.loss_weight != 0
+                and not can_refit(split_model(self.estimator)[1])):
+            raise ValueError("noise_model='refit' refits the estimator with sample weights: it "
+                             "needs a scikit-learn classifier with predict_proba whose fit "
+                             "takes sample_weight (use 'class' or 'auto' with a network).")
         rng = check_random_state(self.random_state)
         self.classes_ = np.unique(np.concatenate([np.unique(y), np.unique(y_ref)]))
         X_ref, y_ref = self._subsample(X_ref, y_ref, rng)
@@ -286,6 +337,9 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
             raise ValueError(f"The trusted rows have no rows of class(es) {missing[:10]}{more}; "
                              "the class-based score needs references for every class.")
+        if self.noise_model == "refit" and self._uses_trajectory(adapter):
+            raise ValueError("noise_model='refit' refits the estimator once, at the trained "
+                             "model: not with trajectory scoring (pass trajectory=False).")
         self.reference_counts_ = counts
         self.X_trusted_, self.y_trusted_ = X_ref, y_ref
         self.seen_ = SeenRows(X, y, capacity=SEEN_ROWS, random_state=sample_seed(self, rng))
@@ -407,14 +461,34 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
     def _fit_loss_weight(self, X, y, X_ref, y_ref, groups, influence, own, rng, want_ref):
         """Fix ``loss_weight_`` and the two halves' scales; return the training scores (and
         the trusted rows' with ``want_ref``)."""
-        train = (influence, self._log_proba(X, y) if self.loss_weight != 0 else None)
+        fitted, self.noise_model_rates_ = None, None
+        if self.loss_weight != 0:
+            fitted, self.noise_model_rates_ = choose_noise_model(
+                self.noise_model, self._proba(X, y), lambda est: self._proba(X_ref, y_ref, est),
+                self.contamination, rng, refit=self._noise_refit(X))
+        self.noise_model_, self.noise_matrix_, self.noise_estimator_ = (
+            (None, None, None) if fitted is None
+            else (fitted.kind, fitted.matrix, fitted.estimator))
+        half = self._log_proba if self.loss_weight != 0 else (lambda X, y, point: None)
+        train = (influence, half(X, y, self))
         (self.loss_weight_, self.loss_weight_rates_, self.score_scale_, scores,
          ref) = fit_loss_weight(
             self.loss_weight, train,
             lambda: (self._loo_reference_scores(X_ref, y_ref, groups, own),
-                     self._log_proba(X_ref, y_ref) if self.loss_weight != 0 else None),
+                     half(X_ref, y_ref, self)),
             self.contamination, rng, want_ref=want_ref)
         return scores, ref
+
+    def _noise_refit(self, X):
+        """``refit(proba, y)`` for ``noise_model="refit"``, or ``None`` where the estimator
+        cannot be refit with sample weights (networks)."""
+        estimator = split_model(self.estimator)[1]  # X has been through a Pipeline's steps
+        # scored along its training, a model would be refit at every checkpoint
+        if (self.noise_model != "refit" or not can_refit(estimator)
+                or self._uses_trajectory(self.adapter_)):
+            return None
+        return lambda proba, y, matrix: refit_on_posterior(
+            estimator, X, y, proba, self.classes_, matrix, init=self.adapter_.model)
 
     def _loo_reference_scores(self, X_ref, y_ref, groups, own):
         """Influence scores of the references, each left out of its own class mean."""
@@ -435,20 +509,36 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                                               mine)
         return self._reduce(per_class)
 
-    def _log_proba(self, X, y):
-        """The model's log-probability of each row's label (minus its training loss)."""
+    def _log_proba(self, X, y, point):
+        """The log-probability half of the score: minus each row's training loss, or with
+        ``point``'s noise model the log-probability that its label is right."""
+        if point.noise_matrix_ is not None:
+            return label_log_posterior(*self._proba(X, y, point.noise_estimator_),
+                                       point.noise_matrix_)
+        return self._head_outputs(X, y, lambda head, Z, t: -head.loss(Z, t))
+
+    def _proba(self, X, y, estimator=None):
+        """``(class probabilities, label indices)`` of rows ``X, y``: the model's, or
+        ``estimator``'s (the refit of ``noise_model="refit"``)."""
+        if estimator is None:
+            P = self._head_outputs(X, y, lambda head, Z, t: head.proba(Z))
+        else:
+            P = aligned_proba(estimator, X, self.classes_)
+        return P, self.adapter_.encode(y).cpu().numpy()
+
+    def _head_outputs(self, X, y, fn):
         adapter = self.adapter_
         parts = []
         with torch.no_grad():
             for s in range(0, X.shape[0], self.chunk_size):
                 _, Z = adapter.last_layer_outputs(X[s : s + self.chunk_size])
-                parts.append(-adapter.head.loss(Z, adapter.encode(y[s : s + self.chunk_size])))
+                parts.append(fn(adapter.head, Z, adapter.encode(y[s : s + self.chunk_size])))
         return torch.cat(parts).cpu().numpy().astype(np.float64)
 
     def _combine(self, influence, X, y, point):
         if point.loss_weight_ == 0:
             return influence
-        return combine_scores(influence, self._log_proba(X, y), point.loss_weight_,
+        return combine_scores(influence, self._log_proba(X, y, point), point.loss_weight_,
                               point.score_scale_)
 
     def _adapter_dtype(self):
