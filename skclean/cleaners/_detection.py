@@ -150,7 +150,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         log-probability flags more trusted rows at the training scores' low
         quantiles in 95% of bootstrap resamples of them, else the plain
         log-probability, which is what uniform noise calls for.
-        Unused when ``loss_weight=0``.  See :ref:`noise-model`.
+        Unused when ``loss_weight=0``.  See :ref:`noise_model <noise-model>`.
     contamination : float in (0, 0.5], default=0.1
         Share of training rows flagged by :meth:`predict` (sets ``offset_``).
     n_reference_per_class : int or None, default=None
