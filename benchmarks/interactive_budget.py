@@ -9,12 +9,12 @@ time.  Each method decides which rows to ask about:
 - ``cleanlab re-fit per batch``: the same, with the out-of-fold probabilities
   recomputed on the corrected labels after every batch (the honest active
   baseline).
-- ``detector one-shot``: the default :class:`~skclean.ClassBasedIFDetector`,
-  fitted once.
-- ``detector rounds``: the default detector refitted after every batch on the
-  corrected labels, re-ranking the rows not yet asked.
-- ``detector rounds + answers trusted``: the same, with every answered row
-  added to the trusted rows (its label is verified now).
+- ``ReviewCleaner``: :class:`~skclean.ReviewCleaner` with the default
+  :class:`~skclean.ClassBasedIFDetector`, as a user builds it (the
+  detector's ranking, fitted once, asked in order).
+- ``ReviewCleaner(rerank=True)``: the detector fitted again after every batch,
+  on the labels as corrected so far and with the answered rows among the
+  trusted rows, re-ranking the rows not yet asked.
 - ``CHEF``: :class:`~skclean.ChefCleaner` with ``batch_size`` 1% of the rows
   (INFL on the trusted rows, the oracle's answers applied).
 
@@ -43,11 +43,11 @@ from detection_hard import load
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from skclean import ChefCleaner, ClassBasedIFDetector, SimulatedOracle
+from skclean import ChefCleaner, ClassBasedIFDetector, ReviewCleaner, SimulatedOracle
 from skclean.datasets import flip_labels
 
-METHODS = ["cleanlab one-shot", "cleanlab re-fit per batch", "detector one-shot",
-           "detector rounds", "detector rounds + answers trusted", "CHEF"]
+METHODS = ["cleanlab one-shot", "cleanlab re-fit per batch", "ReviewCleaner",
+           "ReviewCleaner(rerank=True)", "CHEF"]
 BASELINE = "cleanlab one-shot"
 
 
@@ -65,11 +65,6 @@ def cleanlab_scores(X, y, seed):
     return get_label_quality_scores(y, P)
 
 
-def detector_scores(X, y, X_ref, y_ref, seed, device):
-    det = ClassBasedIFDetector(model(), random_state=seed, device=device)
-    return det.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
-
-
 def ask_in_rounds(score, rerank, n_questions, batch, y, y_true):
     """Ask ``batch`` rows at a time, lowest score first among the rows not yet asked;
     ``score(labels, asked)`` ranks again after every batch when ``rerank``.  Returns the
@@ -85,6 +80,14 @@ def ask_in_rounds(score, rerank, n_questions, batch, y, y_true):
         asked[rows] = True
         order.extend(rows.tolist())
     return np.array(order)
+
+
+def review_order(X, y, y_true, X_ref, y_ref, n_questions, batch, seed, device, rerank):
+    review = ReviewCleaner(ClassBasedIFDetector(model(), random_state=seed, device=device),
+                           oracle=SimulatedOracle(X, y_true), budget=n_questions,
+                           batch_size=batch, rerank=rerank)
+    review.fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
+    return np.concatenate([np.asarray(h["row_ids"]) for h in review.history_])
 
 
 def chef_order(X, y, y_true, X_ref, y_ref, n_questions, batch, seed, device):
@@ -112,24 +115,19 @@ def run(name, kind, rate, seed, budgets, device):
     def cleanlab(labels, asked):
         return cleanlab_scores(X, labels, seed)
 
-    def detector(labels, asked):
-        return detector_scores(X, labels, X_ref, y_ref, seed, device)
-
-    def detector_trusting_answers(labels, asked):
-        return detector_scores(X, labels, np.concatenate([X_ref, X[asked]]),
-                               np.concatenate([y_ref, y_true[asked]]), seed, device)
-
     orders, times = {}, {}
-    fns = {"cleanlab one-shot": (cleanlab, False), "cleanlab re-fit per batch": (cleanlab, True),
-           "detector one-shot": (detector, False), "detector rounds": (detector, True),
-           "detector rounds + answers trusted": (detector_trusting_answers, True)}
-    for label, (fn, rerank) in fns.items():
+    runs = {"cleanlab one-shot": lambda: ask_in_rounds(cleanlab, False, n_max, batch, y, y_true),
+            "cleanlab re-fit per batch": lambda: ask_in_rounds(cleanlab, True, n_max, batch, y,
+                                                               y_true),
+            "ReviewCleaner": lambda: review_order(X, y, y_true, X_ref, y_ref, n_max, batch,
+                                                  seed, device, rerank=False),
+            "ReviewCleaner(rerank=True)": lambda: review_order(X, y, y_true, X_ref, y_ref, n_max,
+                                                               batch, seed, device, rerank=True),
+            "CHEF": lambda: chef_order(X, y, y_true, X_ref, y_ref, n_max, batch, seed, device)}
+    for label, fn in runs.items():
         t0 = time.perf_counter()
-        orders[label] = ask_in_rounds(fn, rerank, n_max, batch, y, y_true)
+        orders[label] = fn()
         times[label] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    orders["CHEF"] = chef_order(X, y, y_true, X_ref, y_ref, n_max, batch, seed, device)
-    times["CHEF"] = time.perf_counter() - t0
     out = {}
     for label, order in orders.items():
         for b in budgets:

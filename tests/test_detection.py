@@ -361,7 +361,7 @@ def test_noise_model_finds_the_confusions_annotators_make(kind):
                 rates = det.noise_model_rates_
                 assert rates.shape == (len(KINDS),) and det.noise_model_ in KINDS
                 if det.noise_model_ is not None:  # only where it flags fewer trusted rows
-                    assert rates[1] < rates[0]
+                    assert rates[KINDS.index(det.noise_model_)] < rates[0]
                 p10["chosen"] = det.noise_model_
         res.append(p10)
     mean = {k: np.mean([r[k] for r in res]) for k in res[0] if k != "chosen"}
@@ -408,6 +408,41 @@ def test_refit_noise_model_is_one_em_step_per_round(noisy_wine):
     assert warm_model.warm_start is False
 
 
+def test_auto_drops_a_refit_that_predicts_the_trusted_labels_worse(noisy_wine):
+    """EM should recover the clean model: a refit that predicts the clean trusted labels
+    worse than the noisy model has run away, and ``"auto"`` does not consider it."""
+    from skclean.cleaners._noise_model import aligned_proba, choose_noise_model, noise_matrix
+
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    lr = LogisticRegression(max_iter=1000).fit(X, y)
+    classes = lr.classes_
+    yi, ri = np.searchsorted(classes, y), np.searchsorted(classes, y_ref)
+    train = (lr.predict_proba(X), yi)
+
+    def ref(est):
+        return aligned_proba(lr if est is None else est, X_ref, classes), ri
+
+    def refit_to(labels):  # a "refit" that returns a model fitted to ``labels``
+        def refit(proba, y, matrix):
+            model = LogisticRegression(max_iter=1000).fit(X, labels)
+            P = aligned_proba(model, X, classes)
+            return model, noise_matrix(P, y, len(classes)), P
+        return refit
+
+    rng = np.random.RandomState(0)
+    shuffled = rng.permutation(y)  # learns nothing: the trusted labels get ~1/3
+    model, rates = choose_noise_model("auto", train, ref, 0.1, rng, refit=refit_to(shuffled))
+    assert np.isnan(rates[2]) and np.isfinite(rates[:2]).all()
+    assert model is None or model.kind == "class"
+    # the same refit asked for by name is used as it is
+    model, rates = choose_noise_model("refit", train, ref, 0.1, rng, refit=refit_to(shuffled))
+    assert model.kind == "refit" and rates is None
+    # a refit on the clean labels predicts the trusted rows better: a candidate
+    _, rates = choose_noise_model("auto", train, ref, 0.1, rng,
+                                  refit=refit_to(noisy_wine[5]))
+    assert np.isfinite(rates).all()
+
+
 def test_refit_noise_model_needs_sample_weights(noisy_wine):
     from sklearn.linear_model import SGDClassifier
 
@@ -424,10 +459,11 @@ def test_refit_noise_model_needs_sample_weights(noisy_wine):
     with pytest.raises(ValueError, match="trajectory=False"):
         ClassBasedIFDetector(MLPClassifier((8,), max_iter=5), noise_model="refit").fit(
             X, y, X_trusted=X_ref, y_trusted=y_ref)
-    # "auto" chooses between the plain log-probability and "class", for any model
+    # "auto" chooses between the plain log-probability and "class" where it cannot refit
     det = ClassBasedIFDetector(small_net(X.shape[1], 3), loss_weight=np.inf,
                                random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
-    assert det.noise_model_rates_.shape == (2,) and det.noise_model_ != "refit"
+    assert det.noise_model_rates_.shape == (3,) and det.noise_model_ != "refit"
+    assert np.isnan(det.noise_model_rates_[2])  # not a candidate
     # and an SGDClassifier (log loss) takes sample weights: refit
     det = ClassBasedIFDetector(SGDClassifier(loss="log_loss", random_state=0),
                                noise_model="refit", loss_weight=np.inf).fit(

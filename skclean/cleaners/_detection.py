@@ -144,12 +144,15 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         ``N`` re-estimated from it; for
         scikit-learn classifiers with ``predict_proba`` whose ``fit`` takes
         ``sample_weight``, scored at the trained model (not along a
-        ``trajectory``); it costs several fits of the model (each continues
-        from the last where the estimator has ``warm_start``), so it is
-        asked for by name.  ``"auto"``: ``"class"`` where the plain
-        log-probability flags more trusted rows at the training scores' low
-        quantiles in 95% of bootstrap resamples of them, else the plain
-        log-probability, which is what uniform noise calls for.
+        ``trajectory``); it costs a few fits of the model (each continues
+        from the last where the estimator has ``warm_start``).  ``"auto"``:
+        the trusted rows choose among the plain log-probability, ``"class"``
+        and, where the model can be refit, ``"refit"``: the plain
+        log-probability unless it flags more trusted rows at the training
+        scores' low quantiles than the best in 95% of bootstrap resamples of
+        them (uniform noise calls for it), else the one that flags the
+        fewest; a refit that predicts the trusted labels worse than the
+        fitted model has run away (small data) and is not a candidate.
         Unused when ``loss_weight=0``.  See :ref:`noise_model <noise-model>`.
     contamination : float in (0, 0.5], default=0.1
         Share of training rows flagged by :meth:`predict` (sets ``offset_``).
@@ -225,10 +228,11 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         the given labels), or ``None`` when the plain log-probability is.
     noise_estimator_ : classifier or None
         With ``noise_model_="refit"``: the model refit on the posteriors.
-    noise_model_rates_ : ndarray of shape (2,) or None
-        With ``noise_model="auto"``: how often the plain log-probability and
-        ``"class"`` flag the trusted rows relative to the training rows
-        (lower is better).
+    noise_model_rates_ : ndarray of shape (3,) or None
+        With ``noise_model="auto"``: how often the plain log-probability,
+        ``"class"`` and ``"refit"`` flag the trusted rows relative to the
+        training rows (lower is better); NaN for ``"refit"`` where it was not
+        a candidate.
     reference_means_ : list of (float, object, tensor)
         Per checkpoint (one without TracIn): its weight, its parameters
         (``None`` for the final model) and the per-class mean reference
@@ -484,7 +488,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         cannot be refit with sample weights (networks)."""
         estimator = split_model(self.estimator)[1]  # X has been through a Pipeline's steps
         # scored along its training, a model would be refit at every checkpoint
-        if (self.noise_model != "refit" or not can_refit(estimator)
+        if (self.noise_model not in ("auto", "refit") or not can_refit(estimator)
                 or self._uses_trajectory(self.adapter_)):
             return None
         return lambda proba, y, matrix: refit_on_posterior(

@@ -25,22 +25,25 @@ estimator (weighted copies of the row, one per class it may belong to), and
 ``N`` is estimated again from the refit model; two rounds, each continuing
 from the previous model where the estimator has ``warm_start``.  It refits the
 model on up to ``n_classes`` weighted copies of each row (those whose
-posterior is above ``MIN_TARGET``), so it costs several fits: opt-in.  Where
-annotators confuse particular classes it finds far more of their wrong labels
-than the noisy model does.
+posterior is above ``MIN_TARGET``), so it costs a few fits.  Where annotators
+confuse particular classes it finds far more of their wrong labels than the
+noisy model does.
 
 Where labels were flipped at random the estimate of ``N`` only adds noise to
 the ranking ``log p(ỹ|x)`` already gives, so by default the trusted rows
-choose between ``"class"`` and the plain log-probability
+choose among the plain log-probability, ``"class"`` and ``"refit"``
 (:func:`choose_noise_model`): they are clean, so the score that flags fewer
 of them flags fewer clean training rows (measured in
-``benchmarks/detection_hard.py``).
+``benchmarks/detection_hard.py``).  On small data the weighted copies let the
+refit overfit and EM run away (the refit model then predicts the clean,
+trusted labels worse than the noisy model did): such a refit is not a
+candidate.
 """
 
 import copy
 
 import numpy as np
-from sklearn.base import clone, is_classifier
+from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import has_fit_parameter
 
@@ -48,8 +51,8 @@ from ._loss_weight import flag_quantiles, flag_rates, near_best
 
 #: The ``noise_model`` options of the detectors.
 NOISE_MODELS = ("auto", "class", "refit", None)
-#: What ``"auto"`` chooses from, plain first ("refit" costs several fits: asked for by name).
-KINDS = (None, "class")
+#: What ``"auto"`` chooses from, plain first.
+KINDS = (None, "class", "refit")
 #: EM rounds of ``"refit"``, and the posterior below which a (row, class) copy is dropped
 REFIT_ROUNDS = 2
 MIN_TARGET = 1e-3
@@ -110,7 +113,8 @@ def class_posterior(proba, y, matrix):
 def can_refit(estimator):
     """Whether ``"refit"`` applies: a scikit-learn classifier with ``predict_proba`` that takes
     ``sample_weight`` (networks, and ``SGDClassifier`` with the hinge loss, do not)."""
-    return (estimator is not None and is_classifier(estimator)
+    # a plain torch module has no scikit-learn tags to ask
+    return (isinstance(estimator, BaseEstimator) and is_classifier(estimator)
             and has_fit_parameter(estimator, "sample_weight")
             and hasattr(estimator, "predict_proba"))
 
@@ -216,9 +220,11 @@ def choose_noise_model(option, train, ref, contamination, rng, refit=None):
     -------
     model : NoiseModel or None
         ``None``: the plain log-probability.
-    rates : ndarray of shape (2,) or None
-        With ``"auto"``: how often the plain log-probability and "class" flag the trusted
-        rows relative to the training rows (lower is better).
+    rates : ndarray of shape (3,) or None
+        With ``"auto"``: how often each of :data:`KINDS` flags the trusted rows relative
+        to the training rows (lower is better); NaN for ``"refit"`` where it was not a
+        candidate (the model cannot be refit, or the refit predicts the trusted labels
+        worse than the noisy model).
     """
     if option is None:
         return None, None
@@ -227,7 +233,7 @@ def choose_noise_model(option, train, ref, contamination, rng, refit=None):
     if option in ("auto", "class"):
         models["class"] = NoiseModel("class", noise_matrix(proba, y, proba.shape[1]))
     plain_ref = ref(None) if option in ("auto", "refit") else None
-    if option == "refit" and refit is not None:
+    if option in ("auto", "refit") and refit is not None:
         start = trusted_noise_matrix(*plain_ref, proba.shape[1])
         model, matrix, train_proba["refit"] = refit(proba, y, start)
         models["refit"] = NoiseModel("refit", matrix, model)
@@ -237,20 +243,33 @@ def choose_noise_model(option, train, ref, contamination, rng, refit=None):
                          "sample_weight.")
     if option != "auto":
         return models[option], None
+    ref_scores = {None: plain_ref}
+    if "refit" in models:
+        ref_scores["refit"] = ref(models["refit"].estimator)
+        # EM is meant to recover the clean model: one that predicts the clean (trusted)
+        # labels worse than the noisy model has run away (small data, where the weighted
+        # copies overfit), and its N with it
+        if _mean_label_log_proba(*ref_scores["refit"]) < _mean_label_log_proba(*plain_ref):
+            del models["refit"]
+    ref_scores["class"] = plain_ref
     levels = flag_quantiles(contamination)
-    kinds = list(KINDS)
+    kinds = [kind for kind in KINDS if kind in models]
     per_row = []
     for kind in kinds:
-        m = models[kind]
-        matrix, estimator = (None, None) if m is None else (m.matrix, m.estimator)
-        ref_proba, ref_y = plain_ref if estimator is None else ref(estimator)
+        matrix = None if models[kind] is None else models[kind].matrix
+        ref_proba, ref_y = ref_scores[kind]
         per_row.append(flag_rates(label_log_posterior(train_proba[kind], y, matrix),
                                   label_log_posterior(ref_proba, ref_y, matrix), levels))
     per_row = np.asarray(per_row)
-    rates = per_row.mean(1)
+    rates = np.full(len(KINDS), np.nan)
+    rates[[KINDS.index(kind) for kind in kinds]] = per_row.mean(1)
     # the plain log-probability unless the trusted rows show it worse than the best in 95%
     # of bootstrap resamples: with uniform noise a noise model only adds estimation noise,
     # so it has to earn its place; then the kind that flags the fewest trusted rows
     if near_best(per_row, rng)[0]:
         return None, rates
     return models[kinds[int(np.argmin(per_row.mean(1)))]], rates
+
+
+def _mean_label_log_proba(proba, y):
+    return label_log_posterior(proba, y, None).mean()
