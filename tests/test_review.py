@@ -42,7 +42,7 @@ def _positions(X, batch):
 def test_asks_the_lowest_scored_untrusted_rows_in_order(data):
     X, y, y_in, trusted = data
     oracle = Recording(X, y)
-    review = ReviewCleaner(_detector(), oracle=oracle, budget=20, batch_size=7)
+    review = ReviewCleaner(_detector(), oracle=oracle, budget=20, batch_size=7, rerank=False)
     review.fit(X, y_in, trusted_mask=trusted)
 
     by_hand = _detector().fit(X, y_in, trusted_mask=trusted).score_samples(X, y_in)
@@ -56,7 +56,8 @@ def test_asks_the_lowest_scored_untrusted_rows_in_order(data):
     np.testing.assert_allclose(review.scores_, by_hand)
 
     X_out, y_out = ReviewCleaner(_detector(), oracle=SimulatedOracle(X, y), budget=20,
-                                 batch_size=7).fit_resample(X, y_in, trusted_mask=trusted)
+                                 batch_size=7, rerank=False).fit_resample(
+        X, y_in, trusted_mask=trusted)
     np.testing.assert_array_equal(y_out, review.y_)
     report = review.cleaning_report()
     assert len(report) == 20 and int(report["changed"].sum()) == review.n_changed_
@@ -65,7 +66,7 @@ def test_asks_the_lowest_scored_untrusted_rows_in_order(data):
 def test_rerank_refits_the_detector_with_the_answers_among_the_trusted_rows(data):
     X, y, y_in, trusted = data
     oracle = Recording(X, y)
-    ReviewCleaner(_detector(), oracle=oracle, budget=10, batch_size=5, rerank=True).fit(
+    ReviewCleaner(_detector(), oracle=oracle, budget=10, batch_size=5).fit(  # the default
         X, y_in, trusted_mask=trusted)
 
     # by hand: the first batch from the first ranking, the second from a detector refit

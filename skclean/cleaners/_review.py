@@ -4,7 +4,7 @@ The detectors rank rows; someone still has to look at them.  This cleaner
 runs the shared loop over a detector's ranking: each step asks about the
 ``batch_size`` lowest-scored rows not yet asked about (never the trusted
 ones), with the detector's model's prediction as the suggestion, and
-applies the answers.  With ``rerank=True`` the answered rows join the
+applies the answers.  By default (``rerank=True``) the answered rows join the
 trusted rows and the detector is fitted again before the next batch, so the
 answers so far shape the next ranking.
 """
@@ -46,10 +46,16 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         Rows to ask about in total.
     batch_size : int, default=10
         Rows per question.
-    rerank : bool, default=False
-        Fit the detector again after each batch, with the rows answered so
-        far among the trusted rows and their labels as answered, and re-rank
-        the rest.  Costs a detector fit per batch.
+    rerank : bool, default=True
+        Fit the detector again after each batch, on the labels as answered
+        so far and with the answered rows among the trusted rows, and re-rank
+        the rest: the answers shape the next ranking (a cleaner model, and a
+        noise model re-estimated).  Costs a detector fit per batch; at a
+        budget of 10% of the rows it fixes 1.01–1.12 times the wrong labels
+        of the ranking fitted once in five settings of
+        ``benchmarks/interactive_budget.py``, 0.97 times in one (uniform
+        noise).
+        ``False`` asks down the first ranking.
     {journal}
     verbose : int, default=0
         Progress bar over the rows asked.
@@ -95,7 +101,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         "rerank": ["boolean"],
     }
 
-    def __init__(self, detector=None, *, oracle=None, budget=100, batch_size=10, rerank=False,
+    def __init__(self, detector=None, *, oracle=None, budget=100, batch_size=10, rerank=True,
                  journal=None, verbose=0):
         store_parameters(self, locals())
 
