@@ -72,7 +72,8 @@ def add_parser(sub):
                         "dates or many distinct values (the output says which)")
     p.add_argument("--method", choices=sorted(METHODS), default=None,
                    help="detector (the default with --trusted): class-based influence against "
-                        "the trusted rows, most suspicious first; model-based: a model of the "
+                        "the trusted rows, most suspicious first, ranked again with your "
+                        "answers after each batch; model-based: a model of the "
                         "trusted rows; chef: influence on the trusted rows with suggested "
                         "labels, the model updated between rounds; cincer (the default "
                         "without --trusted, which it does not need): the rows as a stream, "

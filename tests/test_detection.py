@@ -40,6 +40,13 @@ def _brute_scores(det, X, y, X_ref, y_ref):
     return infl / infl.std() + det.loss_weight_ * logp / logp.std()
 
 
+def _brute_self_influence(det, X, y, X_ref, y_ref):
+    """(1/n) gᵀ H⁺ g per trusted row, from autograd gradients and the explicit Hessian."""
+    G = det.adapter_.per_example_grads(X_ref, y_ref).numpy()
+    H = det.adapter_.hessian(X, y).numpy()
+    return np.einsum("ip,pq,iq->i", G, np.linalg.pinv(H, rcond=1e-10), G) / len(X)
+
+
 def _brute_posterior(proba, yi, N):
     """P(y = ỹ | x, ỹ) by Bayes' rule, one row and one class at a time."""
     out = np.empty(len(yi))
@@ -125,7 +132,8 @@ def test_default_precision_is_float32_with_float64_rankings(similarity):
     from scipy.stats import spearmanr
 
     X, y, _, X_ref, y_ref = _hard_data(0)
-    kw = dict(similarity=similarity, n_checkpoints=3)
+    # the same bootstrap draws for both: the loss-weight choice is the same test of the data
+    kw = dict(similarity=similarity, n_checkpoints=3, random_state=0)
     default = ClassBasedIFDetector(LogisticRegression(max_iter=2000), **kw)
     exact = ClassBasedIFDetector(LogisticRegression(max_iter=2000), dtype="float64", **kw)
     s = default.fit(X, y, X_trusted=X_ref, y_trusted=y_ref).score_samples(X, y)
@@ -195,7 +203,10 @@ def test_references_are_scored_leaving_each_out(noisy_wine, monkeypatch, similar
                                random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
     ref_logp = np.log(det.adapter_.predict_proba(X_ref)[np.arange(len(y_ref)),
                                                         np.searchsorted(det.classes_, y_ref)])
-    np.testing.assert_allclose(seen["ref"][1], ref_logp, rtol=1e-10)
+    # as if trained on: raised by the self-influence (test_auto_loss_weight_sees_...)
+    np.testing.assert_allclose(seen["ref"][1], ref_logp + _brute_self_influence(det, X, y, X_ref,
+                                                                                y_ref),
+                               rtol=1e-8)
     if similarity == "tracin":  # a weighted sum over checkpoints of the GD leave-one-out
         expected = 0
         for eta, state, _ in det.reference_means_:
@@ -289,6 +300,29 @@ def test_default_weight_follows_the_noise(monkeypatch):
     assert mean["uniform"]["loss"] > mean["uniform"]["influence"] + 0.1, mean
     assert mean["uniform"]["default"] >= mean["uniform"]["loss"] - 0.02, mean
     assert mean["structured"]["default"] >= mean["structured"]["loss"] + 0.02, mean
+
+
+def test_auto_loss_weight_sees_the_trusted_rows_as_if_trained_on(noisy_wine):
+    """The log-probability-alone candidate of ``loss_weight="auto"`` is judged with each
+    trusted row's log-probability raised by its self-influence (1/n) gᵀ H⁺ g, built here
+    from autograd gradients and the explicit Hessian: a model gives the rows it fitted a
+    higher log-probability than rows it never saw."""
+    from skclean.cleaners._loss_weight import flag_quantiles, flag_rates
+
+    X, y, _, X_ref, y_ref, _ = noisy_wine
+    lr = LogisticRegression(max_iter=1000, tol=1e-10).fit(X, y)
+    det = ClassBasedIFDetector(lr, prefit=True, noise_model=None, dtype="float64",
+                               random_state=0).fit(X, y, X_trusted=X_ref, y_trusted=y_ref)
+    shift = _brute_self_influence(det, X, y, X_ref, y_ref)
+    assert shift.min() > 0
+    yi, ri = np.searchsorted(lr.classes_, y), np.searchsorted(lr.classes_, y_ref)
+    train = np.log(lr.predict_proba(X)[np.arange(len(y)), yi])
+    ref = np.log(lr.predict_proba(X_ref)[np.arange(len(ri)), ri])
+    levels = flag_quantiles(det.contamination)
+    np.testing.assert_allclose(det.loss_weight_rates_[-1],
+                               flag_rates(train, ref + shift, levels).mean(), rtol=1e-9)
+    # without the shift the trusted rows would look worse than they rank
+    assert flag_rates(train, ref, levels).mean() > det.loss_weight_rates_[-1]
 
 
 def test_noise_model_posterior_equals_bayes_rule(noisy_wine):

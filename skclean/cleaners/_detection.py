@@ -25,6 +25,7 @@ from ..influence import (
     self_similarity,
     unit_features,
 )
+from ..influence.hessian import self_influence
 from ..questions import transaction
 from ..utils import SeenRows, store_parameters, torch_threads
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, dask_rows
@@ -123,7 +124,9 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         the trusted rows are clean, so the weight that flags the fewest of
         them at the training scores' low quantiles (from a fifth to twice
         ``contamination``) flags the fewest clean training rows.  The
-        references are scored leaving each out of its class mean, and the
+        references are scored as training rows would be: leaving each out of
+        its class mean, and (not along a ``trajectory``) with its
+        log-probability raised by its self-influence, as if trained on; the
         largest weight not worse than the best in 95% of bootstrap resamples
         is kept.  Where labels were flipped at random, the model's
         log-probability alone ranks best and ``"auto"`` keeps it; where the
@@ -475,12 +478,23 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             else (fitted.kind, fitted.matrix, fitted.estimator))
         half = self._log_proba if self.loss_weight != 0 else (lambda X, y, point: None)
         train = (influence, half(X, y, self))
+
+        def ref():
+            # the trusted rows as if they were training rows: out of their own class means
+            # (the influence), and as if trained on (the log-probability: a model gives the
+            # rows it fitted a higher one than rows it never saw, by their self-influence;
+            # on 300 rows enough to make the log-probability look worse than it ranks).
+            # Not along a trajectory: there, how much a checkpoint has memorised is the
+            # signal that sets it apart.
+            log_proba = half(X_ref, y_ref, self)
+            if log_proba is not None and not self._uses_trajectory(self.adapter_):
+                shift = self_influence(self.adapter_, X, y, X_ref, y_ref)
+                log_proba = log_proba if shift is None else log_proba + shift
+            return self._loo_reference_scores(X_ref, y_ref, groups, own), log_proba
+
         (self.loss_weight_, self.loss_weight_rates_, self.score_scale_, scores,
-         ref) = fit_loss_weight(
-            self.loss_weight, train,
-            lambda: (self._loo_reference_scores(X_ref, y_ref, groups, own),
-                     half(X_ref, y_ref, self)),
-            self.contamination, rng, want_ref=want_ref)
+         ref) = fit_loss_weight(self.loss_weight, train, ref, self.contamination, rng,
+                                want_ref=want_ref)
         return scores, ref
 
     def _noise_refit(self, X):

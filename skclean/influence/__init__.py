@@ -33,6 +33,7 @@ from .hessian import (
     lissa_inverse_hvp,
     minibatch_hvp,
     sampled_hessian_inverse,
+    self_influence,
 )
 from .infl import (
     SUGGESTIONS,
@@ -87,6 +88,7 @@ __all__ = [
     "full_fisher_diagonal",
     "group_mean_gradients",
     "last_layer_hessian",
+    "self_influence",
     "lissa",
     "mean_similarity",
     "minibatch_hvp",
