@@ -22,10 +22,10 @@ from ..influence import (
     last_layer_hessian,
     reference_means,
     score_against_means,
+    self_influence,
     self_similarity,
     unit_features,
 )
-from ..influence.hessian import self_influence
 from ..questions import transaction
 from ..utils import SeenRows, store_parameters, torch_threads
 from ._base import MODEL_CONSTRAINTS, AdapterMixin, dask_rows
@@ -485,7 +485,9 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             # rows it fitted a higher one than rows it never saw, by their self-influence;
             # on 300 rows enough to make the log-probability look worse than it ranks).
             # Not along a trajectory: there, how much a checkpoint has memorised is the
-            # signal that sets it apart.
+            # signal that sets it apart.  With a noise model the shift of log p(ỹ|x), the
+            # posterior's leading term, stands for the posterior's (first order, the
+            # fitted model's Hessian also for a refit's).
             log_proba = half(X_ref, y_ref, self)
             if log_proba is not None and not self._uses_trajectory(self.adapter_):
                 shift = self_influence(self.adapter_, X, y, X_ref, y_ref)
