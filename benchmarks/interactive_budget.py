@@ -12,9 +12,12 @@ time.  Each method decides which rows to ask about:
 - ``ReviewCleaner``: :class:`~skclean.ReviewCleaner` with the default
   :class:`~skclean.ClassBasedIFDetector`, as a user builds it (the
   detector's ranking, fitted once, asked in order).
-- ``ReviewCleaner(rerank=True)``: the detector fitted again after every batch,
-  on the labels as corrected so far and with the answered rows among the
-  trusted rows, re-ranking the rows not yet asked.
+- ``ReviewCleaner(rerank=True)`` (the default): the detector fitted again
+  after every batch, on the labels as corrected so far, with the answered
+  rows among the trusted rows, the options its first fit chose kept and the
+  labels as first given passed along (its noise model learns the
+  annotators' confusions from the answers), re-ranking the rows not yet
+  asked.
 - ``CHEF``: :class:`~skclean.ChefCleaner` with ``batch_size`` 1% of the rows
   (INFL on the trusted rows, the oracle's answers applied).
 

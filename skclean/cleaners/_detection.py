@@ -296,7 +296,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_trusted=None, y_trusted=None, trusted_mask=None, X_ref=None,
-            y_ref=None, reference_mask=None):
+            y_ref=None, reference_mask=None, y_given=None):
         """Fit the model on noisy ``(X, y)`` and summarise the trusted rows.
 
         Parameters
@@ -305,6 +305,14 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         y : array-like of shape (n_samples,)
             Possibly wrong labels.
         {trusted}
+        y_given : array-like of shape (n_samples,), default=None
+            The labels as first given, where ``y`` holds an oracle's answers
+            for some rows (the rows where the two differ; a
+            :class:`ReviewCleaner` passes them).  ``noise_model="refit"``
+            keeps those rows' answers as their true class, counts their
+            (answer, given) pairs in ``N`` (the most direct evidence of which
+            labels the annotators confuse) and refits with the trusted rows
+            in, as rows of their own class.  Unused otherwise.
 
         Returns
         -------
@@ -315,13 +323,19 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         # all or nothing: a failure leaves the previous fitted state whole
         with transaction(self):
             X, y = validate_rows(self, X, y)
-            return self._fit(X, y, *check_reference(X, y, *trusted, estimator=self))
+            if y_given is not None:
+                y_given = np.asarray(y_given)
+                if y_given.shape != y.shape:
+                    raise ValueError(f"y_given must hold one label per row of X: expected "
+                                     f"shape {y.shape}, got {y_given.shape}.")
+            return self._fit(X, y, *check_reference(X, y, *trusted, estimator=self),
+                             y_given=y_given)
 
     fit.__doc__ = fit.__doc__.format(trusted=trusted_doc(
         ": the paper's reference set", "; they are scored with the other rows",
         old="X_ref, y_ref, reference_mask"))
 
-    def _fit(self, X, y, X_ref, y_ref):
+    def _fit(self, X, y, X_ref, y_ref, y_given=None):
         if self.prefit and self.similarity == "tracin":
             raise ValueError("similarity='tracin' needs the training trajectory: use prefit=False.")
         if self.trajectory is True and (self.prefit or self.similarity == "tracin"):
@@ -335,6 +349,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                              "takes sample_weight (use 'class' or 'auto' with a network).")
         rng = check_random_state(self.random_state)
         self.classes_ = np.unique(np.concatenate([np.unique(y), np.unique(y_ref)]))
+        answered = self._answered_rows(y, y_given)
         X_ref, y_ref = self._subsample(X_ref, y_ref, rng)
         adapter = self.initialize_adapter(X.shape[1], self.classes_,
                                           clone_estimator=not self.prefit, X=X)
@@ -369,7 +384,8 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
         with torch_threads(self.n_jobs):
             self.trajectory_ = self.trajectory_rates_ = None
             if states is None:
-                train, _ = self._calibrate(X, y, X_ref, y_ref, groups, checkpoints, rng)
+                train, _ = self._calibrate(X, y, X_ref, y_ref, groups, checkpoints, rng,
+                                           answered=answered)
             else:
                 train = self._fit_trajectory(X, y, X_ref, y_ref, groups, states, rng)
             self._set_offset(train)
@@ -402,7 +418,8 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                     and self.similarity != "tracin")
         return self.trajectory
 
-    def _calibrate(self, X, y, X_ref, y_ref, groups, checkpoints, rng, want_ref=False):
+    def _calibrate(self, X, y, X_ref, y_ref, groups, checkpoints, rng, want_ref=False,
+                   answered=None):
         """Reference means, class scales and loss weight at the model as it stands (or
         summed over TracIn's ``checkpoints``); return the training rows' scores and, with
         ``want_ref``, the trusted rows' (each left out of its class mean)."""
@@ -422,7 +439,7 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
             self.class_scale_ = std.cpu().numpy().astype(np.float64)
         influence = self._reduce(per_class)
         return self._fit_loss_weight(X, y, X_ref, y_ref, groups, influence, own, rng,
-                                     want_ref)
+                                     want_ref, answered)
 
     def partial_fit(self, X, y, classes=None, **fit_params):
         """Continue with new rows ``(X, y)``: the model learns them, the references follow.
@@ -465,14 +482,15 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                 raw = self._score_at(self, self.seen_.X, self.seen_.y)
                 self.trajectory_[-1] = Checkpoint(self, None, np.sort(raw))
 
-    def _fit_loss_weight(self, X, y, X_ref, y_ref, groups, influence, own, rng, want_ref):
+    def _fit_loss_weight(self, X, y, X_ref, y_ref, groups, influence, own, rng, want_ref,
+                         answered=None):
         """Fix ``loss_weight_`` and the two halves' scales; return the training scores (and
         the trusted rows' with ``want_ref``)."""
         fitted, self.noise_model_rates_ = None, None
         if self.loss_weight != 0:
             fitted, self.noise_model_rates_ = choose_noise_model(
                 self.noise_model, self._proba(X, y), lambda est: self._proba(X_ref, y_ref, est),
-                self.contamination, rng, refit=self._noise_refit(X))
+                self.contamination, rng, refit=self._noise_refit(X, X_ref, y_ref, answered))
         self.noise_model_, self.noise_matrix_, self.noise_estimator_ = (
             (None, None, None) if fitted is None
             else (fitted.kind, fitted.matrix, fitted.estimator))
@@ -499,16 +517,43 @@ class ClassBasedIFDetector(DetectorMixin, AdapterMixin, BaseEstimator):
                                 want_ref=want_ref)
         return scores, ref
 
-    def _noise_refit(self, X):
-        """``refit(proba, y)`` for ``noise_model="refit"``, or ``None`` where the estimator
-        cannot be refit with sample weights (networks)."""
+    def _answered_rows(self, y, y_given):
+        """``(rows, given labels as indices)`` of the rows whose label ``y_given`` says was
+        answered (changed), or ``None``."""
+        if y_given is None:
+            return None
+        unknown = ~np.isin(y_given, self.classes_)
+        if unknown.any():
+            raise ValueError(f"y_given holds labels that are not classes of y or y_trusted: "
+                             f"{np.unique(y_given[unknown])[:10].tolist()}.")
+        rows = np.flatnonzero(y_given != y)
+        return rows, np.searchsorted(self.classes_, y_given[rows])
+
+    def _noise_refit(self, X, X_ref, y_ref, answered):
+        """``refit(proba, y, matrix)`` for ``noise_model="refit"``, or ``None`` where the
+        estimator cannot be refit with sample weights (networks)."""
         estimator = split_model(self.estimator)[1]  # X has been through a Pipeline's steps
         # scored along its training, a model would be refit at every checkpoint
         if (self.noise_model not in ("auto", "refit") or not can_refit(estimator)
                 or self._uses_trajectory(self.adapter_)):
             return None
-        return lambda proba, y, matrix: refit_on_posterior(
-            estimator, X, y, proba, self.classes_, matrix, init=self.adapter_.model)
+        # with answers, the verified rows (trusted and answered) anchor the clean model; not
+        # without: the trusted rows would then be in-sample for the refit and out of sample
+        # for the plain model, and the choice of noise model they make would lean to the refit
+        anchors = None
+        if answered is not None and len(answered[0]):
+            anchors = (X_ref, np.searchsorted(self.classes_, y_ref))
+
+        def refit(proba, y, matrix):
+            known = None
+            if anchors is not None:  # the rows' answers are their class; y, as given
+                rows, given = answered
+                known, y = (rows, y[rows]), y.copy()
+                y[rows] = given
+            return refit_on_posterior(estimator, X, y, proba, self.classes_, matrix,
+                                      init=self.adapter_.model, anchors=anchors, known=known)
+
+        return refit
 
     def _loo_reference_scores(self, X_ref, y_ref, groups, own):
         """Influence scores of the references, each left out of its own class mean."""

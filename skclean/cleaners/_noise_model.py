@@ -22,12 +22,25 @@ trusted rows show it (row ``k``: the noisy model's mean probabilities over
 the trusted rows of class ``k``, the estimate of Hendrycks et al. 2018), each
 row's posterior over its true class is the soft target of a refit of the same
 estimator (weighted copies of the row, one per class it may belong to), and
-``N`` is estimated again from the refit model; two rounds, each continuing
-from the previous model where the estimator has ``warm_start``.  It refits the
-model on up to ``n_classes`` weighted copies of each row (those whose
-posterior is above ``MIN_TARGET``), so it costs a few fits.  Where annotators
-confuse particular classes it finds far more of their wrong labels than the
-noisy model does.
+``N`` is estimated again from the refit model; two rounds, each continuing from the previous model
+where the estimator has ``warm_start``.  It refits the model on up to
+``n_classes`` weighted copies of each row (those whose posterior is above
+``MIN_TARGET``), so it costs a few fits.  Where annotators confuse particular
+classes it finds far more of their wrong labels than the noisy model does.
+
+Rows an oracle has answered are known: their answer is their true class (a
+one-hot posterior) and their label as first given is what the annotators
+wrote, so each is an exact (true, given) pair of ``N``.  Since the oracle was
+asked about rows for what the data showed of them, the likelihood stays
+unbiased with the answers in, and with them ``N`` can be fitted to its
+maximum likelihood (:func:`fit_noise_matrix`) where the answers show that
+this predicts them better than the soft joint does
+(:func:`estimate_noise_matrix`).  The verified rows, trusted and answered,
+then enter each refit as rows of their own class (``anchors``): the answered
+ones sit on the class boundaries, where the noisy labels cannot tell class
+overlap from label noise.  Not before there are answers: the trusted rows
+choose the noise model, and rows the refit was fitted to would look better
+to it than to the plain model, which never saw them.
 
 Where labels were flipped at random the estimate of ``N`` only adds noise to
 the ranking ``log p(ỹ|x)`` already gives, so by default the trusted rows
@@ -47,6 +60,7 @@ from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import has_fit_parameter
 
+from .._sparse import stack_rows
 from ._loss_weight import flag_quantiles, flag_rates, near_best
 
 #: The ``noise_model`` options of the detectors.
@@ -56,6 +70,8 @@ KINDS = (None, "class", "refit")
 #: EM rounds of ``"refit"``, and the posterior below which a (row, class) copy is dropped
 REFIT_ROUNDS = 2
 MIN_TARGET = 1e-3
+#: EM iterations of ``N`` with the class probabilities held, and the change that stops them
+NOISE_ITER, NOISE_TOL = 50, 1e-6
 
 
 def noise_matrix(proba, y, n_classes):
@@ -101,13 +117,65 @@ def label_log_posterior(proba, y, matrix):
     return np.log(given) - np.log(np.maximum(evidence, given))
 
 
-def class_posterior(proba, y, matrix):
-    """``P(y = k | x, ỹ)`` for every class ``k``: ``(n_samples, n_classes)``, rows sum to 1."""
+def class_posterior(proba, y, matrix, known=None):
+    """``P(y = k | x, ỹ)`` for every class ``k``: ``(n_samples, n_classes)``, rows sum to 1.
+
+    ``known``: ``(rows, classes)``, rows whose true class is known (one-hot there).
+    """
     R = np.asarray(proba, dtype=np.float64) * matrix[:, y].T
     total = R.sum(1, keepdims=True)
     # a row whose label no class explains (all zeros) keeps its label
     R[total[:, 0] == 0, y[total[:, 0] == 0]] = 1.0
-    return R / np.maximum(R.sum(1, keepdims=True), np.finfo(np.float64).tiny)
+    R /= np.maximum(R.sum(1, keepdims=True), np.finfo(np.float64).tiny)
+    if known is not None:
+        rows, truth = known
+        R[rows] = 0.0
+        R[rows, truth] = 1.0
+    return R
+
+
+def fit_noise_matrix(proba, y, matrix, known=None, n_iter=NOISE_ITER, tol=NOISE_TOL):
+    """The maximum-likelihood ``N`` with the class probabilities held: EM over true classes.
+
+    The given labels' likelihood is ``Π_i Σ_k p_i(k) N[k, ỹ_i]``.  E-step:
+    each row's posterior over its true class (:func:`class_posterior`);
+    M-step: ``N[k, j] = Σ_{i: ỹ_i = j} R_ik / Σ_i R_ik``.  With ``proba`` the
+    clean class probabilities this recovers the annotators' ``N``; the soft
+    joint of :func:`noise_matrix` instead mixes the classes' overlap into it.
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+        Class probabilities of the training rows (held).
+    y : ndarray of int of shape (n_samples,)
+        The labels as given, as indices into the classes.
+    matrix : ndarray of shape (n_classes, n_classes)
+        The starting ``N``.
+    known : tuple ``(rows, classes)`` or None
+        Rows whose true class is known (an oracle's answers), with those
+        classes as indices; their posterior is one-hot there.
+    n_iter : int
+        At most this many EM iterations.
+    tol : float
+        Stop once no entry of ``N`` moves by more.
+
+    Returns
+    -------
+    ndarray of shape (n_classes, n_classes)
+        Rows sum to 1; a class no row may belong to keeps its starting row.
+    """
+    n_classes = matrix.shape[0]
+    for _ in range(n_iter):
+        R = class_posterior(proba, y, matrix, known)
+        joint = np.zeros((n_classes, n_classes))
+        np.add.at(joint.T, y, R)  # joint[:, ỹ_i] += R_i
+        mass = joint.sum(1, keepdims=True)
+        new = np.where(mass > 0, joint / np.where(mass > 0, mass, 1.0), matrix)
+        done = np.abs(new - matrix).max() <= tol
+        matrix = new
+        if done:
+            break
+    return matrix
 
 
 def can_refit(estimator):
@@ -148,7 +216,7 @@ def _start_from(estimator, init):
 
 
 def refit_on_posterior(estimator, X, y, proba, classes, matrix, n_rounds=REFIT_ROUNDS,
-                       init=None):
+                       init=None, anchors=None, known=None):
     """Expectation-maximisation of the clean model and the noise matrix (see the module doc).
 
     Parameters
@@ -157,35 +225,87 @@ def refit_on_posterior(estimator, X, y, proba, classes, matrix, n_rounds=REFIT_R
         Unfitted template (cloned each round); must pass :func:`can_refit`.
     X : array-like or sparse matrix of shape (n_samples, n_features)
     y : ndarray of int
-        The given labels, as indices into ``classes``.
+        The labels as given, as indices into ``classes``.
     proba : ndarray of shape (n_samples, n_classes)
         The noisy model's probabilities: the first E-step's.
     classes : ndarray
     matrix : ndarray of shape (n_classes, n_classes)
-        The first E-step's ``N`` (:func:`trusted_noise_matrix`).
+        The starting ``N`` (:func:`trusted_noise_matrix`).
     n_rounds : int
     init : fitted classifier or None
         The noisy model, where the first refit may continue from it.
+    anchors : tuple ``(X_trusted, y_trusted)`` or None
+        Verified rows (labels as indices into ``classes``), in every refit as
+        rows of their own class with weight 1.
+    known : tuple ``(rows, classes)`` or None
+        Rows of ``X`` whose true class is known (indices into ``classes``);
+        ``y`` holds their label as first given.
 
     Returns
     -------
     model : the refit classifier
     matrix : ndarray of shape (n_classes, n_classes)
-        ``N`` estimated from ``model``'s probabilities.
+        ``N`` fitted with ``model``'s probabilities held (:func:`fit_noise_matrix`).
     proba : ndarray of shape (n_samples, n_classes)
         ``model``'s probabilities of ``X``.
     """
     model = init
     for _ in range(n_rounds):
-        R = class_posterior(proba, y, matrix)
+        R = class_posterior(proba, y, matrix, known)
         rows, cols = np.nonzero(R > MIN_TARGET)
-        model = _start_from(estimator, model).fit(_safe_indexing(X, rows), classes[cols],
-                                                  sample_weight=R[rows, cols])
+        X_fit, y_fit, w = _safe_indexing(X, rows), classes[cols], R[rows, cols]
+        if anchors is not None:
+            X_fit = stack_rows([X_fit, anchors[0]])
+            y_fit = np.concatenate([y_fit, classes[anchors[1]]])
+            w = np.concatenate([w, np.ones(len(anchors[1]))])
+        model = _start_from(estimator, model).fit(X_fit, y_fit, sample_weight=w)
         proba = aligned_proba(model, X, classes)
-        matrix = noise_matrix(proba, y, len(classes))
+        matrix = estimate_noise_matrix(proba, y, len(classes), known)
     if "warm_start" in model.get_params():  # the user's setting back on the model kept
         model.set_params(warm_start=estimator.get_params()["warm_start"])
     return model, matrix, proba
+
+
+def estimate_noise_matrix(proba, y, n_classes, known=None):
+    """``N`` from a refit model's probabilities, and the oracle's answers where there are any.
+
+    Without answers: the soft joint (:func:`noise_matrix`).  With them, two
+    estimates are weighed: the soft joint and its maximum likelihood
+    (:func:`fit_noise_matrix`).  The second recovers the annotators' ``N``
+    where the model's probabilities are right, and bends ``N`` to cover their
+    errors where the model is misspecified.  The answers tell the two apart:
+    each estimate is made without them, and the one under which the
+    answered rows' posteriors give their answers the higher likelihood is made
+    again with them in (an answered row's true class is its answer, and its
+    label as given a column of ``N``).
+
+    Parameters
+    ----------
+    proba : ndarray of shape (n_samples, n_classes)
+    y : ndarray of int of shape (n_samples,)
+        The labels as given, as indices into the classes.
+    n_classes : int
+    known : tuple ``(rows, classes)`` or None
+        The answered rows and their answers, as indices into the classes.
+
+    Returns
+    -------
+    ndarray of shape (n_classes, n_classes)
+    """
+    if known is None or len(known[0]) == 0:
+        return noise_matrix(proba, y, n_classes)
+    rows, truth = known
+    soft = noise_matrix(proba, y, n_classes)
+    # (an answer the posterior rules out entirely scores the float's tiny, not -inf)
+    tiny = np.finfo(np.float64).tiny
+    likelihood = [np.log(np.maximum(class_posterior(proba[rows], y[rows], M)[
+        np.arange(len(rows)), truth], tiny)).sum()
+        for M in (soft, fit_noise_matrix(proba, y, soft))]
+    answered = proba.copy()
+    answered[rows] = 0.0
+    answered[rows, truth] = 1.0
+    soft = noise_matrix(answered, y, n_classes)
+    return fit_noise_matrix(proba, y, soft, known) if likelihood[1] > likelihood[0] else soft
 
 
 class NoiseModel:
