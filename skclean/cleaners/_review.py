@@ -80,7 +80,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         labels that cleanlab's one-shot ranking fixes where the noise
         follows the classes, and as many (1.00–1.01 times) with uniform
         noise, in the six settings of ``benchmarks/interactive_budget.py``
-        (:ref:`bench-interactive-budget`, where it also loses one).
+        (:ref:`bench-interactive-budget` also lists a data set where it loses).
         ``False`` asks down the first ranking.
     {journal}
     verbose : int, default=0
