@@ -22,11 +22,12 @@ trusted rows show it (row ``k``: the noisy model's mean probabilities over
 the trusted rows of class ``k``, the estimate of Hendrycks et al. 2018), each
 row's posterior over its true class is the soft target of a refit of the same
 estimator (weighted copies of the row, one per class it may belong to), and
-``N`` is estimated again from the refit model; two rounds, each continuing from the previous model
-where the estimator has ``warm_start``.  It refits the model on up to
-``n_classes`` weighted copies of each row (those whose posterior is above
-``MIN_TARGET``), so it costs a few fits.  Where annotators confuse particular
-classes it finds far more of their wrong labels than the noisy model does.
+``N`` is estimated again from the refit model; two rounds, each continuing
+from the previous model where the estimator has ``warm_start``.  It refits
+the model on up to ``n_classes`` weighted copies of each row (those whose
+posterior is above ``MIN_TARGET``), so it costs a few fits.  Where annotators
+confuse particular classes it finds far more of their wrong labels than the
+noisy model does.
 
 Rows an oracle has answered are known: their answer is their true class (a
 one-hot posterior) and their label as first given is what the annotators
@@ -127,11 +128,14 @@ def class_posterior(proba, y, matrix, known=None):
     # a row whose label no class explains (all zeros) keeps its label
     R[total[:, 0] == 0, y[total[:, 0] == 0]] = 1.0
     R /= np.maximum(R.sum(1, keepdims=True), np.finfo(np.float64).tiny)
-    if known is not None:
-        rows, truth = known
-        R[rows] = 0.0
-        R[rows, truth] = 1.0
-    return R
+    return R if known is None else _one_hot(R, *known)
+
+
+def _one_hot(P, rows, classes):
+    """``P`` with the rows ``rows`` set to one-hot at ``classes`` (known true classes)."""
+    P[rows] = 0.0
+    P[rows, classes] = 1.0
+    return P
 
 
 def fit_noise_matrix(proba, y, matrix, known=None, n_iter=NOISE_ITER, tol=NOISE_TOL):
@@ -245,7 +249,7 @@ def refit_on_posterior(estimator, X, y, proba, classes, matrix, n_rounds=REFIT_R
     -------
     model : the refit classifier
     matrix : ndarray of shape (n_classes, n_classes)
-        ``N`` fitted with ``model``'s probabilities held (:func:`fit_noise_matrix`).
+        ``N`` estimated from ``model``'s probabilities (:func:`estimate_noise_matrix`).
     proba : ndarray of shape (n_samples, n_classes)
         ``model``'s probabilities of ``X``.
     """
@@ -301,10 +305,7 @@ def estimate_noise_matrix(proba, y, n_classes, known=None):
     likelihood = [np.log(np.maximum(class_posterior(proba[rows], y[rows], M)[
         np.arange(len(rows)), truth], tiny)).sum()
         for M in (soft, fit_noise_matrix(proba, y, soft))]
-    answered = proba.copy()
-    answered[rows] = 0.0
-    answered[rows, truth] = 1.0
-    soft = noise_matrix(answered, y, n_classes)
+    soft = noise_matrix(_one_hot(proba.copy(), rows, truth), y, n_classes)
     return fit_noise_matrix(proba, y, soft, known) if likelihood[1] > likelihood[0] else soft
 
 
