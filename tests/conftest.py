@@ -11,6 +11,15 @@ from skclean.models import default_classifier
 
 torch.set_num_threads(2)
 
+@pytest.fixture(autouse=True)
+def _seed_global_generators():
+    """An estimator left at ``random_state=None`` draws from numpy's and torch's global
+    generators: seeded per test, a verdict never hangs on luck or on which tests ran
+    before (the draws that matter are tested over many explicit seeds)."""
+    np.random.seed(0)  # noqa: NPY002 (the legacy global is what random_state=None uses)
+    torch.manual_seed(0)
+
+
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 

@@ -89,3 +89,40 @@ def test_trusted_mask_routes_through_a_pipeline(data, name):
             make_pipeline(StandardScaler(), old).fit(X, y_in, **{old_mask: mask})
     Xs = StandardScaler().fit_transform(X)
     np.testing.assert_array_equal(new.score_samples(Xs, y_in), old.score_samples(Xs, y_in))
+
+
+def test_hold_out_keeps_a_row_of_every_class_and_is_the_plain_draw_otherwise():
+    from skclean.cleaners._trusted import hold_out
+
+    y = np.repeat([0, 1, 2], 3)
+    for seed in range(200):  # 1 in 84 plain draws of 3 would take all of one class
+        kept, held = hold_out(y, 3, np.random.RandomState(seed))
+        assert len(held) == 3 and set(y[kept]) == {0, 1, 2}
+        np.testing.assert_array_equal(np.sort(np.r_[kept, held]), np.arange(9))
+    y = np.repeat([0, 1, 2], 40)  # no class can run short: the first n of the permutation
+    perm = np.random.RandomState(5).permutation(len(y))
+    kept, held = hold_out(y, 36, np.random.RandomState(5))
+    np.testing.assert_array_equal(held, perm[:36])
+    np.testing.assert_array_equal(kept, perm[36:])
+    y = np.array([0, 1, 1])  # only one row can go: the other two are their class's last
+    kept, held = hold_out(y, 2, np.random.RandomState(0))
+    assert len(held) == 1 and y[held[0]] == 1 and sorted(y[kept]) == [0, 1]
+
+
+def test_model_based_trains_on_every_class_with_few_trusted_rows(data):
+    """3 trusted rows per class, 30% held out: no seed may leave a class untrained."""
+    X, y, y_noisy, _, _ = data
+    mask = np.concatenate([np.flatnonzero(y == c)[:3] for c in np.unique(y)])
+    y_in = y_noisy.copy()
+    y_in[mask] = y[mask]
+    # the seeds whose plain draw of 3 (the first 3 of the permutation) is one whole class
+    whole = [s for s in range(300)
+             if len(set(y[mask][np.random.RandomState(s).permutation(9)[:3]])) == 1]
+    assert whole
+    for seed in whole[:3] + [0, 1]:
+        det = ModelBasedDetector(_lr(), n_rounds=1, random_state=seed)
+        det.fit(X, y_in, trusted_mask=mask)
+        assert det.score_samples(X, y_in).shape == (len(X),)
+    with pytest.raises(ValueError, match="train on the rest with a row of every class"):
+        ModelBasedDetector(_lr(), n_rounds=1).fit(
+            X, y_in, trusted_mask=[np.flatnonzero(y == c)[0] for c in np.unique(y)])

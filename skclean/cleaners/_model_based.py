@@ -29,7 +29,7 @@ from ._detector_base import SEEN_ROWS, DetectorMixin, check_reference, sample_se
 from ._labels import as_labels, check_judged, validate_rows
 from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc
 from ._loss_weight import combine_scores, fit_loss_weight
-from ._trusted import check_labelled_rows, deprecated_doc, renamed_trusted, trusted_doc
+from ._trusted import check_labelled_rows, deprecated_doc, hold_out, renamed_trusted, trusted_doc
 
 
 @with_journal_doc
@@ -67,7 +67,8 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         Rows ``r`` cleaned per round.
     validation_fraction : float, default=0.3
         Share of the reference rows held out as the detection validation set
-        when ``X_val`` is not given.
+        when ``X_val`` is not given, drawn at random while every class keeps
+        at least one row for the clean model to train on.
     validation_noise : float, default=0.5
         Share of validation rows corrupted; the detection accuracy is the share
         of corrupted rows among that many lowest-scored ones (the paper's p = 50%).
@@ -190,14 +191,15 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         X_ref, y_ref = check_reference(X, y, *trusted, estimator=self)
         rng = check_random_state(self.random_state)
         if X_val is None and y_val is None:
-            perm = rng.permutation(X_ref.shape[0])
             n_val = max(2, int(round(self.validation_fraction * X_ref.shape[0])))
-            if X_ref.shape[0] - n_val < 2:
+            kept, held = hold_out(y_ref, n_val, rng)
+            if len(kept) < 2 or len(held) < n_val:
                 raise ValueError(f"There are {X_ref.shape[0]} trusted rows: too few to hold "
                                  f"out a validation share of {self.validation_fraction} and "
-                                 "train on the rest; pass X_val/y_val or more trusted rows.")
-            X_val, y_val = X_ref[perm[:n_val]], y_ref[perm[:n_val]]
-            X_ref, y_ref = X_ref[perm[n_val:]], y_ref[perm[n_val:]]
+                                 "train on the rest with a row of every class; pass "
+                                 "X_val/y_val or more trusted rows.")
+            X_val, y_val = X_ref[held], y_ref[held]
+            X_ref, y_ref = X_ref[kept], y_ref[kept]
         else:
             X_val, y_val = check_labelled_rows(X_val, y_val, X.shape[1:], ("X_val", "y_val"),
                                                estimator=self)

@@ -132,6 +132,26 @@ def trusted_rows(X, X_trusted, y_trusted, trusted_mask, estimator=None):
                                        estimator=estimator))
 
 
+def hold_out(y, n, rng):
+    """Positions ``(kept, held_out)``: ``n`` rows drawn at random to hold out, passing
+    over a row whenever holding it out would leave its class with none to train on.
+
+    (A plain random split of a few trusted rows per class can take every row of
+    a class, and the model trained on the rest could never predict it.)  When
+    no class runs short, the draw is exactly the first ``n`` of the permutation.
+    """
+    classes, inverse = np.unique(y, return_inverse=True)
+    left = np.bincount(inverse, minlength=len(classes))
+    kept, held = [], []
+    for i in rng.permutation(len(y)):  # both lists stay in the order of the draw
+        if len(held) < n and left[inverse[i]] > 1:
+            left[inverse[i]] -= 1
+            held.append(i)
+        else:
+            kept.append(i)
+    return np.array(kept, dtype=np.intp), np.array(held, dtype=np.intp)
+
+
 def split_trusted(X, y, trusted, *, missing_message, fraction=None, random_state=None,
                   estimator=None):
     """``(train, X_trusted, y_trusted)`` for a cleaner that cleans only the untrusted rows.
