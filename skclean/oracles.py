@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from .questions import SKIP, OracleError, OracleStop, majority_vote, query_oracle
+from .questions import SKIP, OracleError, OracleStop, majority_vote, query_oracle, row_ids_of
 from .utils import store_parameters
 
 __all__ = [
@@ -45,12 +45,6 @@ class BaseOracle:
 
     def __repr__(self):
         return f"{type(self).__name__}()"
-
-
-def _row_ids_of(X):
-    """The user's row ids: a DataFrame's index, else positions."""
-    index = getattr(X, "index", None)
-    return list(index) if index is not None else list(range(X.shape[0]))
 
 
 def _content_keys(X, i):
@@ -141,7 +135,7 @@ class SimulatedOracle(BaseOracle):
     """
 
     def __init__(self, X, y_true, *, error_rate=0.0, random_state=None):
-        ids = _row_ids_of(X)
+        ids = list(row_ids_of(X))
         X = _numeric_or_none(X)  # rows with text cells are found by row id only
         y_true = np.asarray(y_true)
         if X is not None and (X.ndim < 2 or X.shape[0] != len(y_true)):

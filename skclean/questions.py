@@ -202,6 +202,29 @@ def query_oracle(oracle, X, y, classes, **context):
 
 
 # --------------------------------------------------------------------------- journal
+def row_ids_of(X, n=None, row_ids=None):
+    """The user's row ids: ``row_ids`` if given, a DataFrame's (or Series') index, else
+    positions ``0..n-1``."""
+    if row_ids is not None:
+        ids = np.asarray(row_ids, dtype=object).ravel()
+        rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        if len(ids) != rows:
+            raise ValueError(f"row_ids has {len(ids)} ids for the {rows} rows of X.")
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError("row_ids must name each row once: it has duplicates.")
+        return ids
+    index = getattr(X, "index", None)
+    if index is not None and hasattr(X, "iloc"):  # pandas (or a look-alike)
+        ids = np.asarray(index, dtype=object)
+        if len(set(ids.tolist())) != len(ids):
+            raise ValueError("The DataFrame index identifies rows in the cleaning records "
+                             "and the journal: it must be unique (use reset_index()).")
+        return ids
+    if n is None:
+        n = X.shape[0] if hasattr(X, "shape") else np.asarray(X).shape[0]
+    return np.arange(n)
+
+
 def row_fingerprint(row):
     """A short hash of a row's exact values (as float64; ``-0.0`` counts as ``0.0``).
 

@@ -135,3 +135,10 @@ def test_console_oracle_skip_accept_keep_and_end_of_input():
         o(np.zeros((3, 2)), np.array(["a", "a", "a"]))
     assert list(info.value.answers[:1]) == ["b"] and info.value.answers[1] is SKIP
     assert any("End of input" in line for line in printed)
+
+
+def test_simulated_oracle_over_a_list_of_texts_finds_rows_by_position():
+    texts = ["a wrong label", "a right label", "another text"]
+    oracle = SimulatedOracle(texts, ["x", "y", "x"])
+    assert oracle(["another text", "a wrong label"], np.array(["y", "y"]),
+                  row_ids=[2, 0]).tolist() == ["x", "x"]

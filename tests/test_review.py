@@ -159,3 +159,75 @@ def test_the_answers_find_more_wrong_labels_where_annotators_confuse_classes():
             fixed[rerank].append(review.n_changed_)
     assert all(a > b for a, b in zip(fixed[True], fixed[False], strict=True)), fixed
     assert sum(fixed[True]) >= 1.1 * sum(fixed[False]), fixed
+
+
+def _frame_with_a_text_column(data):
+    import pandas as pd
+
+    X, y, y_in, trusted = data
+    frame = pd.DataFrame(X[:, :4], columns=["a", "b", "c", "d"],
+                         index=[f"w{i}" for i in range(len(X))])
+    frame["kind"] = np.where(X[:, 4] > np.median(X[:, 4]), "high", "low")
+    return frame, y, y_in, trusted
+
+
+def _encoding_pipeline():
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    return make_pipeline(make_column_transformer((OneHotEncoder(), ["kind"]),
+                                                 remainder=StandardScaler()),
+                         LogisticRegression(max_iter=1000))
+
+
+@pytest.mark.parametrize("rerank", [False, True])
+def test_a_detector_whose_pipeline_encodes_the_rows_gets_them_raw(data, rerank):
+    """A DataFrame with a string column goes to the detector's Pipeline as it is: the
+    review asks what the detector alone ranks first, and the rows keep their ids."""
+    X, y, y_in, trusted = _frame_with_a_text_column(data)
+    detector = ClassBasedIFDetector(_encoding_pipeline(), random_state=0)
+    review = ReviewCleaner(detector, oracle=SimulatedOracle(X, y), budget=10, batch_size=5,
+                           rerank=rerank).fit(X, y_in, trusted_mask=trusted)
+
+    by_hand = ClassBasedIFDetector(_encoding_pipeline(), random_state=0).fit(
+        X, y_in, trusted_mask=trusted).score_samples(X, y_in)
+    first = [i for i in np.argsort(by_hand, kind="stable") if not trusted[i]][:5]
+    report = review.cleaning_report()
+    assert list(report["row_id"][:5]) == list(X.index[first])
+    assert review.n_cleaned_ == 10 and not review.cleaned_mask_[trusted].any()
+    np.testing.assert_array_equal(review.y_[review.cleaned_mask_], y[review.cleaned_mask_])
+    assert list(review.feature_names_in_) == list(X.columns)
+    if not rerank:
+        np.testing.assert_allclose(review.score_samples(X, y_in), by_hand)
+    X_out, y_out = review.fit_resample(X, y_in, trusted_mask=trusted)
+    assert X_out is X or X_out.equals(X)
+    np.testing.assert_array_equal(y_out, review.y_)
+
+
+def test_texts_with_the_trusted_rows_given_apart():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    from skclean.datasets import load_docstrings
+
+    texts, labels = load_docstrings()[:2]
+    pick = np.random.RandomState(0).permutation(len(texts))[:500]
+    texts, y = [texts[i] for i in pick], np.asarray(labels)[pick]
+    y_in, flipped = flip_labels(y, 0.2, random_state=0)
+    apart = np.zeros(len(y), dtype=bool)
+    apart[np.concatenate([np.flatnonzero(y == c)[:5] for c in np.unique(y)])] = True
+    rest = np.flatnonzero(~apart)
+    X_t, y_t = [texts[i] for i in np.flatnonzero(apart)], y[apart]
+    X, y_rest = [texts[i] for i in rest], y_in[rest]
+    review = ReviewCleaner(
+        ClassBasedIFDetector(make_pipeline(TfidfVectorizer(), LogisticRegression(max_iter=1000)),
+                             random_state=0),
+        oracle=SimulatedOracle(X, y[rest]), budget=20, batch_size=10)
+    review.fit(X, y_rest, X_trusted=X_t, y_trusted=y_t)
+    asked = review.cleaned_mask_
+    assert asked.sum() == 20
+    np.testing.assert_array_equal(review.y_[asked], y[rest][asked])
+    assert flipped[rest][asked].mean() > flipped[rest].mean()  # its ranking finds them
+    with pytest.raises(ValueError, match="y_trusted must hold one label per row of X_trusted"):
+        review.fit(X, y_rest, X_trusted=X_t, y_trusted=y_t[:3])

@@ -185,29 +185,6 @@ def check_device(device):
         raise ValueError(f"device={device!r}, but the MPS backend is not available here.")
 
 
-def row_ids_of(X, n=None, row_ids=None):
-    """The user's row ids: ``row_ids`` if given, a DataFrame's (or Series') index, else
-    positions ``0..n-1``."""
-    if row_ids is not None:
-        ids = np.asarray(row_ids, dtype=object).ravel()
-        rows = X.shape[0] if hasattr(X, "shape") else len(X)
-        if len(ids) != rows:
-            raise ValueError(f"row_ids has {len(ids)} ids for the {rows} rows of X.")
-        if len(set(ids.tolist())) != len(ids):
-            raise ValueError("row_ids must name each row once: it has duplicates.")
-        return ids
-    index = getattr(X, "index", None)
-    if index is not None and hasattr(X, "iloc"):  # pandas (or a look-alike)
-        ids = np.asarray(index, dtype=object)
-        if len(set(ids.tolist())) != len(ids):
-            raise ValueError("The DataFrame index identifies rows in the cleaning records "
-                             "and the journal: it must be unique (use reset_index()).")
-        return ids
-    if n is None:
-        n = X.shape[0] if hasattr(X, "shape") else np.asarray(X).shape[0]
-    return np.arange(n)
-
-
 RESAMPLE_DOC = """Fit, then return ``X`` with its labels cleaned (imbalanced-learn's sampler API).
 
         Lets the cleaner sit in an ``imblearn.pipeline.Pipeline`` before any

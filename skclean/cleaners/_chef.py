@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._sparse import as_dtype, stack_rows
 from ..influence.selection import STRATEGIES, INFLSelector
 from ..models import SoftmaxRegression, soft_targets
-from ..questions import transaction
+from ..questions import row_ids_of, transaction
 from ..utils import store_parameters
 from ._base import (
     MODEL_CONSTRAINTS,
@@ -34,7 +34,6 @@ from ._base import (
     AdapterMixin,
     ModelDelegateMixin,
     dask_rows,
-    row_ids_of,
 )
 from ._labels import check_any_labels, check_judged
 from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc

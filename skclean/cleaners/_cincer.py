@@ -18,14 +18,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._sparse import one_row, same_kind, stack_rows
 from ..influence.counterexamples import COUNTEREXAMPLES, CounterexampleSearch, check_metric
-from ..questions import transaction
+from ..questions import row_ids_of, transaction
 from ..utils import ReservoirSample, store_parameters
 from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
     ModelDelegateMixin,
-    row_ids_of,
 )
 from ._labels import as_labels, check_hard_labels, check_judged
 from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc

@@ -18,7 +18,7 @@ from sklearn.utils.validation import _num_samples
 from ._detector_base import quantiles
 from ._labels import validate_rows
 from ._pipeline_model import has_transformers
-from ._trusted import rows_from_mask, trusted_rows
+from ._trusted import trusted_rows
 
 __all__ = ["cross_fit_scores"]
 
@@ -78,14 +78,10 @@ def cross_fit_scores(detector, X, y, *, X_trusted=None, y_trusted=None, trusted_
     """
     if not (isinstance(cv, int | np.integer) and cv >= 2):
         raise ValueError(f"cv must be an integer of at least 2, got {cv!r}.")
-    if has_transformers(detector):  # raw rows (texts, say), as the clones take and check them
-        y, n = np.asarray(y), _num_samples(X)
-        found = ((rows_from_mask(trusted_mask, n), None, None) if trusted_mask is not None
-                 else None if X_trusted is None else (None, X_trusted, np.asarray(y_trusted)))
-    else:
-        X, y = validate_rows(clone(detector), X, y)
-        y = np.asarray(y)
-        found = trusted_rows(X, X_trusted, y_trusted, trusted_mask)
+    # raw rows (texts, say) where the detector's Pipeline takes and checks them in its clones
+    X, y = validate_rows(clone(detector), X, y, model_rows=False)
+    y = np.asarray(y)
+    found = trusted_rows(X, X_trusted, y_trusted, trusted_mask, raw=has_transformers(detector))
     if found is None:
         raise ValueError("cross_fit_scores needs the trusted rows: pass X_trusted and "
                          "y_trusted, or trusted_mask.")

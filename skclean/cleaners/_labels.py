@@ -7,10 +7,16 @@ fixes the column order of probabilistic labels.
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ..models import soft_targets
-from ._pipeline_model import has_transformers, split_model, through_transformers
+from ._pipeline_model import has_transformers, model_of, split_model, through_transformers
 
 
 def check_classes(classes, name="classes"):
@@ -55,8 +61,12 @@ def validate_rows(estimator, X, y="no_validation", *, model_rows=True, **kwargs)
     if not (isinstance(y, str) and y == "no_validation"):
         _check_missing_labels(y)
     if has_transformers(estimator):
-        if not model_rows:
-            return X if isinstance(y, str) else (X, y)
+        if not model_rows:  # the transformers check them; the features are recorded here
+            validate_data(estimator, X, skip_check_array=True, reset=kwargs.get("reset", True))
+            if isinstance(y, str):
+                return X
+            check_consistent_length(X, y)
+            return X, np.asarray(y)
         return through_transformers(estimator, X, y, **kwargs)
     if getattr(X, "ndim", 2) > 2:
         _check_takes_nd(estimator, X.shape)
@@ -81,10 +91,7 @@ def validate_rows(estimator, X, y="no_validation", *, model_rows=True, **kwargs)
 
 def _model_of(estimator):
     """The model an estimator wraps (a detector's, for a cleaner that reviews its ranking)."""
-    detector = getattr(estimator, "detector", None)
-    if detector is not None:
-        estimator = detector
-    return split_model(getattr(estimator, "estimator", None))[1]
+    return split_model(model_of(estimator))[1]
 
 
 def _check_takes_nd(estimator, shape):
@@ -118,9 +125,10 @@ def _check_missing_labels(y):
                              f"{missing[:5].tolist()}: drop or fill them first.")
 
 
-def check_hard_labels(estimator, X, y, classes=None):
-    """``(X, y, classes_)``: validated rows, labels in the dtype of the sorted label set."""
-    X, y = validate_rows(estimator, X, y)
+def check_hard_labels(estimator, X, y, classes=None, *, model_rows=True):
+    """``(X, y, classes_)``: validated rows, labels in the dtype of the sorted label set
+    (``model_rows``: as in :func:`validate_rows`)."""
+    X, y = validate_rows(estimator, X, y, model_rows=model_rows)
     check_classification_targets(y)
     labels = np.unique(y) if classes is None else np.sort(check_classes(classes))
     outside = ~np.isin(y, labels)

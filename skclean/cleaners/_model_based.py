@@ -16,14 +16,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._sparse import stack_rows
 from ..datasets import flip_labels
-from ..questions import transaction
+from ..questions import row_ids_of, transaction
 from ..utils import SeenRows, store_parameters
 from ._base import (
     MODEL_CONSTRAINTS,
     RESAMPLE_DOC,
     AdapterMixin,
     dask_rows,
-    row_ids_of,
 )
 from ._detector_base import SEEN_ROWS, DetectorMixin, check_reference, sample_seed
 from ._labels import as_labels, check_judged, validate_rows

@@ -17,6 +17,8 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_array, check_is_fitted, check_X_y, validate_data
 
+from .._sparse import stack_rows
+
 
 def split_model(model):
     """``(transformers, final)``: a Pipeline's steps before the last (``None`` for a
@@ -30,10 +32,31 @@ def split_model(model):
     return (model[:-1] if len(model.steps) > 1 else None), final
 
 
+def model_of(estimator):
+    """The model an estimator wraps, as the user passed it; for a cleaner that reviews a
+    detector's ranking (``ReviewCleaner``), the detector's."""
+    detector = getattr(estimator, "detector", None)
+    return getattr(estimator if detector is None else detector, "estimator", None)
+
+
 def has_transformers(estimator):
     """Whether ``estimator``'s model is a Pipeline with transformers before its model."""
-    model = getattr(estimator, "estimator", None)
+    model = model_of(estimator)
     return isinstance(model, Pipeline) and split_model(model)[0] is not None
+
+
+def stack_raw_rows(parts):
+    """Rows as the user has them, stacked in order: DataFrames concatenated (columns and
+    dtypes kept, the index renumbered), lists of texts joined, arrays and sparse matrices
+    as :func:`~skclean._sparse.stack_rows` stacks them."""
+    parts = [p for p in parts if p is not None]
+    if any(hasattr(p, "iloc") for p in parts):
+        import pandas as pd
+
+        return pd.concat(parts, ignore_index=True)
+    if any(isinstance(p, list | tuple) for p in parts):
+        return [row for p in parts for row in p]
+    return stack_rows(parts)
 
 
 def through_transformers(estimator, X, y, *, reset=True, **kwargs):

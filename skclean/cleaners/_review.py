@@ -16,18 +16,18 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from .._sparse import stack_rows
-from ..questions import transaction
+from ..questions import row_ids_of, transaction
 from ..utils import store_parameters
-from ._base import RESAMPLE_DOC, row_ids_of
+from ._base import RESAMPLE_DOC
 from ._detection import ClassBasedIFDetector
 from ._labels import check_hard_labels
 from ._loop import ASKING_CONSTRAINTS, ROW_IDS_DOC, CleaningLoop, Question, with_journal_doc
 from ._noise_model import KINDS
-from ._pipeline_model import transform_rows
+from ._pipeline_model import has_transformers, stack_raw_rows, transform_rows
 from ._trusted import trusted_doc, trusted_rows
 
 
@@ -153,17 +153,20 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         # stay journaled, so fitting again asks nothing twice)
         with transaction(self):
             ids = row_ids_of(X, row_ids=row_ids)
-            X, y, self.classes_ = check_hard_labels(self, X, y)
-            found = trusted_rows(X, X_trusted, y_trusted, trusted_mask)
+            # rows as the detector takes them: raw where its model is a Pipeline that
+            # encodes them (a DataFrame with string columns, texts), checked there
+            raw = has_transformers(self)
+            X, y, self.classes_ = check_hard_labels(self, X, y, model_rows=False)
+            found = trusted_rows(X, X_trusted, y_trusted, trusted_mask, raw=raw)
             if found is None:
                 raise ValueError("ReviewCleaner's detector needs trusted rows: pass "
                                  "X_trusted/y_trusted, or trusted_mask marking the rows of X "
                                  "whose labels are verified.")
             idx, X_t, y_t = found
-            self._trusted = (X[idx], y[idx]) if idx is not None else (X_t, y_t)
+            self._trusted = (_safe_indexing(X, idx), y[idx]) if idx is not None else (X_t, y_t)
             self._X, self._given, self.row_ids_, self.y_ = X, y, ids, y.copy()
-            self._init_label_state(X.shape[0])
-            self._never = np.zeros(X.shape[0], dtype=bool)  # trusted rows are never asked about
+            self._init_label_state(len(y))
+            self._never = np.zeros(len(y), dtype=bool)  # trusted rows are never asked about
             if idx is not None:
                 self._never[idx] = True
             self._fit_detector()
@@ -207,7 +210,8 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
             if has_fit_parameter(detector, "y_given"):  # answers told from the given labels
                 kwargs["y_given"] = self._given
         self.detector_ = clone(detector)
-        self.detector_.fit(self._X, self.y_, X_trusted=stack_rows([X_t, self._X[done]]),
+        self.detector_.fit(self._X, self.y_,
+                           X_trusted=stack_raw_rows([X_t, _safe_indexing(self._X, done)]),
                            y_trusted=np.concatenate([y_t, self.y_[done]]), **kwargs)
         if not done.any():
             self._chosen = chosen_options(self.detector_)
@@ -225,10 +229,12 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         rows = pool[np.argsort(self.scores_[pool], kind="stable")[:b]]
         # the adapter, not the raw model: it feeds a network its own dtype
         model = getattr(self.detector_, "adapter_", None)
-        pred = None if model is None else model.predict(
-            transform_rows(self.detector_, self._X[rows]))  # as the detector's model takes them
+        # as the detector's model takes them (numbers, which the journal fingerprints), as
+        # every cleaner asks about the rows its model takes
+        X_rows = transform_rows(self.detector_, _safe_indexing(self._X, rows))
+        pred = None if model is None else model.predict(X_rows)
         # the model's prediction is the suggestion: a person's Enter accepts it
-        return Question(rows, self._X[rows], self.y_[rows], self.row_ids_[rows],
+        return Question(rows, X_rows, self.y_[rows], self.row_ids_[rows],
                         suggested=pred, predicted=pred, scores=self.scores_[rows],
                         note={"batch": len(self.history_) + 1},
                         extra={"n_asked": self._n_asked(), "budget": self._total()})

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from .._sparse import one_row
+from ..questions import row_ids_of
 from ..utils import append_row
-from ._base import row_ids_of
 
 
 class ToleranceRefit:

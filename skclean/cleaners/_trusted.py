@@ -17,7 +17,7 @@ knows them.
 import warnings
 
 import numpy as np
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import _num_samples, check_array
 
 from ._pipeline_model import transform_rows
 
@@ -76,25 +76,32 @@ def check_labelled_rows(X, y, n_features, names=("X_trusted", "y_trusted"), esti
     """Validate rows given apart from ``X`` with their labels; errors name the arguments.
 
     With the ``estimator`` whose model is a Pipeline, the rows go through its
-    fitted transformers first, as ``X`` did.
+    fitted transformers first, as ``X`` did.  ``n_features=None`` keeps them raw
+    (for an estimator that hands them on to such a model); their labels are checked.
     """
     x_name, y_name = names
     if y is None:
         raise ValueError(f"{x_name} was given without {y_name}.")
     if X is None:
         raise ValueError(f"{y_name} was given without {x_name}.")
+    if n_features is None:  # raw rows: the model's Pipeline checks them
+        return X, _one_label_per_row(y, _num_samples(X), names)
     X = transform_rows(estimator, X)
     row_shape = tuple(np.atleast_1d(n_features))  # n-D rows (images): their whole shape
     X = check_array(X, input_name=x_name, accept_sparse="csr", allow_nd=len(row_shape) > 1)
-    y = np.asarray(y)
     if X.shape[1:] != row_shape:
         what = (f"{X.shape[1]} features, X has {row_shape[0]}" if len(row_shape) == 1
                 else f"rows of shape {X.shape[1:]}, X has {row_shape}")
         raise ValueError(f"{x_name} has {what}.")
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"{y_name} must hold one label per row of {x_name}: expected shape "
-                         f"({X.shape[0]},), got {y.shape}.")
-    return X, y
+    return X, _one_label_per_row(y, X.shape[0], names)
+
+
+def _one_label_per_row(y, n, names):
+    y = np.asarray(y)
+    if y.shape != (n,):
+        raise ValueError(f"{names[1]} must hold one label per row of {names[0]}: expected "
+                         f"shape ({n},), got {y.shape}.")
+    return y
 
 
 def rows_from_mask(mask, n, name="trusted_mask"):
@@ -118,17 +125,19 @@ def rows_from_mask(mask, n, name="trusted_mask"):
     return idx
 
 
-def trusted_rows(X, X_trusted, y_trusted, trusted_mask, estimator=None):
+def trusted_rows(X, X_trusted, y_trusted, trusted_mask, estimator=None, *, raw=False):
     """Where the trusted rows are: ``(positions, None, None)`` for rows of ``X`` marked by
     ``trusted_mask``, ``(None, X_trusted, y_trusted)`` validated for rows given apart, or
-    ``None`` when neither was given (the caller says what it needs then)."""
+    ``None`` when neither was given (the caller says what it needs then).  ``raw=True``:
+    rows as the user has them (texts, string columns), handed on to a model whose
+    Pipeline checks them; only their labels are checked here."""
     if trusted_mask is not None:
         if X_trusted is not None or y_trusted is not None:
             raise ValueError("Pass either X_trusted/y_trusted or trusted_mask, not both.")
-        return rows_from_mask(trusted_mask, X.shape[0]), None, None
+        return rows_from_mask(trusted_mask, _num_samples(X)), None, None
     if X_trusted is None and y_trusted is None:
         return None
-    return (None, *check_labelled_rows(X_trusted, y_trusted, X.shape[1:],
+    return (None, *check_labelled_rows(X_trusted, y_trusted, None if raw else X.shape[1:],
                                        estimator=estimator))
 
 
