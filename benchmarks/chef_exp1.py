@@ -8,9 +8,11 @@ takes the majority of the suggestion and two annotators; INFL-D ranks by
 plain removal influence (Eq. 2); Active (one/two) by least confidence /
 entropy, all answered by the majority of three.  Also reported: the share
 of INFL's suggested labels equal to the ground truth (the paper: over 70%).
+Each ``--suggestion`` rule (ChefCleaner's ``suggestion``; the paper's is
+``infl``, argmin over classes of INFL) gets its own tables.
 
 Usage: python benchmarks/chef_exp1.py [--datasets breast wine digits blobs] [--seeds 3]
-       [--device cpu|cuda|auto]
+       [--suggestion alternative infl] [--device cpu|cuda|auto]
 """
 
 import argparse
@@ -49,7 +51,7 @@ def budget_for(n_rows):
     return min(100, n_rows // 5)
 
 
-def run(name, method, b, seed, device="cpu"):
+def run(name, method, b, seed, suggestion, device="cpu"):
     X, y, P, X_val, y_val, X_test, y_test, classes = setup(name, seed)
     budget = budget_for(len(X))
     cfg = dict(METHODS[method])
@@ -58,7 +60,8 @@ def run(name, method, b, seed, device="cpu"):
                   for i in range(k)]
     oracle = MajorityVoteOracle(annotators) if annotators else None
     c = ChefCleaner(oracle=oracle, budget=budget, batch_size=b, classes=classes, device=device,
-                    random_state=seed, **cfg).fit(X, P, X_trusted=X_val, y_trusted=y_val)
+                    suggestion=suggestion, random_state=seed, **cfg)
+    c.fit(X, P, X_trusted=X_val, y_trusted=y_val)
     rows = np.concatenate([h["rows"] for h in c.history_])
     sugg = np.concatenate([h["suggested"] for h in c.history_])
     agree = float(np.mean(sugg == y[rows])) if cfg["strategy"] == "infl" else np.nan
@@ -77,17 +80,20 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--datasets", nargs="+", default=["breast", "wine", "digits", "blobs"])
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--suggestion", nargs="+", default=["alternative", "infl"],
+                   choices=["alternative", "predicted", "infl"])
     add_device_argument(p)
     args = parse_args(p, argv)
     print(f"# machine: {machine(args.device)}")
-    for name in args.datasets:
+    for suggestion, name in ((r, d) for r in args.suggestion for d in args.datasets):
         base = np.mean([uncleaned(name, s, args.device) for s in range(args.seeds)])
         rows = [["uncleaned", f"{base:.3f}", "", ""]]
         for method in METHODS:
             cells = [method]
             agree_all = []
             for b in (100, 10):
-                out = [run(name, method, b, s, args.device) for s in range(args.seeds)]
+                out = [run(name, method, b, s, suggestion, args.device)
+                       for s in range(args.seeds)]
                 f1 = np.array([o[0] for o in out])
                 agree_all += [o[1] for o in out]
                 cells.append(f"{f1.mean():.3f} ± {f1.std():.3f}")
@@ -95,8 +101,8 @@ def main(argv=None):
             cells.append("" if np.isnan(agree) else f"{agree:.0%}")
             rows.append(cells)
         n = len(setup(name, 0)[0])
-        print_table(f"{name}: weighted test F1 after cleaning {budget_for(n)} of {n} rows, "
-                    f"{args.seeds} seeds (mean ± std)",
+        print_table(f"{name}, suggestion={suggestion!r}: weighted test F1 after cleaning "
+                    f"{budget_for(n)} of {n} rows, {args.seeds} seeds (mean ± std)",
                     ["method", "b=100", "b=10", "suggestions = truth"], rows)
 
 

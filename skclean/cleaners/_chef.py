@@ -71,9 +71,11 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         "INFL-D"), or active learning.  Only INFL suggests labels.
     suggestion : {"alternative", "predicted", "infl"}, default="alternative"
         The label suggested for each row, at which its INFL ranks it: the
-        model's most probable class other than the current label, its
-        prediction, or the paper's ``argmin_c I(i, c)`` (right far less
-        often on many classes: see :class:`~skclean.influence.INFLSelector`).
+        model's most probable class other than the current label (for a
+        probabilistic label, the most probable class, its own included: made
+        certain, it changes too), its prediction, or the paper's
+        ``argmin_c I(i, c)`` (right far less often on many classes, and on
+        probabilistic labels: see :class:`~skclean.influence.INFLSelector`).
     label_source : {"oracle", "suggested", "vote"}, default="oracle"
         INFL (one): the oracle's answer; INFL (two): INFL's suggestion, no
         oracle; INFL (three): the majority of the suggestion and each of the

@@ -148,8 +148,10 @@ def suggest_labels(I, P, Y, rule="alternative"):
     Y : ndarray of shape (n, C)
         The rows' current labels (one-hot or probabilistic).
     rule : {"alternative", "predicted", "infl"}
-        The model's most probable class other than the current label, its
-        prediction, or ``argmin_c I(i, c)`` (the paper's Eq. 6).
+        The model's most probable class other than the current label (for a
+        probabilistic label, which one-hot in its own class would still
+        change: the most probable class), its prediction, or
+        ``argmin_c I(i, c)`` (the paper's Eq. 6).
 
     Returns
     -------
@@ -162,8 +164,12 @@ def suggest_labels(I, P, Y, rule="alternative"):
     elif rule == "predicted":
         sugg = P.argmax(1)
     elif rule == "alternative":
+        # a one-hot label's own class would change nothing (I = 0), while a probabilistic
+        # label can still be made certain in its own class: the row may be right, only unsure
+        Y = np.asarray(Y)
+        certain = np.flatnonzero(Y.max(1) >= 1)
         P = P.copy()
-        P[np.arange(len(P)), np.asarray(Y).argmax(1)] = -np.inf
+        P[certain, Y[certain].argmax(1)] = -np.inf
         sugg = P.argmax(1)
     else:
         raise ValueError(f"rule must be one of {SUGGESTIONS}, got {rule!r}.")
