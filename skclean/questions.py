@@ -29,6 +29,7 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
+from sklearn.utils.validation import _num_samples
 
 __all__ = [
     "SKIP",
@@ -207,7 +208,7 @@ def row_ids_of(X, n=None, row_ids=None):
     positions ``0..n-1``."""
     if row_ids is not None:
         ids = np.asarray(row_ids, dtype=object).ravel()
-        rows = X.shape[0] if hasattr(X, "shape") else len(X)
+        rows = _num_samples(X)
         if len(ids) != rows:
             raise ValueError(f"row_ids has {len(ids)} ids for the {rows} rows of X.")
         if len(set(ids.tolist())) != len(ids):
@@ -220,9 +221,7 @@ def row_ids_of(X, n=None, row_ids=None):
             raise ValueError("The DataFrame index identifies rows in the cleaning records "
                              "and the journal: it must be unique (use reset_index()).")
         return ids
-    if n is None:
-        n = X.shape[0] if hasattr(X, "shape") else np.asarray(X).shape[0]
-    return np.arange(n)
+    return np.arange(_num_samples(X) if n is None else n)
 
 
 def row_fingerprint(row):

@@ -231,3 +231,39 @@ def test_texts_with_the_trusted_rows_given_apart():
     assert flipped[rest][asked].mean() > flipped[rest].mean()  # its ranking finds them
     with pytest.raises(ValueError, match="y_trusted must hold one label per row of X_trusted"):
         review.fit(X, y_rest, X_trusted=X_t, y_trusted=y_t[:3])
+
+
+def test_a_scaling_pipeline_keeps_the_rows_as_given_in_the_questions(data, tmp_path):
+    """Numbers are asked about as given: the journal knows them again after the detector's
+    scaler is refitted on more rows, and a person sees the values of their own data."""
+    import pandas as pd
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, y_in, trusted = data
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    rest = np.flatnonzero(~trusted)
+    X_t = X[trusted]  # an array beside a DataFrame: stacked in the DataFrame's columns
+
+    def scaled():
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+    def review(rows, oracle, budget):
+        detector = ClassBasedIFDetector(scaled(), random_state=0)
+        return ReviewCleaner(detector, oracle=oracle, budget=budget, batch_size=5,
+                             journal=tmp_path / "answers.sqlite").fit(
+            frame.iloc[rows], y_in[rows], X_trusted=X_t, y_trusted=y[trusted])
+
+    oracle = Recording(X, y)
+    first = review(rest[:80], oracle, 10)
+    for batch in oracle.batches:  # the user's values, not the scaled ones
+        assert all(np.flatnonzero((X == row).all(1)).size == 1 for row in batch)
+    again = Recording(X, y)
+    second = review(rest, again, 20)  # the scaler sees more rows: other scaled values
+    asked_first = set(frame.index[rest[:80]][first.cleaned_mask_])
+    asked_second = set(frame.index[rest][second.cleaned_mask_])
+    replayed = asked_first & asked_second
+    assert replayed and sum(map(len, again.batches)) == 20 - len(replayed)
+    with pytest.warns(UserWarning, match="column-vector y"):
+        ReviewCleaner(ClassBasedIFDetector(scaled()), oracle=SimulatedOracle(X, y), budget=5).fit(
+            frame, y_in[:, None], trusted_mask=trusted)

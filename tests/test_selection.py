@@ -161,6 +161,12 @@ def test_alternative_suggestion_written_out_row_by_row():
         want = max((c for c in range(C) if c != own or not hard[i]), key=lambda c: P[i, c])
         assert sugg[i] == want and key[i] == I[i, want]
     assert (sugg[~hard] == Y[~hard].argmax(1)).any() and (sugg != Y.argmax(1)).any()
+    # one-hot but for float32 rounding (as check_label_matrix lets through): certain
+    near = np.array([[np.float32(1) - np.float32(6e-8), 6e-8, 0.0]])
+    assert near[0, 0] < 1
+    sugg, key = suggest_labels(np.array([[0.0, -2.0, 1.0]]), np.array([[0.8, 0.15, 0.05]]),
+                               near, "alternative")
+    assert sugg.tolist() == [1] and key.tolist() == [-2.0]
 
 
 def test_incremental_selection_equals_full_with_probabilistic_labels():

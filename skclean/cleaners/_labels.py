@@ -65,8 +65,9 @@ def validate_rows(estimator, X, y="no_validation", *, model_rows=True, **kwargs)
             validate_data(estimator, X, skip_check_array=True, reset=kwargs.get("reset", True))
             if isinstance(y, str):
                 return X
+            y = column_or_1d(y, warn=True)  # a column vector of hard labels, as check_X_y
             check_consistent_length(X, y)
-            return X, np.asarray(y)
+            return X, y
         return through_transformers(estimator, X, y, **kwargs)
     if getattr(X, "ndim", 2) > 2:
         _check_takes_nd(estimator, X.shape)

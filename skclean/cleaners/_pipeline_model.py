@@ -45,18 +45,19 @@ def has_transformers(estimator):
     return isinstance(model, Pipeline) and split_model(model)[0] is not None
 
 
-def stack_raw_rows(parts):
-    """Rows as the user has them, stacked in order: DataFrames concatenated (columns and
-    dtypes kept, the index renumbered), lists of texts joined, arrays and sparse matrices
-    as :func:`~skclean._sparse.stack_rows` stacks them."""
+def stack_raw_rows(parts, like):
+    """Rows as the user has them, stacked in order in the form of ``like`` (``X``): a
+    DataFrame (its columns, the index renumbered), texts (a Series or a list) as one list,
+    else arrays and sparse matrices as :func:`~skclean._sparse.stack_rows` stacks them."""
     parts = [p for p in parts if p is not None]
-    if any(hasattr(p, "iloc") for p in parts):
+    if hasattr(like, "columns"):
         import pandas as pd
 
-        return pd.concat(parts, ignore_index=True)
-    if any(isinstance(p, list | tuple) for p in parts):
+        return pd.concat([p if hasattr(p, "columns") else pd.DataFrame(p, columns=like.columns)
+                          for p in parts], ignore_index=True)
+    if isinstance(like, list | tuple) or hasattr(like, "iloc"):
         return [row for p in parts for row in p]
-    return stack_rows(parts)
+    return stack_rows([p.to_numpy() if hasattr(p, "columns") else p for p in parts])
 
 
 def through_transformers(estimator, X, y, *, reset=True, **kwargs):

@@ -20,6 +20,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
+from ..oracles import _numeric_or_none
 from ..questions import row_ids_of, transaction
 from ..utils import store_parameters
 from ._base import RESAMPLE_DOC
@@ -165,6 +166,12 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
             idx, X_t, y_t = found
             self._trusted = (_safe_indexing(X, idx), y[idx]) if idx is not None else (X_t, y_t)
             self._X, self._given, self.row_ids_, self.y_ = X, y, ids, y.copy()
+            # the rows asked about: as given where they are numbers (the journal fingerprints
+            # them, and they stay put when the detector refits its transformers), else as
+            # the detector's model takes them (encoded string columns, TF-IDF rows)
+            self._shown = _numeric_or_none(X) if raw else X
+            if self._shown is not None and self._shown.ndim < 2:  # texts that read as numbers
+                self._shown = None
             self._init_label_state(len(y))
             self._never = np.zeros(len(y), dtype=bool)  # trusted rows are never asked about
             if idx is not None:
@@ -172,7 +179,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
             self._fit_detector()
             self._open_questioner()
             self._run(range(self.budget), total=self._total(), desc="asked")
-            del self._X, self._given, self._trusted, self._never, self._chosen
+            del self._X, self._shown, self._given, self._trusted, self._never, self._chosen
             self._run_completed()
         return self
 
@@ -188,7 +195,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
                                                params="X_trusted, y_trusted, trusted_mask")
 
     # replaced, never modified in place: a step's rollback need not copy them
-    _shared_state = ("_X", "_given", "_trusted", "_chosen", "row_ids_", "y_", "scores_",
+    _shared_state = ("_X", "_shown", "_given", "_trusted", "_chosen", "row_ids_", "y_", "scores_",
                      "detector_")
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -211,7 +218,8 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
                 kwargs["y_given"] = self._given
         self.detector_ = clone(detector)
         self.detector_.fit(self._X, self.y_,
-                           X_trusted=stack_raw_rows([X_t, _safe_indexing(self._X, done)]),
+                           X_trusted=stack_raw_rows([X_t, _safe_indexing(self._X, done)],
+                                                    like=self._X),
                            y_trusted=np.concatenate([y_t, self.y_[done]]), **kwargs)
         if not done.any():
             self._chosen = chosen_options(self.detector_)
@@ -229,12 +237,11 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
         rows = pool[np.argsort(self.scores_[pool], kind="stable")[:b]]
         # the adapter, not the raw model: it feeds a network its own dtype
         model = getattr(self.detector_, "adapter_", None)
-        # as the detector's model takes them (numbers, which the journal fingerprints), as
-        # every cleaner asks about the rows its model takes
-        X_rows = transform_rows(self.detector_, _safe_indexing(self._X, rows))
-        pred = None if model is None else model.predict(X_rows)
+        X_model = transform_rows(self.detector_, _safe_indexing(self._X, rows))
+        pred = None if model is None else model.predict(X_model)
         # the model's prediction is the suggestion: a person's Enter accepts it
-        return Question(rows, X_rows, self.y_[rows], self.row_ids_[rows],
+        shown = X_model if self._shown is None else self._shown[rows]
+        return Question(rows, shown, self.y_[rows], self.row_ids_[rows],
                         suggested=pred, predicted=pred, scores=self.scores_[rows],
                         note={"batch": len(self.history_) + 1},
                         extra={"n_asked": self._n_asked(), "budget": self._total()})

@@ -167,7 +167,7 @@ def suggest_labels(I, P, Y, rule="alternative"):
         # a one-hot label's own class would change nothing (I = 0), while a probabilistic
         # label can still be made certain in its own class: the row may be right, only unsure
         Y = np.asarray(Y)
-        certain = np.flatnonzero(Y.max(1) >= 1)
+        certain = np.flatnonzero(Y.max(1) >= 1 - 1e-6)  # within check_label_matrix's slack
         P = P.copy()
         P[certain, Y[certain].argmax(1)] = -np.inf
         sugg = P.argmax(1)
