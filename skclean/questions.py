@@ -236,6 +236,25 @@ def row_fingerprint(row):
     return "x64:" + hashlib.sha1(data.tobytes()).hexdigest()[:16]
 
 
+def raw_row_fingerprints(X):
+    """The fingerprint of each row as the user has it, for a model whose Pipeline transforms
+    the rows before the cleaner sees them (refitted on more rows, its output changes).
+
+    Rows of numbers hash as :func:`row_fingerprint` hashes them; rows holding text (a
+    DataFrame with string columns, a list of texts) by their exact values.
+    """
+    try:
+        numbers = X.tocsr() if hasattr(X, "tocsr") else np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        numbers = None
+    if numbers is not None and numbers.ndim >= 2:
+        return [row_fingerprint(numbers[i]) for i in range(numbers.shape[0])]
+    rows = (X.itertuples(index=False, name=None) if hasattr(X, "itertuples")
+            else ((row,) for row in X))
+    return ["obj:" + hashlib.sha1(json.dumps([_plain(v) for v in row], default=repr)
+                                  .encode()).hexdigest()[:16] for row in rows]
+
+
 class JournalConflict(ValueError):
     """The journal holds an answer for this row id, given for other values."""
 
@@ -466,11 +485,17 @@ class Questioner:
     classes : ndarray
         The label set; answers outside it are faults.
     journal : Journal
+    fingerprints : dict or None
+        Row id -> fingerprint of the row as the user gave it
+        (:func:`raw_row_fingerprints`), for the rows a Pipeline transforms
+        before the cleaner sees them; the cleaner adds rows as they arrive.
+        Other rows are fingerprinted from their values as asked.
     """
 
-    def __init__(self, classes, journal):
+    def __init__(self, classes, journal, fingerprints=None):
         self.classes = np.asarray(classes)
         self.journal = journal
+        self.fingerprints = fingerprints
         self.records = []
         self.n_questions = 0  # questions so far (asked, replayed or decided): their number
         self.stopped = False
@@ -520,7 +545,9 @@ class Questioner:
         y = np.asarray(y)
         row_ids = list(row_ids)
         role = np.broadcast_to(np.asarray(role, dtype=object), (n,))
-        fps = [row_fingerprint(X[i]) for i in range(n)]
+        raw = self.fingerprints or {}
+        fps = [raw[rid] if rid in raw else row_fingerprint(X[i])
+               for i, rid in enumerate(row_ids)]
         labels = np.asarray(y, dtype=self.classes.dtype).copy()
         skipped = np.zeros(n, dtype=bool)
         known = np.zeros(n, dtype=bool)

@@ -355,3 +355,21 @@ def test_transaction_without_resumable_journal_and_on_success():
     assert toy.alpha == 5.0 and toy.coef_.tolist() == [99.0, 2.0] and toy.info_ == {"n": 2}
     assert toy.new_ == "x" and toy.records_ == [1, 2, 3] and toy.cache_.tolist() == [0.0]
     assert toy.questioner_.n_questions == 1 and len(toy.questioner_.records) == 1
+
+
+def test_raw_row_fingerprints_hash_rows_as_given():
+    from skclean.questions import raw_row_fingerprints, row_fingerprint
+
+    X = np.array([[1.0, -0.0], [2.5, 3.0]])
+    # rows of numbers: as row_fingerprint hashes them, from an array, a frame or CSR alike
+    want = [row_fingerprint(X[0]), row_fingerprint(X[1])]
+    import scipy.sparse as sp
+
+    for form in (X, pd.DataFrame(X, columns=["a", "b"]), sp.csr_matrix(X)):
+        assert raw_row_fingerprints(form) == want
+    frame = pd.DataFrame({"n": [1, 1, 1, 2], "s": ["x", "x", "y", "x"]})
+    fp = raw_row_fingerprints(frame)
+    assert fp[0] == fp[1] and len({fp[0], fp[2], fp[3]}) == 3  # equal rows alike, others not
+    texts = raw_row_fingerprints(["a text", "a text", "another", "1"])
+    assert texts[0] == texts[1] != texts[2] and texts[3] != raw_row_fingerprints(["1.0"])[0]
+    assert texts[0] == raw_row_fingerprints(pd.Series(["a text"]))[0]

@@ -13,8 +13,8 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..models import default_classifier, make_adapter
-from ..questions import Journal, Questioner, transaction
-from ._pipeline_model import fitted_model, split_model
+from ..questions import Journal, Questioner, raw_row_fingerprints, transaction
+from ._pipeline_model import fitted_model, has_transformers, split_model
 
 #: Parameter constraints shared by all estimators that wrap a model.
 MODEL_CONSTRAINTS = {
@@ -226,8 +226,24 @@ class QuestionsMixin:
         # until the run completes, its journal waits here for a resumed run
         # (questions.transaction keeps it through a rollback)
         self._resumable_journal = journal
-        self.questioner_ = Questioner(self.classes_, journal)
+        self.questioner_ = Questioner(self.classes_, journal,
+                                      fingerprints=self.__dict__.get("_raw_fingerprints"))
         return self.questioner_
+
+    def _note_raw_rows(self, X, ids, *, reset):
+        """Where the model is a Pipeline with transformers, fingerprint the rows as given
+        (before them) under their ids: the journal then knows a row again after the
+        transformers are refitted on other rows (a new vocabulary, a new scale), which
+        changes every transformed row.  ``reset`` in ``fit``; ``partial_fit`` adds rows
+        to the same table, which the questioner reads."""
+        if not has_transformers(self):
+            self._raw_fingerprints = None
+            return
+        table = None if reset else self.__dict__.get("_raw_fingerprints")
+        if table is None:
+            table = self._raw_fingerprints = {}
+        table.update(zip(ids.tolist() if hasattr(ids, "tolist") else ids,
+                         raw_row_fingerprints(X), strict=True))
 
     def _run_completed(self):
         self._resumable_journal = None

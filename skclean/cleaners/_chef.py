@@ -259,11 +259,12 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self._check_setup()
         # all or nothing until the rounds start: a failed setup leaves the last fit whole
         with transaction(self, shared=self._shared_state):
-            ids = row_ids_of(X, row_ids=row_ids)
+            ids, raw = row_ids_of(X, row_ids=row_ids), X
             # the label set: the constructor's, or the one a first partial_fit call passed
             label_set = self.classes if self.classes is not None else getattr(
                 self, "_partial_fit_classes", None)
             X, Y, classes, columns = check_any_labels(self, X, y, label_set)
+            self._note_raw_rows(raw, ids, reset=True)
             train, X_val, y_val = split_trusted(
                 X, classes[Y.argmax(1)], trusted, fraction=self.validation_fraction,
                 random_state=self.random_state, estimator=self, missing_message=(
@@ -344,11 +345,12 @@ class ChefCleaner(CleaningLoop, ModelDelegateMixin, AdapterMixin, ClassifierMixi
         self._validate_params()
         self._check_setup()
         with transaction(self, shared=self._shared_state):
-            ids = row_ids_of(X, row_ids=row_ids)
+            ids, raw = row_ids_of(X, row_ids=row_ids), X
             X, Y = check_judged(self, X, y, soft=True)
             m = X.shape[0]
             if row_ids is None and ids.dtype != object:  # positions: after every row given
                 ids = self._next_position + np.arange(m)
+            self._note_raw_rows(raw, ids, reset=False)
             storage = torch.empty((), dtype=self.adapter_.dtype).numpy().dtype
             self.X_ = stack_rows([self.X_, as_dtype(X, storage)])
             self.y_ = np.concatenate([self.y_, Y])

@@ -211,9 +211,10 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         self
         """
         with transaction(self, shared=self._shared_state):  # a failed fit leaves the last one
-            ids = row_ids_of(X, row_ids=row_ids)
+            ids, raw = row_ids_of(X, row_ids=row_ids), X
             X, y, self.classes_ = check_hard_labels(self, X, y, classes)
             check_metric(self.metric, X)
+            self._note_raw_rows(raw, ids, reset=True)
             return self._fit(X, y, ids)
 
     fit.__doc__ = fit.__doc__.format(row_ids=ROW_IDS_DOC)
@@ -255,7 +256,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         if not hasattr(self, "adapter_"):
             return self.fit(X, y, classes=classes, row_ids=row_ids)
         self._validate_params()
-        ids = row_ids_of(X, row_ids=row_ids)
+        ids, raw = row_ids_of(X, row_ids=row_ids), X
         X, y = check_judged(self, X, y, hint=" (pass classes= to fit)")
         X = same_kind(X, self.X_)
         if self.oracle is None:
@@ -263,6 +264,7 @@ class CincerCleaner(StreamRowsMixin, CleaningLoop, ModelDelegateMixin, AdapterMi
         check_metric(self.metric, X)
         if isinstance(ids, np.ndarray) and ids.dtype != object:
             ids = self._next_position + np.arange(X.shape[0])  # positions in all rows passed
+        self._note_raw_rows(raw, ids, reset=False)
         y = as_labels(y, self.classes_)
         self.questioner_.stopped = False
 

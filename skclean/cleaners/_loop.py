@@ -197,7 +197,9 @@ class CleaningLoop(QuestionsMixin):
                 if self._should_stop():
                     break
                 try:
-                    with transaction(self, shared=self._shared_state,
+                    # the raw rows' fingerprints only grow, and an entry too many is
+                    # harmless (read by id, rewritten when the id comes again): shared
+                    with transaction(self, shared=(*self._shared_state, "_raw_fingerprints"),
                                      append_only=self._append_only):
                         question = self._step(step)
                 except BaseException as exc:

@@ -185,8 +185,9 @@ class ModelBasedDetector(CleaningLoop, DetectorMixin, AdapterMixin, BaseEstimato
         deprecated=deprecated_doc("X_ref, y_ref, reference_mask"), row_ids=ROW_IDS_DOC)
 
     def _validate_and_fit(self, X, y, X_val, y_val, trusted, row_ids):
-        ids = row_ids_of(X, row_ids=row_ids)
+        ids, raw = row_ids_of(X, row_ids=row_ids), X
         X, y = validate_rows(self, X, y)
+        self._note_raw_rows(raw, ids, reset=True)
         X_ref, y_ref = check_reference(X, y, *trusted, estimator=self)
         rng = check_random_state(self.random_state)
         if X_val is None and y_val is None:

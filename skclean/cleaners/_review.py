@@ -158,6 +158,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
             # encodes them (a DataFrame with string columns, texts), checked there
             raw = has_transformers(self)
             X, y, self.classes_ = check_hard_labels(self, X, y, model_rows=False)
+            self._note_raw_rows(X, ids, reset=True)
             found = trusted_rows(X, X_trusted, y_trusted, trusted_mask, raw=raw)
             if found is None:
                 raise ValueError("ReviewCleaner's detector needs trusted rows: pass "
