@@ -16,7 +16,15 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from .questions import SKIP, OracleError, OracleStop, majority_vote, query_oracle, row_ids_of
+from .questions import (
+    SKIP,
+    OracleError,
+    OracleStop,
+    majority_vote,
+    numeric_rows,
+    query_oracle,
+    row_ids_of,
+)
 from .utils import store_parameters
 
 __all__ = [
@@ -51,7 +59,7 @@ def _content_keys(X, i):
     """Hashes of row ``i``'s values in float64 and float32, the same for a dense row and a
     sparse one: the positions and values of its non-zeros (a hash, not the bytes: a
     table of raw rows would double the data in memory).  ``X`` is what
-    :func:`_numeric_or_none` returns: sparse rows are read from its CSR buffers
+    :func:`numeric_rows` returns: sparse rows are read from its CSR buffers
     (slicing a scipy row costs ~0.1 ms, too much for 10⁵ rows)."""
     if sp.issparse(X):
         a, b = X.indptr[i], X.indptr[i + 1]
@@ -67,18 +75,6 @@ def _content_keys(X, i):
         data = np.asarray([d], dtype=np.int64).tobytes() + pos[nz].astype(np.int64).tobytes()
         keys.append(hashlib.sha1(data + np.ascontiguousarray(v[nz]).tobytes()).digest())
     return tuple(keys)
-
-
-def _numeric_or_none(X):
-    """``X`` as a float64 array (CSR when sparse), or ``None`` when it holds text."""
-    if sp.issparse(X):
-        X = sp.csr_matrix(X, dtype=np.float64, copy=True)
-        X.sum_duplicates()  # canonical: sorted column indices, no repeats
-        return X
-    try:
-        return np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
 
 
 def _row_key(row_id):
@@ -136,7 +132,7 @@ class SimulatedOracle(BaseOracle):
 
     def __init__(self, X, y_true, *, error_rate=0.0, random_state=None):
         ids = list(row_ids_of(X))
-        X = _numeric_or_none(X)  # rows with text cells are found by row id only
+        X = numeric_rows(X)  # rows with text cells are found by row id only
         y_true = np.asarray(y_true)
         if X is not None and (X.ndim < 2 or X.shape[0] != len(y_true)):
             raise ValueError("X must hold rows (2-D, or n-D such as images (n, C, H, W)) "
@@ -165,7 +161,7 @@ class SimulatedOracle(BaseOracle):
         Raises ``KeyError`` for a row found neither by value nor by id.
         """
         out = []
-        rows = _numeric_or_none(X)
+        rows = numeric_rows(X)
         for i in range(X.shape[0] if hasattr(X, "shape") else len(X)):
             label = None
             keys = () if rows is None else _content_keys(rows, i)

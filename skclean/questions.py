@@ -29,6 +29,7 @@ import time
 from contextlib import contextmanager
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import _num_samples
 
 __all__ = [
@@ -236,6 +237,19 @@ def row_fingerprint(row):
     return "x64:" + hashlib.sha1(data.tobytes()).hexdigest()[:16]
 
 
+def numeric_rows(X):
+    """``X`` as a float64 array (CSR, canonical, when sparse), or ``None`` when it holds
+    text."""
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+        X.sum_duplicates()  # canonical: sorted column indices, no repeats
+        return X
+    try:
+        return np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
 def raw_row_fingerprints(X):
     """The fingerprint of each row as the user has it, for a model whose Pipeline transforms
     the rows before the cleaner sees them (refitted on more rows, its output changes).
@@ -243,10 +257,7 @@ def raw_row_fingerprints(X):
     Rows of numbers hash as :func:`row_fingerprint` hashes them; rows holding text (a
     DataFrame with string columns, a list of texts) by their exact values.
     """
-    try:
-        numbers = X.tocsr() if hasattr(X, "tocsr") else np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError):
-        numbers = None
+    numbers = numeric_rows(X)
     if numbers is not None and numbers.ndim >= 2:
         return [row_fingerprint(numbers[i]) for i in range(numbers.shape[0])]
     rows = (X.itertuples(index=False, name=None) if hasattr(X, "itertuples")

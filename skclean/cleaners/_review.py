@@ -20,8 +20,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 
-from ..oracles import _numeric_or_none
-from ..questions import row_ids_of, transaction
+from ..questions import numeric_rows, row_ids_of, transaction
 from ..utils import store_parameters
 from ._base import RESAMPLE_DOC
 from ._detection import ClassBasedIFDetector
@@ -170,7 +169,7 @@ class ReviewCleaner(CleaningLoop, BaseEstimator):
             # the rows asked about: as given where they are numbers (the journal fingerprints
             # them, and they stay put when the detector refits its transformers), else as
             # the detector's model takes them (encoded string columns, TF-IDF rows)
-            self._shown = _numeric_or_none(X) if raw else X
+            self._shown = numeric_rows(X) if raw else X
             if self._shown is not None and self._shown.ndim < 2:  # texts that read as numbers
                 self._shown = None
             self._init_label_state(len(y))
